@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Prepare a Debian 12 machine for `make test`: the servers the integration tests start,
+# the .venv with the test tools, and the offline get-pip stand-in for ansible-test.
+# Every step checks first, so a second run finishes in well under a second.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv="$repo_root/.venv"
+requirements="$repo_root/tests/requirements.txt"
+stamp="$venv/.requirements.sha256"
+system_ca_bundle=/etc/ssl/certs/ca-certificates.crt
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+apt_install() {
+    log "installing Debian packages: $*"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+package_installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+ensure_debian_packages() {
+    local missing=() package
+    for package in pebble bind9 bind9-utils bind9-dnsutils; do
+        package_installed "$package" || missing+=("$package")
+    done
+    command -v git >/dev/null || missing+=(git)
+    if ((${#missing[@]})); then
+        apt_install "${missing[@]}"
+    fi
+}
+
+ensure_venv() {
+    if [[ ! -x "$venv/bin/python" ]]; then
+        log "creating $venv"
+        # Debian's python3 lacks ensurepip until python3-venv is installed.
+        if ! python3 -m venv "$venv" 2>/dev/null; then
+            rm -rf "$venv"
+            apt_install python3-venv
+            python3 -m venv "$venv"
+        fi
+    fi
+    local wanted
+    wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+        return
+    fi
+    log "installing $requirements into $venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet -r "$requirements"
+    printf '%s\n' "$wanted" >"$stamp"
+}
+
+# The pip version ansible-test bootstraps into its per-test venvs; read from its own
+# sources so an ansible-core update cannot silently make the stand-in name stale.
+ansible_test_pip_version() {
+    "$venv/bin/python" - <<'PYTHON'
+import sys
+import types
+
+from ansible_test._internal.python_requirements import get_venv_packages
+
+version = '%d.%d' % sys.version_info[:2]
+print(get_venv_packages(types.SimpleNamespace(version=version))['pip'])
+PYTHON
+}
+
+# ansible-test downloads get-pip.py from a host that is unreachable here, but first looks
+# for a cached copy. This stand-in gives it the same effect offline.
+ensure_get_pip_standin() {
+    local version path
+    version=$(ansible_test_pip_version)
+    path="$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
+    [[ -f "$path" ]] && return
+    log "writing ansible-test get-pip stand-in $path"
+    mkdir -p "$(dirname "$path")"
+    cat >"$path" <<PYTHON
+"""Offline stand-in for get-pip.py ${version}, written by certforge.acme tests/setup.sh."""
+import ensurepip
+import os
+import subprocess
+import sys
+
+# Options only the real get-pip.py understands.
+GET_PIP_ONLY = {'--no-setuptools', '--no-wheel'}
+# ansible-test drops PIP_* and SSL_* variables, so name the CA bundle explicitly.
+CA_BUNDLE = '${system_ca_bundle}'
+
+ensurepip.bootstrap()
+arguments = [argument for argument in sys.argv[1:] if argument not in GET_PIP_ONLY]
+if os.path.exists(CA_BUNDLE):
+    arguments += ['--cert', CA_BUNDLE]
+sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', *arguments]))
+PYTHON
+}
+
+ensure_debian_packages
+ensure_venv
+ensure_get_pip_standin
