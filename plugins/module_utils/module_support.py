@@ -1,0 +1,118 @@
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one place where the ACME core meets AnsibleModule.
+
+`acme_argument_spec()` matches the `certforge.acme.acme` doc fragment option for option.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file
+from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import SigningKey
+from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key
+from ansible_collections.certforge.acme.plugins.module_utils._acme.transport import AcmeSession
+
+
+def acme_argument_spec() -> dict[str, dict[str, t.Any]]:
+    """The options every ACME module takes (see the doc fragment for their meaning)."""
+    return {
+        "acme_directory": {"type": "str", "required": True},
+        "account_key_src": {"type": "path", "aliases": ["account_key"]},
+        "account_key_content": {"type": "str", "no_log": True},
+        "account_key_passphrase": {"type": "str", "no_log": True},
+        "account_uri": {"type": "str"},
+        "validate_certs": {"type": "bool", "default": True},
+        "ca_path": {"type": "path"},
+        "request_timeout": {"type": "int", "default": 10},
+        "retry_timeout": {"type": "int", "default": 60},
+    }
+
+
+ACCOUNT_KEY_OPTIONS = ("account_key_src", "account_key_content")
+
+
+def create_module(
+    argument_spec: dict[str, dict[str, t.Any]],
+    *,
+    account_key_required: bool = True,
+    mutually_exclusive: list[t.Sequence[str]] | None = None,
+    required_one_of: list[t.Sequence[str]] | None = None,
+    **kwargs: t.Any,
+) -> AnsibleModule:
+    """An AnsibleModule with the shared options added and the core's libraries checked."""
+    module = AnsibleModule(
+        argument_spec={**acme_argument_spec(), **argument_spec},
+        mutually_exclusive=[ACCOUNT_KEY_OPTIONS, *(mutually_exclusive or [])],
+        required_one_of=[*([ACCOUNT_KEY_OPTIONS] if account_key_required else []), *(required_one_of or [])],
+        supports_check_mode=True,
+        **kwargs,
+    )
+    for missing in missing_libraries():
+        module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
+    return module
+
+
+@contextlib.contextmanager
+def failing_on_errors(module: AnsibleModule) -> t.Iterator[None]:
+    """Turn every core error into one `fail_json` with a message a person can act on."""
+    try:
+        yield
+    except AcmeError as error:
+        module.fail_json(msg=str(error), **error.to_result())
+
+
+def open_session(module: AnsibleModule) -> AcmeSession:
+    params = module.params
+    if params["ca_path"] and not params["validate_certs"]:
+        module.warn("ca_path is ignored because validate_certs is false")
+    if not params["validate_certs"]:
+        module.warn("TLS certificates of the CA are not verified (validate_certs: false); prefer ca_path for a private CA")
+    if params["request_timeout"] <= 0:
+        raise ConfigurationError(f"must be a positive number of seconds, not {params['request_timeout']}", option="request_timeout")
+    if params["retry_timeout"] < 0:
+        raise ConfigurationError(f"must be 0 (no retries) or more seconds, not {params['retry_timeout']}", option="retry_timeout")
+    if params["ca_path"]:
+        read_file(params["ca_path"], option="ca_path")  # fail early and clearly on a missing bundle
+    return AcmeSession(
+        directory_url=params["acme_directory"],
+        ca_path=params["ca_path"],
+        validate_certs=params["validate_certs"],
+        request_timeout=params["request_timeout"],
+        retry_timeout=params["retry_timeout"],
+    )
+
+
+def load_signing_key(
+    module: AnsibleModule, *, src_option: str, content_option: str, passphrase_option: str
+) -> SigningKey | None:
+    """The key given by a `*_src`/`*_content` option pair, or None when neither is set."""
+    params = module.params
+    if params[src_option]:
+        pem = read_file(params[src_option], option=src_option)
+        option = src_option
+    elif params[content_option]:
+        pem = params[content_option].encode("utf-8")
+        option = content_option
+    else:
+        return None
+    key = load_private_key(pem, passphrase=params[passphrase_option], option=option, passphrase_option=passphrase_option)
+    try:
+        return SigningKey(key)
+    except ConfigurationError as error:
+        raise ConfigurationError(str(error), option=option) from None
+
+
+def load_account_key(module: AnsibleModule) -> SigningKey:
+    key = load_signing_key(
+        module, src_option="account_key_src", content_option="account_key_content", passphrase_option="account_key_passphrase"
+    )
+    if key is None:
+        raise ConfigurationError("set account_key_src or account_key_content", option="account_key_src")
+    return key

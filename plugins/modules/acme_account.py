@@ -1,0 +1,311 @@
+#!/usr/bin/python
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: acme_account
+short_description: Register, update, deactivate or re-key an ACME account
+version_added: 0.1.0
+description:
+  - Makes sure an account exists at an ACME CA (RFC 8555 section 7.3) for an account key, with the
+    contact addresses you list, and returns its URL for the other C(certforge.acme) modules.
+  - Can also deactivate the account or roll it over to a new key (RFC 8555 section 7.3.5).
+  - Check mode looks the account up without changing anything and reports what would change.
+extends_documentation_fragment:
+  - certforge.acme.acme
+  - certforge.acme.acme.actiongroup
+attributes:
+  check_mode:
+    description: Looks the account up read-only (C(onlyReturnExisting)) and reports what would change.
+    support: full
+  diff_mode:
+    description: Shows the account's status and contact before and after.
+    support: full
+  idempotent:
+    description: A second run with the same options reports no change and only looks the account up.
+    support: full
+options:
+  state:
+    description:
+      - V(present) registers the account if the key has none, and updates its contact.
+      - V(absent) deactivates the account. Deactivation is permanent; the key can never register again at this CA.
+      - V(changed_key) moves the account to the key given by O(new_account_key_src) or O(new_account_key_content).
+    type: str
+    choices: [present, absent, changed_key]
+    default: present
+  allow_creation:
+    description:
+      - With O(state=present), whether a new account may be registered.
+      - When V(false), the module only finds an existing account and fails if there is none.
+    type: bool
+    default: true
+  contact:
+    description:
+      - Contact URLs of the account, usually C(mailto:) addresses.
+      - When given, the account's contact is made to equal this list (V([]) removes all contacts).
+        When omitted, the contact of an existing account is left alone.
+    type: list
+    elements: str
+  terms_agreed:
+    description:
+      - Agree to the CA's terms of service when registering. Most CAs, Let's Encrypt included, require it.
+    type: bool
+    default: false
+  external_account_binding:
+    description:
+      - External Account Binding (RFC 8555 section 7.3.4) for CAs that require it, given by the CA out of band.
+      - Only used when a new account is registered.
+    type: dict
+    suboptions:
+      kid:
+        description: The key identifier the CA gave you.
+        type: str
+        required: true
+      key:
+        description: The base64url-encoded HMAC key the CA gave you.
+        type: str
+        required: true
+      alg:
+        description: The MAC algorithm.
+        type: str
+        choices: [HS256, HS384, HS512]
+        default: HS256
+  new_account_key_src:
+    description:
+      - Path to the new account key for O(state=changed_key).
+      - Mutually exclusive with O(new_account_key_content).
+    type: path
+  new_account_key_content:
+    description:
+      - The new account key as PEM text for O(state=changed_key).
+      - Mutually exclusive with O(new_account_key_src).
+    type: str
+  new_account_key_passphrase:
+    description:
+      - Passphrase of an encrypted new account key.
+    type: str
+seealso:
+  - module: certforge.acme.acme_account_key
+author:
+  - certforge.acme contributors
+"""
+
+EXAMPLES = r"""
+- name: Create the account key on the controller (mode 0600, only when missing)
+  certforge.acme.acme_account_key:
+    path: /etc/ansible/acme/account.key
+  delegate_to: localhost
+  run_once: true
+
+- name: Register the account, or find it
+  certforge.acme.acme_account:
+    acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/ansible/acme/account.key
+    terms_agreed: true
+    contact:
+      - mailto:hostmaster@example.com
+  delegate_to: localhost
+  run_once: true
+  register: acme_account
+
+- name: Use the account URL in the following ACME tasks
+  ansible.builtin.debug:
+    msg: "Account {{ acme_account.account_uri }} is {{ acme_account.account.status }}"
+
+- name: Register with a CA that requires External Account Binding
+  certforge.acme.acme_account:
+    acme_directory: https://acme.example-ca.com/directory
+    account_key_src: /etc/ansible/acme/account.key
+    terms_agreed: true
+    external_account_binding:
+      kid: "{{ eab_kid }}"
+      key: "{{ eab_hmac_key }}"
+
+- name: Only find an existing account; fail when there is none
+  certforge.acme.acme_account:
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/ansible/acme/account.key
+    allow_creation: false
+
+- name: Roll the account over to a new key
+  certforge.acme.acme_account:
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/ansible/acme/account.key
+    state: changed_key
+    new_account_key_src: /etc/ansible/acme/account-2026.key
+
+- name: Deactivate the account for good
+  certforge.acme.acme_account:
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/ansible/acme/account.key
+    state: absent
+"""
+
+RETURN = r"""
+account_uri:
+  description:
+    - The account URL, to pass as O(certforge.acme.acme_order#module:account_uri) to the other modules.
+    - V(null) when there is no account (O(state=absent) of an unknown key, or check mode before registration).
+  returned: always
+  type: str
+  sample: https://acme-staging-v02.api.letsencrypt.org/acme/acct/123456
+account:
+  description: The account as the CA describes it; V(null) when there is none.
+  returned: always
+  type: dict
+  contains:
+    status:
+      description: V(valid), V(deactivated) or V(revoked).
+      type: str
+      sample: valid
+    contact:
+      description: Contact URLs of the account.
+      type: list
+      elements: str
+      sample: ["mailto:hostmaster@example.com"]
+    orders:
+      description: URL of the account's orders list, if the CA offers one.
+      type: str
+      sample: https://acme-staging-v02.api.letsencrypt.org/acme/acct/123456/orders
+"""
+
+import os
+import typing as t
+
+from ansible_collections.certforge.acme.plugins.module_utils._acme.account import (
+    Account,
+    AccountClient,
+    ExternalAccountBinding,
+)
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
+    create_module,
+    failing_on_errors,
+    load_account_key,
+    load_signing_key,
+    open_session,
+)
+
+
+def _check_contact(contact: list[str] | None) -> None:
+    for item in contact or []:
+        if ":" not in item:
+            raise ConfigurationError(f"{item!r} is not a URL; write mailto:{item}", option="contact")
+
+
+def _state(account: Account | None) -> dict[str, t.Any]:
+    return {"status": account.status, "contact": account.contact} if account else {"status": "absent"}
+
+
+def ensure_present(module: t.Any, client: AccountClient, existing: Account | None) -> tuple[Account | None, bool]:
+    params = module.params
+    if existing is None:
+        if not params["allow_creation"]:
+            raise ConfigurationError(
+                "no account exists for this account key; set allow_creation: true to register one", option="allow_creation"
+            )
+        if client.session.directory.external_account_required and not params["external_account_binding"]:
+            raise ConfigurationError(
+                "the CA requires External Account Binding for new accounts; set it to the kid and key the CA gave you",
+                option="external_account_binding",
+            )
+        if module.check_mode:
+            return None, True
+        binding = params["external_account_binding"]
+        account, created = client.create(
+            contact=params["contact"] or [],
+            terms_agreed=params["terms_agreed"],
+            binding=ExternalAccountBinding(kid=binding["kid"], hmac_key=binding["key"], alg=binding["alg"]) if binding else None,
+        )
+        return account, created
+    wanted = params["contact"]
+    if wanted is None or sorted(wanted) == sorted(existing.contact):
+        return existing, False
+    if module.check_mode:
+        return existing._replace(contact=list(wanted)), True
+    return client.update_contact(wanted), True
+
+
+def ensure_absent(module: t.Any, client: AccountClient, existing: Account | None) -> tuple[Account | None, bool]:
+    if existing is None:
+        return None, False
+    if module.check_mode:
+        return existing._replace(status="deactivated"), True
+    return client.deactivate(), True
+
+
+def ensure_changed_key(module: t.Any, client: AccountClient, existing: Account | None) -> tuple[Account | None, bool]:
+    new_key = load_signing_key(
+        module,
+        src_option="new_account_key_src",
+        content_option="new_account_key_content",
+        passphrase_option="new_account_key_passphrase",
+    )
+    assert new_key is not None  # required_if guarantees one of the two options
+    if existing is None:
+        # Already rolled over by an earlier run? Then the new key finds the account.
+        rolled = AccountClient(client.session, new_key).find()
+        if rolled is None:
+            raise ConfigurationError(
+                "neither the current nor the new account key has an account at this CA; register one first",
+                option="account_key_src",
+            )
+        return rolled, False
+    if new_key.thumbprint == client.key.thumbprint:
+        return existing, False
+    if not module.check_mode:
+        client.change_key(new_key)
+    return existing, True
+
+
+def main() -> None:
+    module = create_module(
+        {
+            "state": {"type": "str", "choices": ["present", "absent", "changed_key"], "default": "present"},
+            "allow_creation": {"type": "bool", "default": True},
+            "contact": {"type": "list", "elements": "str"},
+            "terms_agreed": {"type": "bool", "default": False},
+            "external_account_binding": {
+                "type": "dict",
+                "options": {
+                    "kid": {"type": "str", "required": True},
+                    "key": {"type": "str", "required": True, "no_log": True},
+                    "alg": {"type": "str", "choices": ["HS256", "HS384", "HS512"], "default": "HS256"},
+                },
+            },
+            "new_account_key_src": {"type": "path"},
+            "new_account_key_content": {"type": "str", "no_log": True},
+            "new_account_key_passphrase": {"type": "str", "no_log": True},
+        },
+        mutually_exclusive=[("new_account_key_src", "new_account_key_content")],
+        required_if=[("state", "changed_key", ("new_account_key_src", "new_account_key_content"), True)],
+    )
+    params = module.params
+    with failing_on_errors(module):
+        _check_contact(params["contact"])
+        key_path = params["account_key_src"]
+        if module.check_mode and key_path and not os.path.exists(key_path) and params["state"] == "present":
+            # A key that an earlier task would create in a real run has no account yet.
+            module.warn(f"account_key_src {key_path} does not exist yet; a new account would be registered for it")
+            module.exit_json(changed=True, account_uri=None, account=None)
+        session = open_session(module)
+        client = AccountClient(session, load_account_key(module), account_uri=params["account_uri"])
+        existing = client.find()
+        ensure = {"present": ensure_present, "absent": ensure_absent, "changed_key": ensure_changed_key}[params["state"]]
+        account, changed = ensure(module, client, existing)
+    result: dict[str, t.Any] = {
+        "changed": changed,
+        "account_uri": account.uri if account else None,
+        "account": account.summary() if account else None,
+    }
+    if module._diff:
+        # In check mode a registration has no account object yet: describe the one it would make.
+        after = _state(account) if account or not changed else {"status": "valid", "contact": params["contact"] or []}
+        result["diff"] = {"before": _state(existing), "after": after}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
