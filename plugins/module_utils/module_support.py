@@ -12,6 +12,7 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.certforge.acme.plugins.module_utils._acme.account import AccountClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file
@@ -116,3 +117,17 @@ def load_account_key(module: AnsibleModule) -> SigningKey:
     if key is None:
         raise ConfigurationError("set account_key_src or account_key_content", option="account_key_src")
     return key
+
+
+def resolve_account(module: AnsibleModule, session: AcmeSession) -> tuple[SigningKey, str]:
+    """The account key and URL (the `kid` of every request); looked up unless account_uri is given."""
+    key = load_account_key(module)
+    if module.params["account_uri"]:
+        return key, module.params["account_uri"]
+    account = AccountClient(session, key).find()
+    if account is None:
+        raise ConfigurationError(
+            "no account exists at this CA for this account key; register it first with certforge.acme.acme_account",
+            option="account_key_src",
+        )
+    return key, account.uri

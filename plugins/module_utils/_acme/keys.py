@@ -8,6 +8,7 @@ import ipaddress
 import typing as t
 
 from .errors import ConfigurationError
+from .identifiers import Identifier, parse_identifier
 
 try:
     from cryptography import x509
@@ -99,3 +100,34 @@ def build_csr(key: t.Any, identifiers: t.Sequence[tuple[str, str]], *, common_na
     builder = builder.subject_name(x509.Name(subject))
     algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     return builder.sign(key, algorithm).public_bytes(serialization.Encoding.PEM)
+
+
+def load_csr(pem: bytes | str, *, option: str) -> t.Any:
+    """A PEM or DER certificate signing request, with errors naming the option."""
+    data = pem.encode("utf-8") if isinstance(pem, str) else pem
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_csr(data)
+        return x509.load_der_x509_csr(data)
+    except ValueError as exc:
+        raise ConfigurationError(f"cannot read the certificate signing request: {exc}", option=option) from None
+
+
+def csr_identifiers(csr: t.Any) -> list[Identifier]:
+    """The names a CSR asks for: subjectAltName entries, plus a common name not among them."""
+    found: list[Identifier] = []
+    try:
+        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        found += [parse_identifier({"type": "dns", "value": name}) for name in san.get_values_for_type(x509.DNSName)]
+        found += [Identifier("ip", str(ip)) for ip in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        pass
+    for attribute in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        identifier = parse_identifier(str(attribute.value))
+        if identifier not in found:
+            found.append(identifier)
+    return found
+
+
+def csr_der(csr: t.Any) -> bytes:
+    return csr.public_bytes(serialization.Encoding.DER)

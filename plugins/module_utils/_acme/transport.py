@@ -169,8 +169,8 @@ class AcmeSession:
         self.retry_timeout = retry_timeout
         self._verify: bool | str = ca_path if (ca_path and validate_certs) else validate_certs
         self._http = http if http is not None else requests.Session()
-        self._sleep = sleep
-        self._clock = clock
+        self.sleep = sleep
+        self.clock = clock
         self._nonce: str | None = None
         self._directory: Directory | None = None
         self.request_count = 0
@@ -271,7 +271,7 @@ class AcmeSession:
             headers["Content-Type"] = "application/jose+json"
         if accept:
             headers["Accept"] = accept
-        deadline = self._clock() + self.retry_timeout
+        deadline = self.clock() + self.retry_timeout
         failures = 0
         while True:
             body = make_body() if make_body is not None else None
@@ -309,9 +309,9 @@ class AcmeSession:
             if failures >= SERVER_ERROR_TRIES and not rate_limited:
                 return False
             retry_after = min(0.5 * 2 ** (failures - 1), 10.0)
-        if self._clock() + retry_after > deadline:
+        if self.clock() + retry_after > deadline:
             return False
-        self._sleep(retry_after)
+        self.sleep(retry_after)
         return True
 
 

@@ -1,0 +1,49 @@
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Waiting for the CA without fixed sleeps: short first waits, backoff, Retry-After, a deadline."""
+
+from __future__ import annotations
+
+import typing as t
+
+from .errors import AcmeError
+
+FIRST_DELAY = 0.1
+MAX_DELAY = 5.0
+
+T = t.TypeVar("T")
+
+
+class WaitTimeout(AcmeError):
+    """The CA did not finish in time; carries the last state seen."""
+
+    def __init__(self, message: str, *, last: t.Any) -> None:
+        self.last = last
+        super().__init__(message)
+
+
+def poll(
+    fetch: t.Callable[[], tuple[T, bool, float | None]],
+    *,
+    timeout: float,
+    sleep: t.Callable[[float], None],
+    clock: t.Callable[[], float],
+    what: str,
+) -> T:
+    """Call `fetch` until it reports done, and return its last value.
+
+    `fetch` returns `(value, done, retry_after)`; a Retry-After from the CA replaces the
+    backoff delay (RFC 8555 section 7.5.1), but never pushes past the deadline.
+    """
+    deadline = clock() + timeout
+    delay = FIRST_DELAY
+    while True:
+        value, done, retry_after = fetch()
+        if done:
+            return value
+        wait = retry_after if retry_after is not None else delay
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise WaitTimeout(f"gave up waiting for {what} after {timeout:g} seconds; raise the timeout or retry later", last=value)
+        sleep(min(wait, remaining))
+        delay = min(delay * 2, MAX_DELAY)

@@ -1,0 +1,276 @@
+#!/usr/bin/python
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: acme_challenge
+short_description: Have the CA validate an order's challenges, or deactivate its authorizations
+version_added: 0.1.0
+description:
+  - Tells the CA to validate the chosen challenge of every pending authorization of an order
+    (RFC 8555 section 7.5.1), all at once, then waits until the CA has decided on all of them.
+  - Waiting polls the order, whose status sums up all its authorizations, starting after a fraction
+    of a second and backing off, honouring C(Retry-After), until O(timeout).
+  - A failed validation fails the task with the CA's reason for each failing identifier.
+  - With O(state=deactivated), deactivates the order's authorizations instead (clean-up after a failed run).
+  - Provision the challenges (files, DNS records, TLS responder) with the data from
+    M(certforge.acme.acme_order) before this task.
+extends_documentation_fragment:
+  - certforge.acme.acme
+  - certforge.acme.acme.actiongroup
+attributes:
+  check_mode:
+    description: Reads the order and authorizations and reports which challenges would be answered.
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    description: An order whose authorizations are all valid is reported unchanged without answering anything.
+    support: full
+options:
+  order_uri:
+    description: The order, as returned by M(certforge.acme.acme_order) in RV(certforge.acme.acme_order#module:order_uri).
+    type: str
+    required: true
+  challenge:
+    description: The challenge type to use for every identifier not listed in O(challenge_overrides).
+    type: str
+    choices: [http-01, dns-01, tls-alpn-01]
+    default: http-01
+  challenge_overrides:
+    description:
+      - Identifier -> challenge type, for identifiers validated differently, for example
+        C({"*.example.com": "dns-01"}) when O(challenge=http-01) covers the rest.
+      - Wildcards can only be validated with dns-01.
+    type: dict
+    default: {}
+  state:
+    description:
+      - V(validated) answers the challenges and waits for the result.
+      - V(deactivated) deactivates every pending or valid authorization of the order.
+    type: str
+    choices: [validated, deactivated]
+    default: validated
+  timeout:
+    description: Seconds to wait for the CA to validate all authorizations.
+    type: int
+    default: 120
+seealso:
+  - module: certforge.acme.acme_order
+  - module: certforge.acme.acme_finalize
+author:
+  - certforge.acme contributors
+"""
+
+EXAMPLES = r"""
+# See certforge.acme.acme_order for the whole flow.
+- name: Validate with http-01, but dns-01 for the wildcard
+  certforge.acme.acme_challenge:
+    acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/ansible/acme/account.key
+    account_uri: "{{ account.account_uri }}"
+    order_uri: "{{ cert_order.order_uri }}"
+    challenge: http-01
+    challenge_overrides:
+      "*.example.com": dns-01
+  delegate_to: localhost
+
+- name: Give the authorizations up after a failed run
+  certforge.acme.acme_challenge:
+    acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/ansible/acme/account.key
+    order_uri: "{{ cert_order.order_uri }}"
+    state: deactivated
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+order_status:
+  description: Status of the order afterwards; V(ready) once every authorization is valid.
+  returned: success
+  type: str
+  sample: ready
+authorizations:
+  description: The result per identifier.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    identifier:
+      description: The name (with C(*.) for a wildcard) or IP address.
+      type: str
+    status:
+      description: Status of the authorization (V(valid), V(invalid), V(deactivated), ...); in check mode, the current status.
+      type: str
+    challenge:
+      description: The challenge type used; V(null) when nothing needed answering.
+      type: str
+    error:
+      description: The CA's reason when validation failed.
+      type: str
+  sample:
+    - identifier: www.example.com
+      status: valid
+      challenge: http-01
+      error: null
+"""
+
+import typing as t
+
+from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import (
+    Authorization,
+    AuthorizationClient,
+    Challenge,
+)
+from ansible_collections.certforge.acme.plugins.module_utils._acme.challenges import CHALLENGE_TYPES, dns01_record_name
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifier
+from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import OrderClient
+from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
+    create_module,
+    failing_on_errors,
+    open_session,
+    resolve_account,
+)
+
+_DONE_STATUSES = ("ready", "processing", "valid")
+
+
+class ValidationFailed(AcmeError):
+    def __init__(self, message: str, *, results: list[dict[str, t.Any]]) -> None:
+        self.results = results
+        super().__init__(message)
+
+    def to_result(self) -> dict[str, t.Any]:
+        return {"authorizations": self.results}
+
+
+def chosen_types(default: str, overrides: dict[str, t.Any]) -> t.Callable[[Identifier], str]:
+    normalized = {}
+    for name, challenge_type in overrides.items():
+        if challenge_type not in CHALLENGE_TYPES:
+            raise ConfigurationError(
+                f"{name}: {challenge_type!r} is not one of {', '.join(CHALLENGE_TYPES)}", option="challenge_overrides"
+            )
+        normalized[parse_identifier(name, option="challenge_overrides")] = challenge_type
+    return lambda identifier: normalized.get(identifier, default)
+
+
+def pick_challenge(authorization: Authorization, challenge_type: str) -> Challenge:
+    challenge = authorization.challenge(challenge_type)
+    if challenge is None:
+        offered = ", ".join(item.type for item in authorization.challenges) or "none"
+        option = "challenge_overrides" if authorization.identifier.is_wildcard else "challenge"
+        raise ConfigurationError(
+            f"the CA does not offer {challenge_type} for {authorization.identifier.value} (it offers: {offered}); "
+            f"set challenge_overrides for it",
+            option=option,
+        )
+    return challenge
+
+
+def _hint(identifier: Identifier, challenge_type: str | None) -> str:
+    if challenge_type == "http-01":
+        return f"is .well-known/acme-challenge/ of {identifier.value} served by its web server on port 80?"
+    if challenge_type == "dns-01":
+        return f"is the TXT record {dns01_record_name(identifier)} published on every authoritative name server?"
+    if challenge_type == "tls-alpn-01":
+        return f"does a responder with ALPN acme-tls/1 answer for {identifier.value} on port 443?"
+    return ""
+
+
+def result_of(authorization: Authorization, challenge_type: str | None) -> dict[str, t.Any]:
+    problem = authorization.problem() if authorization.status == "invalid" else None
+    return {
+        "identifier": authorization.identifier.value,
+        "status": authorization.status,
+        "challenge": challenge_type,
+        "error": f"{problem.short_type}: {problem.detail}" if problem else None,
+    }
+
+
+def validate(module: t.Any, orders: OrderClient, authz_client: AuthorizationClient) -> dict[str, t.Any]:
+    params = module.params
+    order = orders.get(params["order_uri"])
+    if order.status in _DONE_STATUSES:
+        results = [{"identifier": item.value, "status": "valid", "challenge": None, "error": None} for item in order.identifiers]
+        return {"changed": False, "order_status": order.status, "authorizations": results}
+    type_for = chosen_types(params["challenge"], params["challenge_overrides"])
+    authorizations = authz_client.get_all(order.authorizations)
+    used: dict[str, str | None] = {}
+    to_answer = []
+    for authorization in authorizations:
+        used[authorization.uri] = None
+        if authorization.status != "pending":
+            continue
+        challenge = pick_challenge(authorization, type_for(authorization.identifier))
+        used[authorization.uri] = challenge.type
+        if challenge.status == "pending":
+            to_answer.append(challenge)
+    if module.check_mode or order.status != "pending":
+        results = [result_of(authorization, used[authorization.uri]) for authorization in authorizations]
+        if order.status == "invalid":
+            raise failure(authorizations, used, order_status=order.status)
+        return {"changed": bool(to_answer), "order_status": order.status, "authorizations": results}
+    for challenge in to_answer:
+        authz_client.respond(challenge)
+    order = orders.wait(order, pending=("pending",), timeout=params["timeout"], what="the CA to validate the authorizations")
+    if order.status not in _DONE_STATUSES:
+        raise failure(authz_client.get_all(order.authorizations), used, order_status=order.status)
+    results = [
+        {"identifier": authorization.identifier.value, "status": "valid", "challenge": used[authorization.uri], "error": None}
+        for authorization in authorizations
+    ]
+    return {"changed": bool(to_answer), "order_status": order.status, "authorizations": results}
+
+
+def failure(authorizations: list[Authorization], used: dict[str, str | None], *, order_status: str) -> ValidationFailed:
+    results = [result_of(authorization, used[authorization.uri]) for authorization in authorizations]
+    failed = [(authorization, result) for authorization, result in zip(authorizations, results) if result["status"] != "valid"]
+    reasons = []
+    for authorization, result in failed:
+        hint = _hint(authorization.identifier, result["challenge"]) if result["status"] == "invalid" else ""
+        reason = result["error"] or f"authorization is {result['status']}"
+        reasons.append(f"{result['identifier']} ({result['challenge'] or 'no challenge'}): {reason}" + (f" ({hint})" if hint else ""))
+    return ValidationFailed(
+        f"validation failed for {len(failed)} of {len(results)} identifiers (order is {order_status}): " + "; ".join(reasons),
+        results=results,
+    )
+
+
+def deactivate(module: t.Any, orders: OrderClient, authz_client: AuthorizationClient) -> dict[str, t.Any]:
+    order = orders.get(module.params["order_uri"])
+    results, changed = [], False
+    for authorization in authz_client.get_all(order.authorizations):
+        if authorization.status in ("pending", "valid"):
+            changed = True
+            if not module.check_mode:
+                authorization = authz_client.deactivate(authorization)
+        results.append({"identifier": authorization.identifier.value, "status": authorization.status, "challenge": None, "error": None})
+    return {"changed": changed, "order_status": order.status, "authorizations": results}
+
+
+def main() -> None:
+    module = create_module(
+        {
+            "order_uri": {"type": "str", "required": True},
+            "challenge": {"type": "str", "choices": list(CHALLENGE_TYPES), "default": "http-01"},
+            "challenge_overrides": {"type": "dict", "default": {}},
+            "state": {"type": "str", "choices": ["validated", "deactivated"], "default": "validated"},
+            "timeout": {"type": "int", "default": 120},
+        }
+    )
+    with failing_on_errors(module):
+        session = open_session(module)
+        key, account_uri = resolve_account(module, session)
+        orders = OrderClient(session, key, account_uri)
+        authz_client = AuthorizationClient(session, key, account_uri)
+        run = validate if module.params["state"] == "validated" else deactivate
+        result = run(module, orders, authz_client)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+#!/usr/bin/python
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: acme_finalize
+short_description: Finalize an ACME order with a CSR and fetch the certificate chain
+version_added: 0.1.0
+description:
+  - Checks that the CSR asks for exactly the order's identifiers, finalizes the order (RFC 8555
+    section 7.4), waits until it is valid, and downloads the certificate with every alternate chain
+    the CA offers (C(Link rel="alternate")), choosing one with O(select_chain).
+  - Writes the certificate, chain and full chain atomically, only when their content changes.
+  - An order that is already valid is not finalized again; its certificate is downloaded, so a
+    second run changes nothing.
+extends_documentation_fragment:
+  - certforge.acme.acme
+  - certforge.acme.acme.actiongroup
+  - ansible.builtin.files
+attributes:
+  check_mode:
+    description: Finalizes nothing and writes nothing; reports whether it would.
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    description: A valid order whose certificate is already in place reports no change.
+    support: full
+options:
+  order_uri:
+    description: The order, as returned by M(certforge.acme.acme_order); its authorizations must be valid.
+    type: str
+    required: true
+  csr_src:
+    description:
+      - Path to the certificate signing request (PEM or DER). Its private key is not needed here.
+      - Mutually exclusive with O(csr_content).
+    type: path
+  csr_content:
+    description:
+      - The certificate signing request as PEM text.
+      - Mutually exclusive with O(csr_src).
+    type: str
+  dest:
+    description: Where to write the certificate alone.
+    type: path
+  chain_dest:
+    description: Where to write the intermediate certificates.
+    type: path
+  fullchain_dest:
+    description: Where to write the certificate followed by the intermediates.
+    type: path
+  backup:
+    description: Keep a timestamped copy of every file that is replaced.
+    type: bool
+    default: false
+  select_chain:
+    description:
+      - Criteria to choose among the chains the CA offers; the first criterion that any chain matches wins,
+        and the CA's default chain is used when none matches.
+      - All keys given in one criterion must match.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      issuer_common_name:
+        description: Common name of the root the chain leads to, for example V(ISRG Root X1).
+        type: str
+      root_subject:
+        description: Subject of the root the chain leads to, RFC 4514 form, for example V(CN=ISRG Root X1,O=Internet Security Research Group,C=US).
+        type: str
+      subject_key_identifier:
+        description: SubjectKeyIdentifier (hex, colons optional) of the root or of an intermediate in the chain.
+        type: str
+  timeout:
+    description: Seconds to wait for the CA to issue the certificate.
+    type: int
+    default: 120
+notes:
+  - O(mode) of the written files defaults to V('0644').
+seealso:
+  - module: certforge.acme.acme_order
+  - module: certforge.acme.acme_challenge
+author:
+  - certforge.acme contributors
+"""
+
+EXAMPLES = r"""
+# See certforge.acme.acme_order for the whole flow.
+- name: Finalize and write the certificate files
+  certforge.acme.acme_finalize:
+    acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/ansible/acme/account.key
+    account_uri: "{{ account.account_uri }}"
+    order_uri: "{{ cert_order.order_uri }}"
+    csr_src: /etc/ssl/www.example.com.csr
+    dest: /etc/ssl/www.example.com.crt
+    chain_dest: /etc/ssl/www.example.com-chain.crt
+    fullchain_dest: /etc/ssl/www.example.com-fullchain.crt
+    select_chain:
+      - issuer_common_name: ISRG Root X1
+  delegate_to: localhost
+  register: certificate
+
+- name: Show when it expires
+  ansible.builtin.debug:
+    msg: "{{ certificate.serial }} expires {{ certificate.not_after }}"
+"""
+
+RETURN = r"""
+finalized:
+  description: Whether this run finalized the order (V(false) when it was already valid, and in check mode).
+  returned: always
+  type: bool
+cert:
+  description: The certificate (PEM).
+  returned: success, except in check mode before finalization
+  type: str
+chain:
+  description: The intermediate certificates of the selected chain (PEM).
+  returned: success, except in check mode before finalization
+  type: str
+fullchain:
+  description: Certificate and intermediates (PEM).
+  returned: success, except in check mode before finalization
+  type: str
+serial:
+  description: Serial number, lower-case hex.
+  returned: success, except in check mode before finalization
+  type: str
+  sample: 4b3c2d1e0f
+not_after:
+  description: End of validity, ISO 8601 in UTC.
+  returned: success, except in check mode before finalization
+  type: str
+  sample: "2027-02-21T10:00:00+00:00"
+issuer:
+  description: Issuer of the certificate, RFC 4514.
+  returned: success, except in check mode before finalization
+  type: str
+ari_id:
+  description: The ARI certificate identifier (RFC 9773), for O(certforge.acme.acme_order#module:replaces) when renewing.
+  returned: success, except in check mode before finalization
+  type: str
+  sample: aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE
+chains_offered:
+  description: How many chains the CA offered (1 unless O(select_chain) is set and the CA has alternates).
+  returned: success, except in check mode before finalization
+  type: int
+selected_chain:
+  description: Index of the chosen chain among those offered; V(0) is the CA's default.
+  returned: success, except in check mode before finalization
+  type: int
+backup_files:
+  description: Copies of replaced files, when O(backup=true).
+  returned: changed and O(backup=true)
+  type: list
+  elements: str
+"""
+
+import os
+import typing as t
+
+from ansible_collections.certforge.acme.plugins.module_utils._acme.certificates import certificate_info, load_certificate
+from ansible_collections.certforge.acme.plugins.module_utils._acme.chains import Chain, select_chain
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProtocolError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import csr_der, csr_identifiers, load_csr, public_key_pem
+from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient, order_problem
+from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
+    create_module,
+    failing_on_errors,
+    open_session,
+    resolve_account,
+)
+
+
+def load_module_csr(module: t.Any) -> tuple[t.Any, str]:
+    if module.params["csr_src"]:
+        return load_csr(read_file(module.params["csr_src"], option="csr_src"), option="csr_src"), "csr_src"
+    return load_csr(module.params["csr_content"], option="csr_content"), "csr_content"
+
+
+def check_csr_matches(csr: t.Any, option: str, order: Order) -> None:
+    wanted, asked = set(order.identifiers), set(csr_identifiers(csr))
+    if wanted != asked:
+        missing = ", ".join(sorted(item.value for item in wanted - asked)) or "none"
+        extra = ", ".join(sorted(item.value for item in asked - wanted)) or "none"
+        raise ConfigurationError(
+            f"the CSR's names differ from the order's identifiers (missing from the CSR: {missing}; not in the order: {extra}); "
+            "make a CSR for exactly the ordered names",
+            option=option,
+        )
+
+
+def issued_order(module: t.Any, orders: OrderClient, order: Order, csr: t.Any) -> tuple[Order, bool]:
+    """The order once valid, and whether this run finalized it."""
+    if order.status in ("pending", "invalid"):
+        problem = order_problem(order)
+        if problem is not None:
+            raise problem
+        raise ConfigurationError(
+            f"the order is {order.status}: its authorizations are not all valid; run certforge.acme.acme_challenge first",
+            option="order_uri",
+        )
+    finalized = False
+    if order.status == "ready":
+        if module.check_mode:
+            return order, True
+        order = orders.finalize(order, csr_der(csr))
+        finalized = True
+    order = orders.wait(order, pending=("processing",), timeout=module.params["timeout"], what="the CA to issue the certificate")
+    if order.status != "valid" or not order.certificate:
+        problem = order_problem(order)
+        raise problem if problem else ProtocolError(f"the order ended {order.status} without a certificate", url=order.uri)
+    return order, finalized
+
+
+def download_chains(module: t.Any, orders: OrderClient, order: Order) -> list[Chain]:
+    certificate = orders.download(t.cast(str, order.certificate))
+    chains = [Chain.from_pem(certificate.pem)]
+    if module.params["select_chain"]:  # alternates cost a request each; fetch them only when choosing
+        chains += [Chain.from_pem(orders.download(url).pem) for url in certificate.alternates]
+    return chains
+
+
+def write_files(module: t.Any, chain: Chain) -> tuple[bool, list[str]]:
+    """Write each requested file whose content differs; returns (changed, backups)."""
+    params = module.params
+    changed, backups = False, []
+    file_args = module.load_file_common_arguments(params)
+    if file_args["mode"] is None:
+        file_args["mode"] = "0644"
+    for option, content in (("dest", chain.certificate), ("chain_dest", chain.chain), ("fullchain_dest", chain.fullchain)):
+        path = params[option]
+        if not path:
+            continue
+        current = read_file(path, option=option) if os.path.isfile(path) else None
+        if current != content:
+            changed = True
+            if not module.check_mode:
+                if current is not None and params["backup"]:
+                    backups.append(module.backup_local(path))
+                try:
+                    write_file_atomically(path, content, mode=0o644)
+                except OSError as error:
+                    raise ConfigurationError(f"cannot write {path}: {error.strerror}", option=option) from None
+        if os.path.exists(path):
+            changed = module.set_fs_attributes_if_different({**file_args, "path": path}, changed)
+    return changed, backups
+
+
+def main() -> None:
+    module = create_module(
+        {
+            "order_uri": {"type": "str", "required": True},
+            "csr_src": {"type": "path"},
+            "csr_content": {"type": "str"},
+            "dest": {"type": "path"},
+            "chain_dest": {"type": "path"},
+            "fullchain_dest": {"type": "path"},
+            "backup": {"type": "bool", "default": False},
+            "select_chain": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "issuer_common_name": {"type": "str"},
+                    "root_subject": {"type": "str"},
+                    "subject_key_identifier": {"type": "str"},
+                },
+            },
+            "timeout": {"type": "int", "default": 120},
+        },
+        mutually_exclusive=[("csr_src", "csr_content")],
+        required_one_of=[("csr_src", "csr_content")],
+        add_file_common_args=True,
+    )
+    with failing_on_errors(module):
+        csr, csr_option = load_module_csr(module)
+        session = open_session(module)
+        key, account_uri = resolve_account(module, session)
+        orders = OrderClient(session, key, account_uri)
+        order = orders.get(module.params["order_uri"])
+        check_csr_matches(csr, csr_option, order)
+        order, finalized = issued_order(module, orders, order, csr)
+        if module.check_mode and order.status == "ready":
+            module.exit_json(changed=True, finalized=False, msg="the order is ready: it would be finalized")
+        chains = download_chains(module, orders, order)
+        chain, index = select_chain(chains, module.params["select_chain"])
+        certificate = load_certificate(chain.certificate)
+        if public_key_pem(certificate.public_key()) != public_key_pem(csr.public_key()):
+            raise ConfigurationError(
+                "the order was already finalized with another key than this CSR's; omit order_uri in acme_order to order anew",
+                option=csr_option,
+            )
+        files_changed, backups = write_files(module, chain)
+    info = certificate_info(certificate)
+    result: dict[str, t.Any] = {
+        "changed": finalized or files_changed,
+        "finalized": finalized,
+        "cert": chain.certificate.decode("ascii"),
+        "chain": chain.chain.decode("ascii"),
+        "fullchain": chain.fullchain.decode("ascii"),
+        "serial": info.serial_hex,
+        "not_after": info.not_after.isoformat(),
+        "issuer": info.issuer,
+        "ari_id": info.ari_id,
+        "chains_offered": len(chains),
+        "selected_chain": index,
+    }
+    if backups:
+        result["backup_files"] = backups
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

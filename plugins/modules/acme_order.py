@@ -1,0 +1,324 @@
+#!/usr/bin/python
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: acme_order
+short_description: Create or resume an ACME order and return what each challenge needs
+version_added: 0.1.0
+description:
+  - Creates an order (RFC 8555 section 7.4) for DNS names, wildcards and IP addresses (RFC 8738),
+    or resumes the order given by O(order_uri) when it is still usable for the same identifiers.
+  - Returns, for every authorization that still needs validating, what to provision for each challenge
+    type the CA offers (http-01 file, dns-01 TXT record, tls-alpn-01 certificate), ready to loop over.
+  - The next steps are M(certforge.acme.acme_challenge) and M(certforge.acme.acme_finalize).
+extends_documentation_fragment:
+  - certforge.acme.acme
+  - certforge.acme.acme.actiongroup
+attributes:
+  check_mode:
+    description: A resumable order is read and returned; no new order is created.
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    description: With O(order_uri) of a usable order for the same identifiers, that order is returned unchanged.
+    support: full
+options:
+  identifiers:
+    description:
+      - The names and addresses the certificate is for.
+      - A string is typed automatically (an IP address becomes C(type=ip), anything else C(type=dns));
+        a dict with C(type) (V(dns) or V(ip)) and C(value) is taken as it is.
+      - Internationalized names are converted to A-labels; case and duplicates are normalised.
+      - Wildcards (V(*.example.com)) can only be validated with dns-01.
+    type: list
+    elements: raw
+    required: true
+  order_uri:
+    description:
+      - An order from an earlier run. When it is still V(pending), V(ready), V(processing) or V(valid)
+        and is for the same identifiers, it is returned instead of creating a new order.
+      - An invalid, expired or unknown order, or one for other identifiers, is replaced by a new one.
+    type: str
+  not_before:
+    description: Requested start of validity, RFC 3339 (V(2026-12-01T00:00:00Z)). Many CAs refuse it.
+    type: str
+  not_after:
+    description: Requested end of validity, RFC 3339. Many CAs refuse it.
+    type: str
+  replaces:
+    description:
+      - The ARI certificate identifier (RFC 9773) of the certificate this order renews, as returned by
+        RV(certforge.acme.acme_finalize#module:ari_id).
+      - Only for CAs whose directory offers C(renewalInfo); refused otherwise.
+    type: str
+  profile:
+    description:
+      - A certificate profile the CA advertises in its directory (C(meta.profiles)); refused when not offered.
+    type: str
+seealso:
+  - module: certforge.acme.acme_account
+  - module: certforge.acme.acme_challenge
+  - module: certforge.acme.acme_finalize
+author:
+  - certforge.acme contributors
+"""
+
+EXAMPLES = r"""
+# The whole flow: account -> order -> provision -> challenge -> finalize.
+- name: Set the CA and account once for all ACME tasks
+  module_defaults:
+    group/certforge.acme.acme:
+      acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory
+      account_key_src: /etc/ansible/acme/account.key
+  delegate_to: localhost
+  block:
+    - name: Register or find the account
+      certforge.acme.acme_account:
+        terms_agreed: true
+      register: account
+
+    - name: Order a certificate (or resume the order of an interrupted run)
+      certforge.acme.acme_order:
+        account_uri: "{{ account.account_uri }}"
+        identifiers: [www.example.com, example.com]
+        order_uri: "{{ previous_order_uri | default(omit) }}"
+      register: cert_order
+
+    - name: Put the http-01 files into the web server's document root
+      ansible.builtin.copy:
+        dest: "/var/www/html/{{ item.value['http-01'].resource }}"
+        content: "{{ item.value['http-01'].resource_value }}"
+        mode: "0644"
+      loop: "{{ cert_order.challenge_data | dict2items }}"
+      delegate_to: "{{ inventory_hostname }}"
+
+    - name: Let the CA validate
+      certforge.acme.acme_challenge:
+        account_uri: "{{ account.account_uri }}"
+        order_uri: "{{ cert_order.order_uri }}"
+        challenge: http-01
+
+    - name: Get the certificate
+      certforge.acme.acme_finalize:
+        account_uri: "{{ account.account_uri }}"
+        order_uri: "{{ cert_order.order_uri }}"
+        csr_src: /etc/ansible/acme/www.example.com.csr
+        dest: /etc/ansible/acme/www.example.com.crt
+        fullchain_dest: /etc/ansible/acme/www.example.com-fullchain.crt
+
+- name: A wildcard with dns-01, records grouped by name
+  certforge.acme.acme_order:
+    acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/ansible/acme/account.key
+    identifiers: ["*.example.com", example.com]
+  register: wildcard_order
+  # wildcard_order.challenge_data_dns == {"_acme-challenge.example.com": ["value1", "value2"]}
+
+- name: An IP address certificate (RFC 8738)
+  certforge.acme.acme_order:
+    acme_directory: https://acme.example-ca.com/directory
+    account_key_src: /etc/ansible/acme/account.key
+    identifiers:
+      - 192.0.2.10
+      - {type: dns, value: host.example.com}
+"""
+
+RETURN = r"""
+order_uri:
+  description: URL of the order; pass it to the next modules and keep it to resume an interrupted run.
+  returned: success, except in check mode when a new order would be created
+  type: str
+  sample: https://acme-staging-v02.api.letsencrypt.org/acme/order/123/456
+account_uri:
+  description: The account URL used.
+  returned: success
+  type: str
+order:
+  description: The order.
+  returned: success, except in check mode when a new order would be created
+  type: dict
+  contains:
+    uri:
+      description: URL of the order.
+      type: str
+    status:
+      description: V(pending), V(ready), V(processing) or V(valid).
+      type: str
+    expires:
+      description: When the order expires (RFC 3339).
+      type: str
+    identifiers:
+      description: The identifiers as C({type, value}).
+      type: list
+      elements: dict
+    authorizations:
+      description: URLs of the authorizations.
+      type: list
+      elements: str
+    finalize:
+      description: URL to finalize the order at.
+      type: str
+    certificate:
+      description: URL of the certificate, once the order is V(valid).
+      type: str
+authorizations:
+  description:
+    - One entry per identifier. Entries with C(status=valid) need nothing provisioned and have no C(challenges).
+  returned: success, except in check mode when a new order would be created
+  type: list
+  elements: dict
+  contains:
+    identifier:
+      description: The name (with C(*.) for a wildcard) or IP address.
+      type: str
+      sample: www.example.com
+    identifier_type:
+      description: V(dns) or V(ip).
+      type: str
+    status:
+      description: Status of the authorization.
+      type: str
+      sample: pending
+    uri:
+      description: URL of the authorization.
+      type: str
+    challenges:
+      description: Challenge type -> what to provision; see RV(challenge_data).
+      type: dict
+  sample:
+    - identifier: www.example.com
+      identifier_type: dns
+      status: pending
+      uri: https://ca.example/authz/1
+      challenges: {}
+challenge_data:
+  description:
+    - Identifier -> challenge type -> what to provision, for the authorizations still pending.
+    - C(http-01) gives C(resource) (the path below the document root, V(.well-known/acme-challenge/TOKEN)) and C(resource_value) (the file's content).
+    - C(dns-01) gives C(record) (V(_acme-challenge.NAME); a wildcard maps to its base name) and C(record_value) (the TXT value).
+    - C(tls-alpn-01) gives C(resource) (the TLS SNI name; the reverse name for an IP address),
+      C(certificate) and C(private_key) (PEM of the self-signed challenge certificate with the acmeIdentifier extension, RFC 8737).
+    - Every entry also has the challenge's C(url), C(status) and C(token).
+  returned: success, except in check mode when a new order would be created
+  type: dict
+  sample:
+    www.example.com:
+      http-01:
+        resource: .well-known/acme-challenge/evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA
+        resource_value: evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.nP1qzpXGymHBrUEepNY9HCsQk7K8KhOypzEt62jcerQ
+      dns-01:
+        record: _acme-challenge.www.example.com
+        record_value: yUoWMtJbGRkXf0s5GCFmIM8c4mfpE1cVwMXwxA1B7j4
+challenge_data_dns:
+  description: TXT record name -> all values it must carry, for the pending dns-01 challenges (a wildcard and its base name share one record).
+  returned: success, except in check mode when a new order would be created
+  type: dict
+  sample:
+    _acme-challenge.example.com: [yUoWMtJbGRkXf0s5GCFmIM8c4mfpE1cVwMXwxA1B7j4, 8vD6s0bmRRJ2a5tg4SctX7UTZgLqXZk2NNUXUGnISqc]
+"""
+
+import datetime
+import typing as t
+
+from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import AuthorizationClient
+from ansible_collections.certforge.acme.plugins.module_utils._acme.challenges import authorization_data
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ProblemError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifiers
+from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import LIVE_STATUSES, Order, OrderClient
+from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
+    create_module,
+    failing_on_errors,
+    open_session,
+    resolve_account,
+)
+
+
+def _expired(order: Order) -> bool:
+    if not order.expires:
+        return False
+    try:
+        expires = datetime.datetime.fromisoformat(order.expires.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return expires <= datetime.datetime.now(datetime.timezone.utc)
+
+
+def resumable_order(orders: OrderClient, order_uri: str | None, identifiers: list[Identifier]) -> Order | None:
+    """The order of an earlier run, if it can still give a certificate for these identifiers."""
+    if not order_uri:
+        return None
+    try:
+        order = orders.get(order_uri)
+    except ProblemError as error:
+        if error.status in (404, 410) or error.has_type("malformed") or error.has_type("unauthorized"):
+            return None  # gone, or not ours: order anew
+        raise
+    if order.status not in LIVE_STATUSES or _expired(order):
+        return None
+    return order if set(order.identifiers) == set(identifiers) else None
+
+
+def describe_authorizations(authz_client: AuthorizationClient, order: Order, thumbprint: str) -> dict[str, t.Any]:
+    authorizations, challenge_data, challenge_data_dns = [], {}, {}
+    for authorization in authz_client.get_all(order.authorizations):
+        needs_work = authorization.status == "pending"
+        challenges = authorization_data(authorization, thumbprint) if needs_work else {}
+        name = authorization.identifier.value
+        authorizations.append(
+            {
+                "identifier": name,
+                "identifier_type": authorization.identifier.type,
+                "status": authorization.status,
+                "uri": authorization.uri,
+                "expires": authorization.expires,
+                "challenges": challenges,
+            }
+        )
+        if needs_work:
+            challenge_data[name] = challenges
+            if "dns-01" in challenges:
+                record = challenges["dns-01"]
+                challenge_data_dns.setdefault(record["record"], []).append(record["record_value"])
+    return {"authorizations": authorizations, "challenge_data": challenge_data, "challenge_data_dns": challenge_data_dns}
+
+
+def main() -> None:
+    module = create_module(
+        {
+            "identifiers": {"type": "list", "elements": "raw", "required": True},
+            "order_uri": {"type": "str"},
+            "not_before": {"type": "str"},
+            "not_after": {"type": "str"},
+            "replaces": {"type": "str"},
+            "profile": {"type": "str"},
+        }
+    )
+    params = module.params
+    with failing_on_errors(module):
+        identifiers = parse_identifiers(params["identifiers"])
+        session = open_session(module)
+        key, account_uri = resolve_account(module, session)
+        orders = OrderClient(session, key, account_uri)
+        orders.check_extensions(replaces=params["replaces"], profile=params["profile"])
+        order = resumable_order(orders, params["order_uri"], identifiers)
+        changed = order is None
+        if order is None:
+            if module.check_mode:
+                module.exit_json(changed=True, account_uri=account_uri, order_uri=None, order=None)
+            order = orders.create(
+                identifiers,
+                not_before=params["not_before"],
+                not_after=params["not_after"],
+                replaces=params["replaces"],
+                profile=params["profile"],
+            )
+        described = describe_authorizations(AuthorizationClient(session, key, account_uri), order, key.thumbprint)
+    module.exit_json(changed=changed, account_uri=account_uri, order_uri=order.uri, order=order.summary(), **described)
+
+
+if __name__ == "__main__":
+    main()
