@@ -89,7 +89,7 @@ options:
 seealso:
   - module: certforge.acme.acme_account_key
 author:
-  - certforge.acme contributors
+  - certforge.acme developers (@certforge)
 """
 
 EXAMPLES = r"""
@@ -243,7 +243,8 @@ def ensure_changed_key(module: t.Any, client: AccountClient, existing: Account |
         content_option="new_account_key_content",
         passphrase_option="new_account_key_passphrase",
     )
-    assert new_key is not None  # required_if guarantees one of the two options
+    if new_key is None:  # required_if makes this unreachable; keeps type checkers honest
+        raise ConfigurationError("set new_account_key_src or new_account_key_content", option="new_account_key_src")
     if existing is None:
         # Already rolled over by an earlier run? Then the new key finds the account.
         rolled = AccountClient(client.session, new_key).find()

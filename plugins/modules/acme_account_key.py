@@ -12,7 +12,7 @@ description:
   - Creates the private key of an ACME account when it is missing, writes it atomically with mode
     C(0600), and returns its public JWK thumbprint.
   - O(mode) defaults to V('0600') here, not to the umask.
-  - An existing key is never replaced unless O(force=true): losing an account key loses the
+  - An existing key is never replaced unless O(force=true), because losing an account key loses the
     ability to manage (and revoke with) the account.
   - Runs where the account key lives, normally the controller (C(delegate_to=localhost)).
 extends_documentation_fragment:
@@ -56,7 +56,7 @@ options:
 seealso:
   - module: certforge.acme.acme_account
 author:
-  - certforge.acme contributors
+  - certforge.acme developers (@certforge)
 """
 
 EXAMPLES = r"""

@@ -25,6 +25,7 @@ attributes:
     description: Reads the order and authorizations and reports which challenges would be answered.
     support: full
   diff_mode:
+    description: Not supported.
     support: none
   idempotent:
     description: An order whose authorizations are all valid is reported unchanged without answering anything.
@@ -41,8 +42,8 @@ options:
     default: http-01
   challenge_overrides:
     description:
-      - Identifier -> challenge type, for identifiers validated differently, for example
-        C({"*.example.com": "dns-01"}) when O(challenge=http-01) covers the rest.
+      - "Identifier -> challenge type, for identifiers validated differently, for example
+        C({\"*.example.com\": \"dns-01\"}) when O(challenge=http-01) covers the rest."
       - Wildcards can only be validated with dns-01.
     type: dict
     default: {}
@@ -61,7 +62,7 @@ seealso:
   - module: certforge.acme.acme_order
   - module: certforge.acme.acme_finalize
 author:
-  - certforge.acme contributors
+  - certforge.acme developers (@certforge)
 """
 
 EXAMPLES = r"""

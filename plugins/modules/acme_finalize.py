@@ -24,6 +24,7 @@ attributes:
     description: Finalizes nothing and writes nothing; reports whether it would.
     support: full
   diff_mode:
+    description: Not supported.
     support: none
   idempotent:
     description: A valid order whose certificate is already in place reports no change.
@@ -84,7 +85,7 @@ seealso:
   - module: certforge.acme.acme_order
   - module: certforge.acme.acme_challenge
 author:
-  - certforge.acme contributors
+  - certforge.acme developers (@certforge)
 """
 
 EXAMPLES = r"""

@@ -22,6 +22,7 @@ attributes:
     description: A resumable order is read and returned; no new order is created.
     support: full
   diff_mode:
+    description: Not supported.
     support: none
   idempotent:
     description: With O(order_uri) of a usable order for the same identifiers, that order is returned unchanged.
@@ -64,7 +65,7 @@ seealso:
   - module: certforge.acme.acme_challenge
   - module: certforge.acme.acme_finalize
 author:
-  - certforge.acme contributors
+  - certforge.acme developers (@certforge)
 """
 
 EXAMPLES = r"""

@@ -41,4 +41,3 @@ def write_file_atomically(path: str, content: bytes, *, mode: int) -> None:
         if os.path.exists(temp_path):
             os.unlink(temp_path)
         raise
-
