@@ -1,0 +1,202 @@
+"""The testbed itself: each server answers as the other integration tests expect.
+
+If these pass and a module test fails, look at the module, not at pebble, BIND or the web server.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.update
+import pytest
+import requests
+from cryptography import x509
+
+from testbed.acme_probe import AcmeProbe
+from testbed.ansible import PlaybookRun
+from testbed.bind9 import Bind9Server
+from testbed.errors import TestbedError
+from testbed.fixtures import PebbleFactory
+from testbed.https import loopback_session
+from testbed.pebble import PebbleServer, PebbleSettings
+from testbed.webserver import WebrootServer
+
+
+def _add_txt(bind9: Bind9Server, name: str, value: str) -> dns.message.Message:
+    update = dns.update.UpdateMessage(bind9.zone, keyring=bind9.keyring, keyalgorithm=bind9.tsig_algorithm)
+    update.add(dns.name.from_text(name), 60, 'TXT', value)
+    return dns.query.tcp(update, bind9.address, port=bind9.port, timeout=5)
+
+
+def _delete_txt(bind9: Bind9Server, name: str) -> None:
+    update = dns.update.UpdateMessage(bind9.zone, keyring=bind9.keyring, keyalgorithm=bind9.tsig_algorithm)
+    update.delete(dns.name.from_text(name), 'TXT')
+    dns.query.tcp(update, bind9.address, port=bind9.port, timeout=5)
+
+
+def test_pebble_directory_answers_over_verified_tls(pebble: PebbleServer) -> None:
+    with loopback_session(pebble.ca_path) as session:
+        directory = session.get(pebble.directory_url, timeout=5).json()
+    assert {'newNonce', 'newAccount', 'newOrder', 'revokeCert', 'keyChange'} <= directory.keys()
+    assert directory['meta']['externalAccountRequired'] is False
+
+
+def test_pebble_certificate_is_not_trusted_without_the_testbed_ca(pebble: PebbleServer) -> None:
+    with loopback_session() as session, pytest.raises(requests.exceptions.SSLError):
+        session.get(pebble.directory_url, timeout=5)
+
+
+def test_pebble_management_serves_root_certificate(pebble: PebbleServer) -> None:
+    root = x509.load_pem_x509_certificate(pebble.root_pem(0).encode('ascii'))
+    assert root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert pebble.root_pems() == [pebble.root_pem(0)]
+
+
+def test_count_requests_counts_acme_api_requests(pebble: PebbleServer) -> None:
+    before = pebble.count_requests()
+    with loopback_session(pebble.ca_path) as session:
+        new_nonce_url = session.get(pebble.directory_url, timeout=5).json()['newNonce']
+        session.head(new_nonce_url, timeout=5)
+        # The management interface is not the ACME API and is not counted.
+        pebble.root_pem(0)
+    assert pebble.count_requests() - before == 2
+    assert [request.method for request in pebble.logged_requests()[-2:]] == ['GET', 'HEAD']
+
+
+def test_bind9_answers_wildcard_a_with_loopback(bind9: Bind9Server) -> None:
+    assert bind9.query(f'any-name.{bind9.zone}', 'A') == ['127.0.0.1']
+    assert bind9.query(f'deeper.name.{bind9.zone}', 'A') == ['127.0.0.1']
+    assert bind9.query(bind9.zone, 'A') == ['127.0.0.1']
+
+
+def test_bind9_refuses_to_resolve_other_zones(bind9: Bind9Server) -> None:
+    assert not bind9.query('example.com', 'A')
+
+
+def test_bind9_applies_tsig_signed_update(bind9: Bind9Server) -> None:
+    name = f'_acme-challenge.update-{secrets.token_hex(4)}.{bind9.zone}'
+    value = secrets.token_urlsafe(32)
+    response = _add_txt(bind9, name, value)
+    assert response.rcode() == dns.rcode.NOERROR
+    assert bind9.query_txt(name) == [value]
+    _delete_txt(bind9, name)
+    assert not bind9.query_txt(name)
+
+
+def test_bind9_refuses_unsigned_update(bind9: Bind9Server) -> None:
+    name = f'_acme-challenge.unsigned.{bind9.zone}'
+    update = dns.update.UpdateMessage(bind9.zone)
+    update.add(dns.name.from_text(name), 60, 'TXT', 'not allowed')
+    response = dns.query.tcp(update, bind9.address, port=bind9.port, timeout=5)
+    assert response.rcode() == dns.rcode.REFUSED
+    assert not bind9.query_txt(name)
+
+
+def test_webroot_serves_challenge_files(webroot: WebrootServer, pebble: PebbleServer) -> None:
+    assert webroot.port == pebble.http_port
+    token = secrets.token_urlsafe(16)
+    (webroot.challenge_path / token).write_text('key-authorization', encoding='ascii')
+    with loopback_session() as session:
+        response = session.get(f'{webroot.base_url}/.well-known/acme-challenge/{token}', timeout=5)
+    assert response.status_code == 200
+    assert response.text == 'key-authorization'
+
+
+def test_pebble_issues_for_test_zone_names_with_http01(pebble: PebbleServer, webroot: WebrootServer) -> None:
+    names = [f'www-{secrets.token_hex(4)}.acme.test', f'acme-{secrets.token_hex(4)}.acme.test']
+    probe = AcmeProbe(pebble.directory_url, ca_path=pebble.ca_path)
+    probe.register()
+    order_url, order = probe.new_order(names)
+    for authorization_url in order['authorizations']:
+        challenge = probe.challenge(authorization_url, 'http-01')
+        if challenge is None:
+            continue
+        (webroot.challenge_path / challenge['token']).write_text(probe.key_authorization(challenge['token']), encoding='ascii')
+        assert probe.answer(challenge, authorization_url)['status'] == 'valid'
+
+    leaf, *issuers = probe.finalize(order_url, order, names)
+    assert leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == names
+    assert len(issuers) == 1
+    status = pebble.cert_status(format(leaf.serial_number, 'X'))
+    assert status['Status'] == 'Valid'
+
+
+def test_pebble_validates_dns01_through_bind9(pebble: PebbleServer, bind9: Bind9Server) -> None:
+    name = f'dns-{secrets.token_hex(4)}.acme.test'
+    probe = AcmeProbe(pebble.directory_url, ca_path=pebble.ca_path)
+    probe.register()
+    _order_url, order = probe.new_order([name])
+    authorization_url = order['authorizations'][0]
+    challenge = probe.challenge(authorization_url, 'dns-01')
+    assert challenge is not None
+    record = f'_acme-challenge.{name}'
+    _add_txt(bind9, record, probe.dns01_value(challenge['token']))
+    try:
+        assert probe.answer(challenge, authorization_url)['status'] == 'valid'
+    finally:
+        _delete_txt(bind9, record)
+
+
+def test_pebble_eab_requires_external_account_binding(pebble_eab: PebbleServer) -> None:
+    assert pebble_eab.eab_kid
+    assert re.fullmatch(r'[A-Za-z0-9_-]{64}', pebble_eab.eab_hmac_key or '')
+    probe = AcmeProbe(pebble_eab.directory_url, ca_path=pebble_eab.ca_path)
+    assert probe.directory['meta']['externalAccountRequired'] is True
+    with pytest.raises(TestbedError, match='externalAccountRequired'):
+        probe.register()
+
+
+def test_pebble_factory_applies_settings(pebble_factory: PebbleFactory) -> None:
+    server = pebble_factory(PebbleSettings(alternate_roots=1, certificate_validity_seconds=3600, nonce_reject_percent=0), name='custom')
+    try:
+        roots = server.root_pems()
+        assert len(roots) == 2 and roots[0] != roots[1]
+        log = server.log_path.read_text(encoding='utf-8')
+        assert 'Using certificate validity period of 3600 seconds' in log
+        assert 'Configured to reject 0% of good nonces' in log
+    finally:
+        server.stop()
+
+
+def test_run_playbook_returns_task_results(run_playbook: Callable[..., PlaybookRun]) -> None:
+    playbook = '''
+- name: Trivial play
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Greet
+      ansible.builtin.debug:
+        msg: "hello {{ who }}"
+    - name: Hidden
+      ansible.builtin.debug:
+        msg: "{{ secret }}"
+      no_log: true
+'''
+    run = run_playbook(playbook, extra_vars={'who': 'testbed', 'secret': 'do-not-print-me'}, verbosity=3)
+    assert run.rc == 0
+    assert run['Greet']['msg'] == 'hello testbed'
+    assert run.outcome('Greet').action == 'ansible.builtin.debug'
+    assert run.recap['localhost']['failures'] == 0
+    assert 'hello testbed' in run.stdout
+    assert not run.contains('do-not-print-me')
+
+
+def test_run_playbook_reports_expected_failure(run_playbook: Callable[..., PlaybookRun]) -> None:
+    playbook = '''
+- name: Failing play
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Give up
+      ansible.builtin.fail:
+        msg: planned failure
+'''
+    run = run_playbook(playbook, expect_failure=True)
+    assert run.rc != 0
+    assert run.outcome('Give up').failed
+    assert run['Give up']['msg'] == 'planned failure'

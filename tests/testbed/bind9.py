@@ -1,0 +1,158 @@
+"""BIND 9 as the authoritative DNS server of the test zone.
+
+Pebble resolves every name through this server (``pebble -dnsserver``): the zone's wildcard
+``A 127.0.0.1`` sends each http-01 and tls-alpn-01 validation to loopback, and dns-01 tests
+add ``_acme-challenge`` TXT records with TSIG-signed RFC 2136 updates.
+
+One DNS rule to keep in mind: a TXT record at ``_acme-challenge.www.acme.test`` turns
+``www.acme.test`` into an existing (empty) name, which the wildcard no longer covers, so it has
+no ``A`` record until that TXT record is deleted again (RFC 4592, section 2.2.2).
+"""
+
+from __future__ import annotations
+
+import base64
+import pathlib
+import secrets
+import shutil
+import textwrap
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.query
+import dns.rdatatype
+import dns.tsig
+import dns.tsigkeyring
+
+from .errors import TestbedError
+from .ports import LOOPBACK, free_port
+from .process import ServerProcess
+
+NAMED = '/usr/sbin/named'
+DEFAULT_ZONE = 'acme.test'
+TSIG_KEY_NAME = 'testbed-update'
+TSIG_ALGORITHM = 'hmac-sha256'
+QUERY_TIMEOUT_SECONDS = 2.0
+# Short, because UDP queries sent before named listens just go unanswered.
+READY_PROBE_TIMEOUT_SECONDS = 0.2
+
+
+class Bind9Server:
+    """``named`` in the foreground on 127.0.0.1, serving one dynamically updatable zone."""
+
+    def __init__(self, work_dir: pathlib.Path, *, zone: str = DEFAULT_ZONE) -> None:
+        self.work_dir = work_dir
+        self.zone = zone.rstrip('.')
+        self.address = LOOPBACK
+        self.port = 0
+        self.tsig_key_name = TSIG_KEY_NAME
+        self.tsig_algorithm = TSIG_ALGORITHM
+        self.tsig_secret = base64.b64encode(secrets.token_bytes(32)).decode('ascii')
+        self.log_path = work_dir / 'named.log'
+        self._process: ServerProcess | None = None
+
+    @property
+    def nameserver(self) -> str:
+        """``address:port``, the form pebble's ``-dnsserver`` expects."""
+        return f'{self.address}:{self.port}'
+
+    @property
+    def keyring(self) -> dict[dns.name.Name, dns.tsig.Key]:
+        """A dnspython keyring holding the TSIG key that may update the zone."""
+        return dns.tsigkeyring.from_text({self.tsig_key_name: (self.tsig_algorithm, self.tsig_secret)})
+
+    def start(self) -> None:
+        """Write the configuration and zone, start named and wait until it answers for the zone."""
+        if not shutil.which(NAMED):
+            raise TestbedError(f'{NAMED} is missing; run tests/setup.sh (Debian package bind9)')
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        config_path = self._write_files()
+        self._process = ServerProcess(
+            name='BIND 9 (named)',
+            # -g: foreground, log to stderr; -4: loopback IPv4 only; -n 1: one worker is plenty.
+            argv=[NAMED, '-g', '-4', '-n', '1', '-c', str(config_path), '-u', 'root'],
+            log_path=self.log_path,
+            cwd=self.work_dir,
+        )
+        self._process.start(ready=self._answers_for_zone)
+
+    def stop(self) -> None:
+        """Stop named if this object started it."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+
+    def query(self, name: str, rdtype: str, *, timeout: float = QUERY_TIMEOUT_SECONDS) -> list[str]:
+        """Ask the server directly and return the answer's records as text ([] for none)."""
+        request = dns.message.make_query(name, rdtype)
+        response = dns.query.udp(request, self.address, port=self.port, timeout=timeout)
+        wanted = dns.rdatatype.from_text(rdtype)
+        return [rdata.to_text() for rrset in response.answer if rrset.rdtype == wanted for rdata in rrset]
+
+    def query_txt(self, name: str) -> list[str]:
+        """Return the TXT strings at ``name``, each record's strings joined (dns-01 values)."""
+        request = dns.message.make_query(name, 'TXT')
+        response = dns.query.udp(request, self.address, port=self.port, timeout=QUERY_TIMEOUT_SECONDS)
+        return [
+            b''.join(rdata.strings).decode('ascii')
+            for rrset in response.answer if rrset.rdtype == dns.rdatatype.TXT
+            for rdata in rrset
+        ]
+
+    def _answers_for_zone(self) -> bool:
+        try:
+            return bool(self.query(self.zone, 'SOA', timeout=READY_PROBE_TIMEOUT_SECONDS))
+        except (dns.exception.DNSException, OSError):
+            return False
+
+    def _write_files(self) -> pathlib.Path:
+        zone_path = self.work_dir / f'{self.zone}.zone'
+        zone_path.write_text(self._zone_text(), encoding='ascii')
+        config_path = self.work_dir / 'named.conf'
+        config_path.write_text(self._config_text(zone_path), encoding='ascii')
+        return config_path
+
+    def _zone_text(self) -> str:
+        return textwrap.dedent(f'''\
+            $ORIGIN {self.zone}.
+            $TTL 1
+            @   IN SOA ns.{self.zone}. hostmaster.{self.zone}. 1 3600 600 86400 1
+            @   IN NS  ns.{self.zone}.
+            @   IN A   127.0.0.1
+            *   IN A   127.0.0.1
+            ''')
+
+    def _config_text(self, zone_path: pathlib.Path) -> str:
+        # Everything named writes stays in work_dir; no rndc control channel, no recursion,
+        # so it never talks to anything but its own clients on loopback.
+        work_dir = self.work_dir
+        return textwrap.dedent(f'''\
+            key "{self.tsig_key_name}" {{
+                algorithm {self.tsig_algorithm};
+                secret "{self.tsig_secret}";
+            }};
+            controls {{ }};
+            options {{
+                directory "{work_dir}";
+                pid-file "{work_dir}/named.pid";
+                session-keyfile "{work_dir}/session.key";
+                managed-keys-directory "{work_dir}";
+                dump-file "{work_dir}/named.dump";
+                statistics-file "{work_dir}/named.stats";
+                listen-on port {self.port} {{ {self.address}; }};
+                listen-on-v6 {{ none; }};
+                recursion no;
+                allow-recursion {{ none; }};
+                dnssec-validation no;
+                notify no;
+                allow-transfer {{ none; }};
+                max-journal-size 1m;
+            }};
+            zone "{self.zone}" {{
+                type primary;
+                file "{zone_path}";
+                allow-update {{ key "{self.tsig_key_name}"; }};
+            }};
+            ''')
