@@ -21,6 +21,16 @@ export ANSIBLE_NOCOLOR=1
 
 "$venv_bin/ansible-galaxy" collection build "$repo_root" --output-path "$work_dir/dist"
 tarballs=("$work_dir"/dist/certforge-acme-*.tar.gz)
+
+# Local tool state must never ship (ansible-lint's .ansible/ holds a copy of the whole tree).
+unwanted=$(tar --list --gzip --file "${tarballs[0]}" |
+    grep -E '^(\.ansible|\.venv|\.git|\.pytest_cache|tests/output)(/|$)|(^|/)__pycache__/|\.pyc$' || true)
+if [[ -n "$unwanted" ]]; then
+    echo "build-check: the artifact contains local files; add their top directories to build_ignore in galaxy.yml:" >&2
+    printf '%s\n' "$unwanted" | head -10 >&2
+    exit 1
+fi
+
 "$venv_bin/ansible-galaxy" collection install --offline --collections-path "$collections_dir" "${tarballs[0]}"
 
 installed_modules_dir="$collections_dir/ansible_collections/certforge/acme/plugins/modules"
