@@ -16,6 +16,14 @@ if ! command -v shellcheck >/dev/null; then
     exit 1
 fi
 
+# The project's rule: fix what sanity finds, never silence it.
+for ignore_file in "$repo_root"/tests/sanity/ignore-*.txt; do
+    if [[ -s "$ignore_file" ]]; then
+        echo "sanity: ${ignore_file#"$repo_root"/} has entries; fix the code instead of ignoring errors" >&2
+        exit 1
+    fi
+done
+
 work_dir=$(mktemp -d "${TMPDIR:-/tmp}/certforge-acme-sanity.XXXXXX")
 trap 'rm -rf "$work_dir"' EXIT
 collection_dir="$work_dir/ansible_collections/certforge/acme"

@@ -9,7 +9,7 @@ import re
 import secrets
 from collections.abc import Callable
 
-import dns.message
+import dns.name
 import dns.query
 import dns.rcode
 import dns.update
@@ -25,18 +25,6 @@ from testbed.fixtures import PebbleFactory
 from testbed.https import loopback_session
 from testbed.pebble import PebbleServer, PebbleSettings
 from testbed.webserver import WebrootServer
-
-
-def _add_txt(bind9: Bind9Server, name: str, value: str) -> dns.message.Message:
-    update = dns.update.UpdateMessage(bind9.zone, keyring=bind9.keyring, keyalgorithm=bind9.tsig_algorithm)
-    update.add(dns.name.from_text(name), 60, 'TXT', value)
-    return dns.query.tcp(update, bind9.address, port=bind9.port, timeout=5)
-
-
-def _delete_txt(bind9: Bind9Server, name: str) -> None:
-    update = dns.update.UpdateMessage(bind9.zone, keyring=bind9.keyring, keyalgorithm=bind9.tsig_algorithm)
-    update.delete(dns.name.from_text(name), 'TXT')
-    dns.query.tcp(update, bind9.address, port=bind9.port, timeout=5)
 
 
 def test_pebble_directory_answers_over_verified_tls(pebble: PebbleServer) -> None:
@@ -81,11 +69,21 @@ def test_bind9_refuses_to_resolve_other_zones(bind9: Bind9Server) -> None:
 def test_bind9_applies_tsig_signed_update(bind9: Bind9Server) -> None:
     name = f'_acme-challenge.update-{secrets.token_hex(4)}.{bind9.zone}'
     value = secrets.token_urlsafe(32)
-    response = _add_txt(bind9, name, value)
-    assert response.rcode() == dns.rcode.NOERROR
+    bind9.add_txt(name, value)
     assert bind9.query_txt(name) == [value]
-    _delete_txt(bind9, name)
+    bind9.delete_txt(name)
     assert not bind9.query_txt(name)
+
+
+def test_bind9_challenge_record_hides_the_wildcard_address(bind9: Bind9Server) -> None:
+    # RFC 4592: once _acme-challenge.<name> exists, <name> exists too and * no longer covers it.
+    name = f'both-{secrets.token_hex(4)}.{bind9.zone}'
+    bind9.add_txt(f'_acme-challenge.{name}', 'token')
+    try:
+        assert not bind9.query(name, 'A')
+    finally:
+        bind9.delete_txt(f'_acme-challenge.{name}')
+    assert bind9.query(name, 'A') == ['127.0.0.1']
 
 
 def test_bind9_refuses_unsigned_update(bind9: Bind9Server) -> None:
@@ -135,11 +133,11 @@ def test_pebble_validates_dns01_through_bind9(pebble: PebbleServer, bind9: Bind9
     challenge = probe.challenge(authorization_url, 'dns-01')
     assert challenge is not None
     record = f'_acme-challenge.{name}'
-    _add_txt(bind9, record, probe.dns01_value(challenge['token']))
+    bind9.add_txt(record, probe.dns01_value(challenge['token']))
     try:
         assert probe.answer(challenge, authorization_url)['status'] == 'valid'
     finally:
-        _delete_txt(bind9, record)
+        bind9.delete_txt(record)
 
 
 def test_pebble_eab_requires_external_account_binding(pebble_eab: PebbleServer) -> None:

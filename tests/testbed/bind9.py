@@ -21,9 +21,11 @@ import dns.exception
 import dns.message
 import dns.name
 import dns.query
+import dns.rcode
 import dns.rdatatype
 import dns.tsig
 import dns.tsigkeyring
+import dns.update
 
 from .errors import TestbedError
 from .ports import LOOPBACK, free_port
@@ -100,6 +102,23 @@ class Bind9Server:
             for rrset in response.answer if rrset.rdtype == dns.rdatatype.TXT
             for rdata in rrset
         ]
+
+    def add_txt(self, name: str, value: str, *, ttl: int = 1) -> None:
+        """Add a TXT record with a TSIG-signed RFC 2136 update, as a dns-01 hook would."""
+        update = dns.update.UpdateMessage(self.zone, keyring=self.keyring, keyalgorithm=self.tsig_algorithm)
+        update.add(dns.name.from_text(name), ttl, 'TXT', value)
+        self._send_update(update)
+
+    def delete_txt(self, name: str) -> None:
+        """Delete every TXT record at ``name`` with a TSIG-signed update."""
+        update = dns.update.UpdateMessage(self.zone, keyring=self.keyring, keyalgorithm=self.tsig_algorithm)
+        update.delete(dns.name.from_text(name), 'TXT')
+        self._send_update(update)
+
+    def _send_update(self, update: dns.update.UpdateMessage) -> None:
+        response = dns.query.tcp(update, self.address, port=self.port, timeout=QUERY_TIMEOUT_SECONDS)
+        if response.rcode() != dns.rcode.NOERROR:
+            raise TestbedError(f'BIND refused the update: {dns.rcode.to_text(response.rcode())}\n{update}')
 
     def _answers_for_zone(self) -> bool:
         try:
