@@ -1,0 +1,198 @@
+#!/usr/bin/python
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: acme_certificate_deploy
+short_description: Install a certificate, its chain and its key on the host, atomically
+version_added: 0.1.0
+description:
+  - Runs on the host that uses the certificate. Writes the certificate, chain, full chain and
+    optionally one combined PEM (full chain and key, as HAProxy wants it) in one invocation,
+    each atomically and only when its content changes, keeping a backup of the previous files.
+  - Installs the key staged by M(certforge.acme.acme_certificate_plan) (O(key_src)) in place of the
+    old key, after checking that the certificate belongs to it; nothing is written when it does not.
+attributes:
+  check_mode:
+    description: Reports which files would change; writes nothing.
+    support: full
+  diff_mode:
+    description: Not supported.
+    support: none
+  idempotent:
+    description: Files whose content and attributes are already right are left alone.
+    support: full
+options:
+  cert:
+    description: The certificate (PEM), for example RV(certforge.acme.acme_finalize#module:cert).
+    type: str
+    required: true
+  chain:
+    description: The intermediate certificates (PEM), for example RV(certforge.acme.acme_finalize#module:chain).
+    type: str
+    default: ""
+  cert_path:
+    description: Where the certificate alone goes.
+    type: path
+    required: true
+  key_path:
+    description: Where the private key goes (or already is).
+    type: path
+    required: true
+  key_src:
+    description:
+      - The key the certificate was requested with, as RV(certforge.acme.acme_certificate_plan#module:key_src).
+      - When it differs from O(key_path) it is moved there. Defaults to O(key_path).
+    type: path
+  chain_path:
+    description: Where the intermediates go.
+    type: path
+  fullchain_path:
+    description: Where the certificate followed by the intermediates goes.
+    type: path
+  combined_path:
+    description: Where one PEM with the full chain and the private key goes (HAProxy style); written with O(key_mode).
+    type: path
+  owner:
+    description: Owner of all files.
+    type: str
+  group:
+    description: Group of all files.
+    type: str
+  mode:
+    description: Mode of the certificate files.
+    type: raw
+    default: "0644"
+  key_mode:
+    description: Mode of the private key and of the combined file.
+    type: raw
+    default: "0600"
+  backup:
+    description: Keep a timestamped copy of each file before it is replaced.
+    type: bool
+    default: true
+  verify_key:
+    description: Refuse to deploy a certificate that does not belong to the key.
+    type: bool
+    default: true
+author:
+  - certforge.acme developers (@certforge)
+"""
+
+EXAMPLES = r"""
+- name: Deploy what acme_finalize returned, with the key acme_certificate_plan staged
+  certforge.acme.acme_certificate_deploy:
+    cert: "{{ issued.cert }}"
+    chain: "{{ issued.chain }}"
+    key_src: "{{ plan.key_src }}"
+    cert_path: /etc/ssl/www.example.com.crt
+    fullchain_path: /etc/ssl/www.example.com-fullchain.crt
+    key_path: /etc/ssl/private/www.example.com.key
+    owner: root
+    group: ssl-cert
+  notify: Reload nginx
+"""
+
+RETURN = r"""
+changed_files:
+  description: The files that were (or in check mode would be) written.
+  returned: always
+  type: list
+  elements: str
+backup_files:
+  description: Copies of the replaced files.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.certforge.acme.plugins.module_utils._acme.certificates import load_certificate
+from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key, public_key_pem
+from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
+
+
+def _text(pem: str) -> bytes:
+    return (pem.strip() + "\n").encode("ascii") if pem.strip() else b""
+
+
+def planned_files(params: dict[str, t.Any], key_pem: bytes) -> list[tuple[str, bytes, t.Any]]:
+    """(path, content, mode) of every file to deploy; the key last, so a crash leaves the old key."""
+    cert, chain = _text(params["cert"]), _text(params["chain"])
+    files = [(params["cert_path"], cert, params["mode"])]
+    if params["chain_path"]:
+        files.append((params["chain_path"], chain, params["mode"]))
+    if params["fullchain_path"]:
+        files.append((params["fullchain_path"], cert + chain, params["mode"]))
+    if params["combined_path"]:
+        files.append((params["combined_path"], cert + chain + key_pem, params["key_mode"]))
+    files.append((params["key_path"], key_pem, params["key_mode"]))
+    return files
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "cert": {"type": "str", "required": True},
+            "chain": {"type": "str", "default": ""},
+            "cert_path": {"type": "path", "required": True},
+            "key_path": {"type": "path", "required": True, "no_log": False},
+            "key_src": {"type": "path", "no_log": False},
+            "chain_path": {"type": "path"},
+            "fullchain_path": {"type": "path"},
+            "combined_path": {"type": "path"},
+            "owner": {"type": "str"},
+            "group": {"type": "str"},
+            "mode": {"type": "raw", "default": "0644"},
+            "key_mode": {"type": "raw", "default": "0600"},
+            "backup": {"type": "bool", "default": True},
+            "verify_key": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    for missing in missing_libraries():
+        module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
+    params = module.params
+    key_src = params["key_src"] or params["key_path"]
+    changed_files: list[str] = []
+    backups: list[str] = []
+    try:
+        certificate = load_certificate(params["cert"], option="cert")
+        key_pem = read_file(key_src, option="key_src")
+        key = load_private_key(key_pem, passphrase=None, option="key_src", passphrase_option="")
+        if params["verify_key"] and public_key_pem(key) != public_key_pem(certificate.public_key()):
+            raise ConfigurationError(f"the certificate does not belong to the key {key_src}; nothing was deployed", option="cert")
+        for path, content, mode in planned_files(params, key_pem):
+            current = read_file(path, option="cert_path") if os.path.isfile(path) else None
+            if current != content:
+                changed_files.append(path)
+                if not module.check_mode:
+                    if current is not None and params["backup"]:
+                        backups.append(module.backup_local(path))
+                    os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+                    write_file_atomically(path, content, mode=0o600)
+            attributes_changed = os.path.exists(path) and apply_file_attributes(
+                module, path, owner=params["owner"], group=params["group"], mode=mode
+            )
+            if attributes_changed and path not in changed_files:
+                changed_files.append(path)
+        if key_src != params["key_path"] and not module.check_mode:
+            os.unlink(key_src)  # its content is now at key_path
+    except AcmeError as error:
+        module.fail_json(msg=str(error), **error.to_result())
+    except OSError as error:
+        module.fail_json(msg=f"cannot deploy to {error.filename}: {error.strerror}")
+    module.exit_json(changed=bool(changed_files), changed_files=changed_files, backup_files=backups)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+#!/usr/bin/python
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: acme_certificate_plan
+short_description: Decide on the host whether a certificate is needed, and make its key and CSR
+version_added: 0.1.0
+description:
+  - Runs on the host that uses the certificate. Inspects the certificate and key in place and decides
+    whether a new one is needed, and why - missing, other names, other key type, key mismatch,
+    expiring (by default when less than a third of its lifetime is left), or forced.
+  - Only when one is needed, makes the private key (or reuses the current one with O(reuse_key=true))
+    and returns a CSR. A new key is staged beside the current one as C(<key_path>.pending) with mode
+    C(0600) and only replaces it when M(certforge.acme.acme_certificate_deploy) installs the new
+    certificate, so a failed renewal leaves the working pair untouched. The key never leaves the host.
+  - A staged key left by an interrupted run is reused, so a resumed order gets a matching CSR.
+attributes:
+  check_mode:
+    description: Decides and reports; writes no key and returns no CSR.
+    support: full
+  diff_mode:
+    description: Not supported.
+    support: none
+  idempotent:
+    description: A certificate that is fine changes nothing; a needed one reuses the staged key.
+    support: full
+options:
+  cert_path:
+    description: Where the certificate is (or will be) deployed.
+    type: path
+    required: true
+  key_path:
+    description: Where the certificate's private key is (or will be) deployed.
+    type: path
+    required: true
+  identifiers:
+    description: The names and IP addresses the certificate must carry (as for M(certforge.acme.acme_order)).
+    type: list
+    elements: raw
+    required: true
+  key_type:
+    description: The type of private key wanted.
+    type: str
+    choices: [ec256, ec384, rsa2048, rsa3072, rsa4096]
+    default: ec256
+  reuse_key:
+    description: Sign the CSR with the current private key when it is usable, instead of making a new one.
+    type: bool
+    default: false
+  renew_before_days:
+    description:
+      - Renew when fewer than this many days are left.
+      - Unset, renew when less than a third of the certificate's lifetime is left.
+    type: int
+  force:
+    description: Make a new certificate even when the current one is fine.
+    type: bool
+    default: false
+author:
+  - certforge.acme developers (@certforge)
+"""
+
+EXAMPLES = r"""
+- name: Decide whether www needs a certificate; make its key and CSR if so
+  certforge.acme.acme_certificate_plan:
+    cert_path: /etc/ssl/www.example.com.crt
+    key_path: /etc/ssl/private/www.example.com.key
+    identifiers: [www.example.com, example.com]
+  register: plan
+
+- name: Say why
+  ansible.builtin.debug:
+    msg: "{{ plan.action }}: {{ plan.reason }}"
+"""
+
+RETURN = r"""
+action:
+  description: V(new) (no usable certificate), V(renew) or V(none).
+  returned: always
+  type: str
+  sample: renew
+needed:
+  description: Whether a certificate must be ordered.
+  returned: always
+  type: bool
+reason:
+  description: Why, in words.
+  returned: always
+  type: str
+  sample: it expires in 20 days, within a third of its lifetime
+csr:
+  description: The CSR (PEM) for the order, when a certificate is needed (not in check mode).
+  returned: when needed
+  type: str
+key_src:
+  description: The key the CSR belongs to; pass it to M(certforge.acme.acme_certificate_deploy).
+  returned: when needed
+  type: str
+  sample: /etc/ssl/private/www.example.com.key.pending
+certificate:
+  description: The certificate found, or V(null).
+  returned: always
+  type: dict
+  contains:
+    identifiers:
+      description: Its names and IP addresses.
+      type: list
+      elements: str
+    not_before:
+      description: Start of validity (ISO 8601, UTC).
+      type: str
+    not_after:
+      description: End of validity (ISO 8601, UTC).
+      type: str
+    serial:
+      description: Serial number, hex.
+      type: str
+    ari_id:
+      description: ARI certificate identifier (RFC 9773), for renewal information and O(certforge.acme.acme_order#module:replaces).
+      type: str
+    key_type:
+      description: Type of the current private key, or V(null) when missing.
+      type: str
+    renewal_due:
+      description: When renewal becomes due by the expiry rule (ISO 8601, UTC).
+      type: str
+"""
+
+import datetime
+import os
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.certforge.acme.plugins.module_utils._acme.certificates import certificate_info, load_certificate
+from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifiers
+from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import (
+    build_csr,
+    generate_private_key,
+    key_type_of,
+    load_private_key,
+    private_key_pem,
+    public_key_pem,
+)
+from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal import decide, renewal_time
+
+PENDING_SUFFIX = ".pending"
+
+
+def read_key(path: str) -> t.Any:
+    """The private key at `path`, or None when it is missing or unreadable."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        return load_private_key(read_file(path, option="key_path"), passphrase=None, option="key_path", passphrase_option="")
+    except ConfigurationError:
+        return None
+
+
+def read_certificate(path: str) -> tuple[t.Any, str | None]:
+    if not os.path.exists(path):
+        return None, f"there is no certificate at {path}"
+    try:
+        return load_certificate(read_file(path, option="cert_path"), option="cert_path"), None
+    except ConfigurationError as error:
+        return None, f"the certificate at {path} is unreadable ({error})"
+
+
+def signing_key(module: AnsibleModule, current_key: t.Any) -> tuple[t.Any, str, bool]:
+    """The key for the CSR, its path, and whether it was just made.
+
+    That is the current key (reuse_key), a staged one left by an interrupted run, or a new staged one.
+    """
+    params = module.params
+    if params["reuse_key"] and current_key is not None and key_type_of(current_key) == params["key_type"]:
+        return current_key, params["key_path"], False
+    staged_path = params["key_path"] + PENDING_SUFFIX
+    staged = read_key(staged_path)
+    if staged is not None and key_type_of(staged) == params["key_type"]:
+        return staged, staged_path, False
+    staged = generate_private_key(params["key_type"])
+    directory = os.path.dirname(staged_path) or "."
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o700)
+    write_file_atomically(staged_path, private_key_pem(staged), mode=0o600)
+    return staged, staged_path, True
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "cert_path": {"type": "path", "required": True},
+            "key_path": {"type": "path", "required": True},
+            "identifiers": {"type": "list", "elements": "raw", "required": True},
+            "key_type": {"type": "str", "choices": ["ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"], "default": "ec256"},
+            "reuse_key": {"type": "bool", "default": False},
+            "renew_before_days": {"type": "int"},
+            "force": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
+    )
+    for missing in missing_libraries():
+        module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
+    params = module.params
+    result: dict[str, t.Any] = {"changed": False, "certificate": None}
+    try:
+        wanted = parse_identifiers(params["identifiers"])
+        certificate, problem = read_certificate(params["cert_path"])
+        current_key = read_key(params["key_path"])
+        info = certificate_info(certificate) if certificate is not None else None
+        key_matches = (
+            certificate is not None
+            and current_key is not None
+            and public_key_pem(current_key) == public_key_pem(certificate.public_key())
+        )
+        decision = decide(
+            info=info,
+            problem=problem,
+            wanted=wanted,
+            wanted_key_type=params["key_type"],
+            current_key_type=key_type_of(current_key) if current_key is not None else None,
+            key_matches=key_matches,
+            now=datetime.datetime.now(datetime.timezone.utc),
+            renew_before_days=params["renew_before_days"],
+            force=params["force"],
+        )
+        if info is not None:
+            result["certificate"] = {
+                "identifiers": info.dns_names + info.ip_addresses,
+                "not_before": info.not_before.isoformat(),
+                "not_after": info.not_after.isoformat(),
+                "serial": info.serial_hex,
+                "ari_id": info.ari_id,
+                "key_type": key_type_of(current_key) if current_key is not None else None,
+                "renewal_due": renewal_time(info, renew_before_days=params["renew_before_days"]).isoformat(),
+            }
+        if decision.needed and not module.check_mode:
+            key, key_src, result["changed"] = signing_key(module, current_key)
+            first_dns = next((item.value for item in wanted if item.type == "dns" and len(item.value) <= 64), None)
+            csr = build_csr(key, [tuple(item) for item in wanted], common_name=first_dns)
+            result.update(csr=csr.decode("ascii"), key_src=key_src)
+    except AcmeError as error:
+        module.fail_json(msg=str(error), **error.to_result())
+    except OSError as error:
+        module.fail_json(msg=f"key_path: cannot write the new key beside {params['key_path']}: {error.strerror}")
+    module.exit_json(action=decision.action, needed=decision.needed, reason=decision.reason, **result)
+
+
+if __name__ == "__main__":
+    main()
