@@ -150,11 +150,15 @@ def test_pebble_eab_requires_external_account_binding(pebble_eab: PebbleServer) 
 
 
 def test_pebble_factory_applies_settings(pebble_factory: PebbleFactory) -> None:
-    server = pebble_factory(PebbleSettings(alternate_roots=1, certificate_validity_seconds=3600, nonce_reject_percent=0), name='custom')
+    settings = PebbleSettings(chain_length=3, alternate_roots=1, certificate_validity_seconds=3600, nonce_reject_percent=0)
+    server = pebble_factory(settings, name='custom')
     try:
         roots = server.root_pems()
         assert len(roots) == 2 and roots[0] != roots[1]
         log = server.log_path.read_text(encoding='utf-8')
+        # One chain per root, each "root -> 3 intermediates" (the leaf's issuer is shared).
+        chains = re.findall(r'Generated issuance chain: (.*)$', log, re.MULTILINE)
+        assert [chain.count(' -> ') for chain in chains] == [3, 3]
         assert 'Using certificate validity period of 3600 seconds' in log
         assert 'Configured to reject 0% of good nonces' in log
     finally:

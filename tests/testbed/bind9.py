@@ -22,6 +22,7 @@ import dns.message
 import dns.name
 import dns.query
 import dns.rcode
+import dns.rdata
 import dns.rdatatype
 import dns.tsig
 import dns.tsigkeyring
@@ -86,22 +87,19 @@ class Bind9Server:
             self._process.stop()
             self._process = None
 
-    def query(self, name: str, rdtype: str, *, timeout: float = QUERY_TIMEOUT_SECONDS) -> list[str]:
-        """Ask the server directly and return the answer's records as text ([] for none)."""
+    def _answer(self, name: str, rdtype: str, timeout: float) -> list[dns.rdata.Rdata]:
         request = dns.message.make_query(name, rdtype)
         response = dns.query.udp(request, self.address, port=self.port, timeout=timeout)
         wanted = dns.rdatatype.from_text(rdtype)
-        return [rdata.to_text() for rrset in response.answer if rrset.rdtype == wanted for rdata in rrset]
+        return [rdata for rrset in response.answer if rrset.rdtype == wanted for rdata in rrset]
+
+    def query(self, name: str, rdtype: str, *, timeout: float = QUERY_TIMEOUT_SECONDS) -> list[str]:
+        """Ask the server directly and return the answer's records as text ([] for none)."""
+        return [rdata.to_text() for rdata in self._answer(name, rdtype, timeout)]
 
     def query_txt(self, name: str) -> list[str]:
-        """Return the TXT strings at ``name``, each record's strings joined (dns-01 values)."""
-        request = dns.message.make_query(name, 'TXT')
-        response = dns.query.udp(request, self.address, port=self.port, timeout=QUERY_TIMEOUT_SECONDS)
-        return [
-            b''.join(rdata.strings).decode('ascii')
-            for rrset in response.answer if rrset.rdtype == dns.rdatatype.TXT
-            for rdata in rrset
-        ]
+        """Return the TXT values at ``name``, each record's strings joined (as dns-01 reads them)."""
+        return [b''.join(rdata.strings).decode('ascii') for rdata in self._answer(name, 'TXT', QUERY_TIMEOUT_SECONDS)]
 
     def add_txt(self, name: str, value: str, *, ttl: int = 1) -> None:
         """Add a TXT record with a TSIG-signed RFC 2136 update, as a dns-01 hook would."""
