@@ -1,0 +1,180 @@
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from ansible_collections.certforge.acme.plugins.module_utils._acme.account import AccountClient, ExternalAccountBinding
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ProblemError, ProtocolError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import SigningKey, b64url_encode
+from ansible_collections.certforge.acme.tests.unit.utils.helpers import DecodedJws, load_fixture, verify_jws
+
+BASE = "https://acme-staging-v02.api.letsencrypt.org"
+NEW_ACCOUNT = f"{BASE}/acme/new-acct"
+KEY_CHANGE = f"{BASE}/acme/key-change"
+ACCOUNT = f"{BASE}/acme/acct/123456789"
+EAB_SECRET = b"\x8e\x1f" * 16
+
+
+@pytest.fixture
+def client(session, account_key):
+    return AccountClient(session, account_key)
+
+
+@pytest.fixture
+def known_client(session, account_key):
+    return AccountClient(session, account_key, account_uri=ACCOUNT)
+
+
+def account_reply(http, http_status=200, **changes):
+    return http.reply(http_status, {**load_fixture("account_valid.json"), **changes}, headers={"Location": ACCOUNT})
+
+
+def problem_reply(http, fixture):
+    document = load_fixture(fixture)
+    return http.reply(document["status"], document)
+
+
+def only_post(http):
+    (call,) = http.requests_to("POST")
+    return call
+
+
+# -- find ----------------------------------------------------------------------------------------------
+
+def test_find_asks_only_return_existing_signed_with_the_jwk(http, client, account_key, private_keys):
+    http.on("POST", NEW_ACCOUNT, account_reply(http))
+    account = client.find()
+    jws = verify_jws(only_post(http).jws().raw, private_keys["ec256"].public_key())
+    assert jws.payload == {"onlyReturnExisting": True}
+    assert jws.protected["jwk"] == account_key.jwk and "kid" not in jws.protected
+    assert account.uri == ACCOUNT and client.account_uri == ACCOUNT
+    assert account.status == "valid" and account.contact == ["mailto:hostmaster@example.com"]
+
+
+@pytest.mark.parametrize("fixture", ["problem_account_does_not_exist.json", "problem_unauthorized_deactivated.json"])
+def test_find_returns_none_when_the_key_has_no_usable_account(http, client, fixture):
+    http.on("POST", NEW_ACCOUNT, problem_reply(http, fixture))
+    assert client.find() is None
+    assert client.account_uri is None
+
+
+def test_find_raises_other_problems(http, client):
+    http.on("POST", NEW_ACCOUNT, problem_reply(http, "problem_server_internal.json"))
+    with pytest.raises(ProblemError, match="^looking up the account: CA error serverInternal"):
+        client.find()
+
+
+def test_find_with_known_uri_reads_it_with_post_as_get(http, known_client):
+    http.on("POST", ACCOUNT, account_reply(http))
+    assert known_client.find().uri == ACCOUNT
+    jws = only_post(http).jws()
+    assert jws.payload_b64 == "" and jws.protected["kid"] == ACCOUNT and jws.protected["url"] == ACCOUNT
+    assert http.requests_to("POST", NEW_ACCOUNT) == []
+
+
+def test_find_with_known_uri_returns_none_when_the_account_is_gone(http, known_client):
+    http.on("POST", ACCOUNT, problem_reply(http, "problem_account_does_not_exist.json"))
+    assert known_client.find() is None
+
+
+def test_account_without_location_is_a_protocol_error(http, client):
+    http.on("POST", NEW_ACCOUNT, http.reply(200, load_fixture("account_valid.json")))
+    with pytest.raises(ProtocolError, match="without a Location header"):
+        client.find()
+
+
+# -- create --------------------------------------------------------------------------------------------
+
+def test_create_sends_contact_and_terms_agreement(http, client, account_key):
+    http.on("POST", NEW_ACCOUNT, account_reply(http, 201))
+    client.create(contact=["mailto:hostmaster@example.com"], terms_agreed=True)
+    jws = only_post(http).jws()
+    assert jws.payload == {"contact": ["mailto:hostmaster@example.com"], "termsOfServiceAgreed": True}
+    assert jws.protected["jwk"] == account_key.jwk and jws.protected["url"] == NEW_ACCOUNT
+
+
+def test_create_without_agreement_leaves_terms_out(http, client):
+    http.on("POST", NEW_ACCOUNT, account_reply(http, 201))
+    client.create(contact=[], terms_agreed=False)
+    assert only_post(http).jws().payload == {"contact": []}
+
+
+@pytest.mark.parametrize("status, created", [(201, True), (200, False)])
+def test_create_reports_whether_the_account_is_new(http, client, status, created):
+    http.on("POST", NEW_ACCOUNT, account_reply(http, status))
+    account, is_new = client.create(contact=[], terms_agreed=True)
+    assert is_new is created
+    assert account.uri == ACCOUNT and client.account_uri == ACCOUNT
+
+
+def test_create_with_eab_puts_the_binding_in_the_payload(http, client, account_key):
+    http.on("POST", NEW_ACCOUNT, account_reply(http, 201))
+    binding = ExternalAccountBinding(kid="kid-from-ca", hmac_key=b64url_encode(EAB_SECRET), alg="HS384")
+    client.create(contact=[], terms_agreed=True, binding=binding)
+    eab = DecodedJws(only_post(http).jws().payload["externalAccountBinding"])
+    assert eab.protected == {"alg": "HS384", "kid": "kid-from-ca", "url": NEW_ACCOUNT}
+    assert eab.payload == account_key.jwk
+    assert hmac.compare_digest(eab.signature, hmac.new(EAB_SECRET, eab.signing_input, hashlib.sha384).digest())
+
+
+# -- update, deactivate ------------------------------------------------------------------------------------
+
+def test_update_contact_is_signed_with_kid(http, known_client):
+    http.on("POST", ACCOUNT, account_reply(http, contact=["mailto:new@example.com"]))
+    account = known_client.update_contact(["mailto:new@example.com"])
+    jws = only_post(http).jws()
+    assert jws.payload == {"contact": ["mailto:new@example.com"]}
+    assert jws.protected["kid"] == ACCOUNT and "jwk" not in jws.protected
+    assert account.contact == ["mailto:new@example.com"]
+
+
+def test_deactivate_sends_status_deactivated(http, known_client):
+    http.on("POST", ACCOUNT, account_reply(http, status="deactivated"))
+    assert known_client.deactivate().status == "deactivated"
+    assert only_post(http).jws().payload == {"status": "deactivated"}
+
+
+def test_summary_has_no_key_material(http, client):
+    http.on("POST", NEW_ACCOUNT, account_reply(http))
+    summary = client.find().summary()
+    assert summary == {"status": "valid", "contact": ["mailto:hostmaster@example.com"], "orders": None}
+
+
+# -- key change -------------------------------------------------------------------------------------------
+
+def test_key_change_inner_jws_is_signed_by_the_new_key(http, known_client, account_key, private_keys):
+    new_key = SigningKey(private_keys["ed25519"])
+    http.on("POST", KEY_CHANGE, account_reply(http))
+    known_client.change_key(new_key)
+    outer = only_post(http).jws()
+    inner = verify_jws(outer.payload, private_keys["ed25519"].public_key())
+    assert inner.protected == {"alg": "EdDSA", "jwk": new_key.jwk, "url": KEY_CHANGE}
+    assert inner.payload == {"account": ACCOUNT, "oldKey": account_key.jwk}
+
+
+def test_key_change_outer_jws_is_signed_by_the_old_key_with_kid(http, known_client, private_keys):
+    http.on("POST", KEY_CHANGE, account_reply(http))
+    known_client.change_key(SigningKey(private_keys["ed25519"]))
+    outer = verify_jws(only_post(http).jws().raw, private_keys["ec256"].public_key())
+    assert outer.protected["kid"] == ACCOUNT and outer.protected["url"] == KEY_CHANGE
+    assert "jwk" not in outer.protected and outer.protected["nonce"]
+
+
+def test_after_key_change_the_client_signs_with_the_new_key(http, known_client, private_keys):
+    http.on("POST", KEY_CHANGE, account_reply(http))
+    http.on("POST", ACCOUNT, account_reply(http))
+    known_client.change_key(SigningKey(private_keys["rsa2048"]))
+    known_client.read()
+    verify_jws(http.requests_to("POST", ACCOUNT)[0].jws().raw, private_keys["rsa2048"].public_key())
+
+
+def test_failed_key_change_keeps_the_old_key(http, known_client, account_key, private_keys):
+    http.on("POST", KEY_CHANGE, http.reply(409, {"type": "urn:ietf:params:acme:error:malformed", "detail": "key in use"}))
+    with pytest.raises(ProblemError):
+        known_client.change_key(SigningKey(private_keys["rsa2048"]))
+    assert known_client.key is account_key

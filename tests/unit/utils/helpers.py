@@ -1,0 +1,158 @@
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Test helpers for the ACME core: JWS inspection, a fake HTTP layer and a fake clock."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from requests.structures import CaseInsensitiveDict
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
+DIRECTORY_URL = "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+
+def load_fixture(name: str) -> dict:
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# -- JWS inspection --------------------------------------------------------------------------
+
+class DecodedJws:
+    """A flattened JWS taken apart: header and payload decoded, signing input kept."""
+
+    def __init__(self, jws: dict) -> None:
+        assert set(jws) == {"protected", "payload", "signature"}
+        self.raw = jws
+        self.protected = json.loads(b64d(jws["protected"]))
+        self.payload_b64 = jws["payload"]
+        self.payload = json.loads(b64d(jws["payload"])) if jws["payload"] else None
+        self.signature = b64d(jws["signature"])
+        self.signing_input = f"{jws['protected']}.{jws['payload']}".encode("ascii")
+
+
+def verify_signature(public_key, alg: str, signature: bytes, data: bytes) -> None:
+    """Verify a JWS signature with `cryptography`; raises InvalidSignature when it is wrong."""
+    if alg == "RS256":
+        public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+    elif alg == "EdDSA":
+        public_key.verify(signature, data)
+    else:
+        size, hash_algorithm = {"ES256": (32, hashes.SHA256()), "ES384": (48, hashes.SHA384()), "ES512": (66, hashes.SHA512())}[alg]
+        if len(signature) != 2 * size:
+            raise InvalidSignature(f"{alg} signature is {len(signature)} bytes, not {2 * size}")
+        r = int.from_bytes(signature[:size], "big")
+        s = int.from_bytes(signature[size:], "big")
+        public_key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hash_algorithm))
+
+
+def verify_jws(jws: dict, public_key) -> DecodedJws:
+    decoded = DecodedJws(jws)
+    verify_signature(public_key, decoded.protected["alg"], decoded.signature, decoded.signing_input)
+    return decoded
+
+
+# -- fake HTTP, clock and sleep ----------------------------------------------------------------
+
+class FakeResponse:
+    def __init__(self, status_code: int, headers: dict, content: bytes) -> None:
+        self.status_code = status_code
+        self.headers = CaseInsensitiveDict(headers)
+        self.content = content
+
+
+class Call:
+    def __init__(self, method: str, url: str, data, headers, timeout, verify, allow_redirects) -> None:
+        self.method = method
+        self.url = url
+        self.data = data
+        self.headers = headers
+        self.timeout = timeout
+        self.verify = verify
+        self.allow_redirects = allow_redirects
+
+    def jws(self) -> DecodedJws:
+        return DecodedJws(json.loads(self.data))
+
+
+class FakeHttp:
+    """Answers `request()` from per-(method, URL) queues; the last answer of a queue repeats.
+
+    An answer is a dict made by `reply()` or an exception instance to raise. Unless an answer
+    says otherwise, every response carries a new Replay-Nonce `nonce-<n>`, as CAs do.
+    """
+
+    MAX_CALLS = 200
+
+    def __init__(self) -> None:
+        self.routes: dict = {}
+        self.calls: list = []
+        self._nonces = itertools.count(1)
+
+    @staticmethod
+    def reply(status=200, body=None, *, content=None, content_type=None, headers=None, nonce=True) -> dict:
+        if body is not None:
+            content = json.dumps(body).encode("utf-8")
+            if content_type is None:
+                content_type = "application/problem+json" if status >= 400 else "application/json"
+        return {"status": status, "content": content or b"", "content_type": content_type, "headers": headers or {}, "nonce": nonce}
+
+    def on(self, method: str, url: str, *answers) -> "FakeHttp":
+        self.routes[(method, url)] = list(answers)
+        return self
+
+    def with_directory(self, data=None, *, url: str = DIRECTORY_URL) -> "FakeHttp":
+        data = load_fixture("directory_letsencrypt_staging.json") if data is None else data
+        self.on("GET", url, self.reply(200, data, nonce=False))
+        if isinstance(data.get("newNonce"), str):
+            self.on("HEAD", data["newNonce"], self.reply(200))
+        return self
+
+    def request(self, method, url, data=None, headers=None, timeout=None, verify=None, allow_redirects=None):
+        self.calls.append(Call(method, url, data, headers, timeout, verify, allow_redirects))
+        if len(self.calls) > self.MAX_CALLS:
+            raise AssertionError(f"more than {self.MAX_CALLS} requests: the code under test loops")
+        queue = self.routes.get((method, url))
+        if not queue:
+            raise AssertionError(f"unexpected request {method} {url}")
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        headers = dict(answer["headers"])
+        if answer["content_type"]:
+            headers["Content-Type"] = answer["content_type"]
+        if answer["nonce"] is True:
+            headers["Replay-Nonce"] = f"nonce-{next(self._nonces)}"
+        elif answer["nonce"]:
+            headers["Replay-Nonce"] = answer["nonce"]
+        return FakeResponse(answer["status"], headers, answer["content"])
+
+    def requests_to(self, method: str, url: str | None = None) -> list:
+        return [call for call in self.calls if call.method == method and (url is None or call.url == url)]
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
