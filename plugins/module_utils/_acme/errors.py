@@ -68,6 +68,8 @@ _ADVICE = {
     "accountDoesNotExist": "no account exists for this account key; register one with acme_account first",
     "agreementRequired": "the CA requires agreeing to its terms of service: set terms_agreed: true",
     "badCSR": "the CA rejected the CSR",
+    # Pebble, for one, refuses Ed25519 keys with this type rather than badSignatureAlgorithm.
+    "badPublicKey": "the CA does not accept this kind of key for signing requests; use an EC P-256 or RSA key",
     "badRevocationReason": "the CA does not accept this revocation reason",
     "badSignatureAlgorithm": "the CA does not accept this account key type; use an EC P-256 or RSA key",
     "caa": "a CAA record of the domain forbids this CA from issuing for it",
