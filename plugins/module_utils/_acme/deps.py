@@ -8,6 +8,7 @@ and report a missing library with `missing_required_lib` instead of a traceback.
 
 from __future__ import annotations
 
+import re
 import traceback
 import typing as t
 
@@ -24,7 +25,7 @@ class MissingLibrary(t.NamedTuple):
 def _version_tuple(version: str) -> tuple[int, ...]:
     numbers = []
     for part in version.split("."):
-        digits = "".join(char for char in part if char.isdigit())
+        digits = re.match(r"\d*", part).group()  # "3rc1" is 3, not 31
         if not digits:
             break
         numbers.append(int(digits))

@@ -45,7 +45,8 @@ def b64url_encode(data: bytes) -> str:
 def b64url_decode(text: str) -> bytes:
     """Decode base64url, tolerating padding and the standard alphabet that some CAs hand out."""
     cleaned = text.strip().rstrip("=").replace("+", "-").replace("/", "_")
-    return base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
+    # validate=True: a stray character (a pasted newline, say) must fail, not silently change the key
+    return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), altchars=b"-_", validate=True)
 
 
 def _int_to_bytes(value: int, length: int | None = None) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import re
 import time
 import typing as t
 from urllib.parse import urljoin, urlparse
@@ -28,6 +29,8 @@ USER_AGENT = "certforge.acme/0.1.0"
 BAD_NONCE_TRIES = 25
 # Connection failures and 5xx answers other than 503 are retried this often, with backoff.
 SERVER_ERROR_TRIES = 3
+# 429/503 answers are retried as Retry-After asks, within retry_timeout and at most this often.
+RATE_LIMIT_TRIES = 10
 MAX_REDIRECTS = 5
 
 
@@ -81,6 +84,8 @@ class AcmeResponse:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
+        if when.tzinfo is None:  # asctime dates and "-0000" carry no zone; HTTP dates are UTC
+            when = when.replace(tzinfo=datetime.timezone.utc)
         now = now or datetime.datetime.now(datetime.timezone.utc)
         return max(0.0, (when - now).total_seconds())
 
@@ -252,6 +257,13 @@ class AcmeSession:
 
             response = self._send("POST", url, make_body=signed_body, accept=accept)
             if not response.is_problem():
+                if response.status >= 400:
+                    raise ProtocolError(
+                        f"{context + ': ' if context else ''}the CA answered HTTP {response.status} "
+                        f"({response.content_type or 'no content type'}) instead of a problem document",
+                        url=url,
+                        status=response.status,
+                    )
                 return response
             error = response.problem_error(context)
             if not error.has_type("badNonce"):
@@ -303,15 +315,15 @@ class AcmeSession:
 
     def _wait(self, failures: int, response: AcmeResponse | None, deadline: float) -> bool:
         """Sleep before the next try if the deadline allows; False when it is time to give up."""
-        retry_after = response.retry_after() if response is not None else None
-        if retry_after is None:
-            rate_limited = response is not None and response.status in (429, 503)
-            if failures >= SERVER_ERROR_TRIES and not rate_limited:
-                return False
-            retry_after = min(0.5 * 2 ** (failures - 1), 10.0)
-        if self.clock() + retry_after > deadline:
+        rate_limited = response is not None and response.status in (429, 503)
+        if failures >= (RATE_LIMIT_TRIES if rate_limited else SERVER_ERROR_TRIES):
             return False
-        self.sleep(retry_after)
+        backoff = min(0.5 * 2 ** (failures - 1), 10.0)
+        # Retry-After wins, but a zero or past one must not make us hammer the CA
+        wait = max(response.retry_after() or 0.0, backoff) if rate_limited and response is not None else backoff
+        if self.clock() + wait > deadline:
+            return False
+        self.sleep(wait)
         return True
 
 
@@ -322,4 +334,7 @@ def _reason(exc: BaseException) -> str:
     for marker in ("Failed to establish a new connection: ", "Caused by "):
         if marker in text:
             text = text.split(marker, 1)[1]
-    return text.strip("()'\" ")
+    text = re.sub(r"^\w+\(host=[^)]*\): ", "", text).strip("'\" ")
+    while text.endswith(")") and text.count(")") > text.count("("):
+        text = text[:-1].rstrip("'\" ")
+    return text

@@ -211,11 +211,6 @@ def test_503_honours_retry_after_http_date(http, session, clock, account_key):
     assert len(clock.sleeps) == 1 and 28 <= clock.sleeps[0] <= 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AcmeResponse.retry_after subtracts an aware 'now' from the naive datetime that email.utils returns for the "
-    "asctime HTTP-date form (RFC 9110 section 5.6.7 says recipients MUST accept it): TypeError escapes",
-)
 def test_503_honours_retry_after_in_asctime_form(http, session, clock, account_key):
     when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=30)
     retry_after = when.strftime("%a %b %d %H:%M:%S %Y")
@@ -304,11 +299,6 @@ def certificate_not_trusted():
     return requests.exceptions.SSLError(MaxRetryError(None, "/directory", reason=SSLError(verify_error)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="transport._reason keeps urllib3's \"HTTPSConnection(host=..., port=443): \" prefix, and its strip('()\\'\" ') "
-    "eats the closing parenthesis of '([Errno -2] ...)' and '(_ssl.c:1006)'",
-)
 @pytest.mark.parametrize("error, expected", [
     (name_not_resolved, "Failed to resolve 'acme.example' ([Errno -2] Name or service not known)"),
     (certificate_not_trusted, "certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)"),
