@@ -25,7 +25,7 @@ sanity:
 	tests/sanity.sh
 
 lint:
-	$(VENV)/bin/ansible-lint
+	tests/lint.sh
 
 build-check:
 	tests/build-check.sh
