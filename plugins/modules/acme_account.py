@@ -169,6 +169,24 @@ account:
       description: URL of the account's orders list, if the CA offers one.
       type: str
       sample: https://acme-staging-v02.api.letsencrypt.org/acme/acct/123456/orders
+ca:
+  description: What the CA's directory offers, to decide on later steps.
+  returned: success, except in check mode when the account key does not exist yet
+  type: dict
+  contains:
+    renewal_info:
+      description: Whether the CA offers ACME Renewal Information (RFC 9773), so orders can name the certificate they replace.
+      type: bool
+    profiles:
+      description: Names of the certificate profiles the CA offers.
+      type: list
+      elements: str
+    terms_of_service:
+      description: URL of the CA's terms of service.
+      type: str
+    external_account_required:
+      description: Whether new accounts need External Account Binding.
+      type: bool
 """
 
 import os
@@ -296,10 +314,17 @@ def main() -> None:
         existing = client.find()
         ensure = {"present": ensure_present, "absent": ensure_absent, "changed_key": ensure_changed_key}[params["state"]]
         account, changed = ensure(module, client, existing)
+    directory = session.directory
     result: dict[str, t.Any] = {
         "changed": changed,
         "account_uri": account.uri if account else None,
         "account": account.summary() if account else None,
+        "ca": {
+            "renewal_info": directory.resource("renewalInfo") is not None,
+            "profiles": sorted(directory.profiles),
+            "terms_of_service": directory.terms_of_service,
+            "external_account_required": directory.external_account_required,
+        },
     }
     if module._diff:
         # In check mode a registration has no account object yet: describe the one it would make.
