@@ -11,15 +11,5 @@ from ansible.module_utils.basic import AnsibleModule
 
 def apply_file_attributes(module: AnsibleModule, path: str, *, owner: str | None, group: str | None, mode: t.Any) -> bool:
     """Set what differs (reporting it in check mode without changing it); True when something did."""
-    file_args = {
-        "path": path,
-        "owner": owner,
-        "group": group,
-        "mode": mode,
-        "seuser": None,
-        "serole": None,
-        "setype": None,
-        "selevel": None,
-        "attributes": None,
-    }
+    file_args = module.load_file_common_arguments({"owner": owner, "group": group, "mode": mode}, path=path)
     return module.set_fs_attributes_if_different(file_args, False)

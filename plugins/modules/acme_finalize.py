@@ -170,6 +170,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import csr_der, csr_identifiers, load_csr, public_key_pem
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient, order_problem
+from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
     create_module,
     failing_on_errors,
@@ -231,9 +232,6 @@ def write_files(module: t.Any, chain: Chain) -> tuple[bool, list[str]]:
     """Write each requested file whose content differs; returns (changed, backups)."""
     params = module.params
     changed, backups = False, []
-    file_args = module.load_file_common_arguments(params)
-    if file_args["mode"] is None:
-        file_args["mode"] = "0644"
     for option, content in (("dest", chain.certificate), ("chain_dest", chain.chain), ("fullchain_dest", chain.fullchain)):
         path = params[option]
         if not path:
@@ -248,8 +246,10 @@ def write_files(module: t.Any, chain: Chain) -> tuple[bool, list[str]]:
                     write_file_atomically(path, content, mode=0o644)
                 except OSError as error:
                     raise ConfigurationError(f"cannot write {path}: {error.strerror}", option=option) from None
-        if os.path.exists(path):
-            changed = module.set_fs_attributes_if_different({**file_args, "path": path}, changed)
+        if os.path.exists(path) and apply_file_attributes(
+            module, path, owner=params["owner"], group=params["group"], mode=params["mode"] or "0644"
+        ):
+            changed = True
     return changed, backups
 
 

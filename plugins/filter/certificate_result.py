@@ -1,0 +1,62 @@
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: certificate_result
+short_description: The acme_certificate role's per-certificate result
+version_added: 0.1.0
+description:
+  - Joins the decision of M(certforge.acme.acme_certificate_plan) for one certificate with what the
+    role did about it, into the flat record the role exports as C(acme_certificate_results).
+positional: issued
+options:
+  _input:
+    description: One result of the role's C(acme_certificate_plan) loop (it carries the certificate spec as C(item)).
+    type: dict
+    required: true
+  issued:
+    description: Certificate name -> what the issuing tasks recorded (C(changed), C(serial), C(not_after)).
+    type: dict
+    required: true
+author:
+  - certforge.acme developers (@certforge)
+"""
+
+EXAMPLES = r"""
+- name: One record per certificate
+  ansible.builtin.set_fact:
+    results: "{{ plans.results | map('certforge.acme.certificate_result', issued) | list }}"
+"""
+
+RETURN = r"""
+_value:
+  description: C(name), C(action), C(reason), C(changed), C(cert_path), C(fullchain_path), C(identifiers), C(serial), C(not_after).
+  type: dict
+"""
+
+import typing as t
+
+
+def certificate_result(plan: dict[str, t.Any], issued: dict[str, dict[str, t.Any]]) -> dict[str, t.Any]:
+    spec = plan.get("item") or {}
+    current = plan.get("certificate") or {}
+    done = issued.get(spec.get("name"), {})
+    return {
+        "name": spec.get("name"),
+        "action": plan.get("action"),
+        "reason": plan.get("reason"),
+        "changed": bool(done.get("changed", False)),
+        "identifiers": spec.get("identifiers"),
+        "cert_path": spec.get("cert_path"),
+        "fullchain_path": spec.get("fullchain_path"),
+        "key_path": spec.get("key_path"),
+        "serial": done.get("serial", current.get("serial")),
+        "not_after": done.get("not_after", current.get("not_after")),
+    }
+
+
+class FilterModule:
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {"certificate_result": certificate_result}
