@@ -23,6 +23,7 @@ attributes:
       - Revokes nothing and reports V(changed=true), because ACME offers no way to ask whether a certificate
         is revoked without revoking it; the inputs (certificate, key, reason) are fully checked.
     support: partial
+    details: An already revoked certificate is reported as changed in check mode.
   diff_mode:
     description: Not supported.
     support: none
