@@ -1,0 +1,48 @@
+"""meta/argument_specs.yml is the source of truth of the role's variables; the rest must agree."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import yaml
+
+ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "acme_certificate"
+
+
+def _options() -> dict:
+    return yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+
+
+def _defaults() -> dict:
+    return yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+
+
+def test_every_default_is_specified_with_the_same_value():
+    options = _options()
+    for name, value in _defaults().items():
+        assert name in options, f"{name} is in defaults/main.yml but not in meta/argument_specs.yml"
+        assert options[name].get("default") == value, f"{name}: defaults/main.yml says {value!r}, argument_specs {options[name].get('default')!r}"
+
+
+def test_every_specified_variable_has_a_default():
+    assert set(_options()) == set(_defaults())
+
+
+def test_public_variables_carry_the_role_prefix():
+    assert all(name.startswith("acme_certificate_") for name in _options())
+
+
+def test_readme_lists_every_variable_with_its_default():
+    readme = (ROLE / "README.md").read_text()
+    for name, spec in _options().items():
+        row = re.search(rf"^\| `{name}` \| (.*?) \|", readme, re.MULTILINE)
+        assert row, f"README.md has no table row for {name}"
+        assert row.group(1) == f"`{yaml.safe_dump(spec.get('default'), default_flow_style=True).strip().removesuffix('...').strip()}`", name
+
+
+def test_internal_variables_use_the_double_underscore_prefix():
+    for path in (ROLE / "tasks").glob("*.yml"):
+        for name in re.findall(r"^\s+(\w+):\s", path.read_text(), re.MULTILINE):
+            if name.startswith("acme_certificate") and not name.startswith("acme_certificate_dns_"):
+                assert name in _options() or name in ("acme_certificate_results",), f"{path.name}: {name} is neither public nor __-prefixed"
