@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 # Tools that look for ansible-* on PATH (ansible-lint, ansible-test) find the venv's first.
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: test setup unit integration sanity lint build-check
+.PHONY: test setup unit integration sanity lint build-check demo
 # The order of `test` matters (setup first), so never run its steps side by side.
 .NOTPARALLEL:
 
@@ -29,3 +29,11 @@ lint:
 
 build-check:
 	tests/build-check.sh
+
+# The README's main job: issue and deploy a certificate from the embedded local test CA.
+# ansible-playbook finds this checkout as certforge.acme through a link inside the venv.
+COLLECTIONS := $(VENV)/collections
+demo: setup
+	mkdir -p $(COLLECTIONS)/ansible_collections/certforge
+	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/certforge/acme
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VENV)/bin/ansible-playbook -i localhost, playbooks/demo.yml $(ARGS)

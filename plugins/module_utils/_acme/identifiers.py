@@ -52,9 +52,10 @@ def normalize_dns_name(name: str, *, option: str = "identifiers") -> str:
     if not base.isascii():
         base = _a_label(base, option=option)
     labels = base.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or len(base) > 253:
+    # Single-label names are left to the CA: public CAs refuse them, internal ones may issue for them.
+    if not all(_LABEL.match(label) for label in labels) or len(base) > 253 or (wildcard and len(labels) < 2):
         raise ConfigurationError(
-            f"{name!r} is not a fully qualified domain name (use names like www.example.com or *.example.com)", option=option
+            f"{name!r} is not a valid domain name (use names like www.example.com or *.example.com)", option=option
         )
     return f"*.{base}" if wildcard else base
 
