@@ -11,7 +11,9 @@ ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "acme_certificate
 
 
 def _options() -> dict:
-    return yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    """The variables of every entry point; required ones have no default to agree on."""
+    entry_points = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"].values()
+    return {name: spec for entry in entry_points for name, spec in entry["options"].items() if not spec.get("required")}
 
 
 def _defaults() -> dict:
