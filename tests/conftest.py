@@ -49,6 +49,7 @@ from testbed.fixtures import (  # noqa: E402  pylint: disable=wrong-import-posit
     testbed_dir,
     webroot,
 )
+from testbed.tls_alpn import tls_alpn  # noqa: E402  pylint: disable=wrong-import-position,unused-import
 
 
 @pytest.fixture(scope='session')

@@ -243,9 +243,16 @@ def _remove_pid_file(path: str) -> None:
         pass
 
 
+def _listen_address(text: str) -> tuple[str, int]:
+    try:
+        return parse_listen_address(text)
+    except ResponderError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _arguments(argv: t.Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Answer ACME tls-alpn-01 challenges (RFC 8737) until the timeout.")
-    parser.add_argument("--listen", required=True, help="HOST:PORT to listen on, for example 0.0.0.0:443 or [::]:443")
+    parser.add_argument("--listen", required=True, type=_listen_address, help="HOST:PORT to listen on, for example 0.0.0.0:443 or [::]:443")
     parser.add_argument("--challenges", required=True, help="JSON file: acme_order's challenge_data, or a list of tls-alpn-01 entries")
     parser.add_argument("--pid-file", help="write the process id here while running")
     parser.add_argument(
@@ -263,11 +270,11 @@ def main(argv: t.Sequence[str] | None = None) -> int:
     try:
         with open(arguments.challenges, encoding="utf-8") as handle:
             challenges = challenges_from_data(json.load(handle))
-        host, port = parse_listen_address(arguments.listen)
+        host, port = arguments.listen
         responder = TlsAlpnResponder(challenges, host=host, port=port)
         responder.start()
     except (OSError, ValueError, ResponderError) as error:
-        print(f"tls_alpn_responder: {error}", file=sys.stderr)
+        sys.stderr.write(f"tls_alpn_responder: {error}\n")
         return 1
     signals: list[int] = []
     for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -277,7 +284,9 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         if arguments.pid_file:
             _write_pid_file(arguments.pid_file)
         names = ", ".join(challenge.server_name for challenge in challenges)
-        print(f"tls_alpn_responder: listening on {host}:{responder.port} for {names}", flush=True)
+        # A starter waiting for this line knows the port is open.
+        sys.stdout.write(f"tls_alpn_responder: listening on {host}:{responder.port} for {names}\n")
+        sys.stdout.flush()
         deadline = time.monotonic() + arguments.timeout
         while not signals and time.monotonic() < deadline:
             time.sleep(min(STOP_CHECK_SECONDS, max(0.0, deadline - time.monotonic())))
@@ -289,4 +298,4 @@ def main(argv: t.Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
