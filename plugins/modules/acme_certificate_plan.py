@@ -59,6 +59,11 @@ options:
     description: Make a new certificate even when the current one is fine.
     type: bool
     default: false
+  force_reason:
+    description:
+      - Why the renewal is forced, reported as RV(reason) instead of the generic one; for example what the CA's
+        renewal information (M(certforge.acme.acme_renewal_info)) said.
+    type: str
 author:
   - certforge.acme developers (@certforge)
 """
@@ -202,6 +207,7 @@ def main() -> None:
             "reuse_key": {"type": "bool", "default": False},
             "renew_before_days": {"type": "int"},
             "force": {"type": "bool", "default": False},
+            "force_reason": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -230,6 +236,8 @@ def main() -> None:
             renew_before_days=params["renew_before_days"],
             force=params["force"],
         )
+        if decision.reason == "renewal is forced" and params["force_reason"]:
+            decision = decision._replace(reason=params["force_reason"])
         if info is not None:
             result["certificate"] = {
                 "identifiers": info.dns_names + info.ip_addresses,

@@ -1,0 +1,68 @@
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ACME Renewal Information (ARI, RFC 9773): when the CA wants a certificate renewed."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import typing as t
+
+from .errors import ConfigurationError, ProtocolError
+from .transport import AcmeSession
+
+
+class RenewalInfo(t.NamedTuple):
+    ari_id: str
+    window_start: datetime.datetime
+    window_end: datetime.datetime
+    explanation_url: str | None
+    retry_after: float | None
+
+    def renewal_time(self) -> datetime.datetime:
+        """A point in the suggested window (RFC 9773 section 4.2).
+
+        The RFC asks for a random point; deriving it from the certificate identifier spreads
+        renewals across a fleet just as well and keeps repeated runs from changing their mind.
+        """
+        fraction = int.from_bytes(hashlib.sha256(self.ari_id.encode("ascii")).digest()[:8], "big") / 2**64
+        return self.window_start + (self.window_end - self.window_start) * fraction
+
+    def renew(self, now: datetime.datetime) -> bool:
+        return now >= self.renewal_time()
+
+
+def _timestamp(value: t.Any, *, url: str) -> datetime.datetime:
+    try:
+        parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ProtocolError(f"the renewal information at {url} has an unreadable time {value!r}", url=url) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def fetch_renewal_info(session: AcmeSession, ari_id: str) -> RenewalInfo:
+    """GET `<renewalInfo>/<certificate identifier>` (section 4.1); unauthenticated."""
+    base = session.directory.resource("renewalInfo")
+    if base is None:
+        raise ConfigurationError("this CA does not offer ACME Renewal Information (no renewalInfo in its directory)")
+    url = f"{base.rstrip('/')}/{ari_id}"
+    response = session.get(url)
+    if response.status != 200:
+        if response.is_problem():
+            raise response.problem_error(f"asking for the renewal information of {ari_id}")
+        raise ProtocolError(f"the renewal information at {url} answered HTTP {response.status}", url=url, status=response.status)
+    data = response.json()
+    window = data.get("suggestedWindow")
+    if not isinstance(window, dict):
+        raise ProtocolError(f"the renewal information at {url} has no suggestedWindow", url=url)
+    start, end = _timestamp(window.get("start"), url=url), _timestamp(window.get("end"), url=url)
+    if end < start:
+        raise ProtocolError(f"the renewal information at {url} has a window that ends before it starts", url=url)
+    explanation = data.get("explanationURL")
+    return RenewalInfo(
+        ari_id=ari_id,
+        window_start=start,
+        window_end=end,
+        explanation_url=explanation if isinstance(explanation, str) else None,
+        retry_after=response.retry_after(),
+    )

@@ -1,0 +1,116 @@
+#!/usr/bin/python
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: acme_renewal_info
+short_description: Ask the CA when certificates should be renewed (ACME Renewal Information)
+version_added: 0.1.0
+description:
+  - Fetches the renewal window the CA suggests for each certificate (RFC 9773) and says which
+    certificates are due. CAs move the window forward when a certificate must be replaced early,
+    for example after a mass revocation.
+  - The point in the window at which a certificate becomes due is derived from its identifier, so
+    a fleet's renewals are spread over the window and repeated runs agree.
+  - For a CA without renewal information (no C(renewalInfo) in its directory), nothing is due and
+    RV(supported) is V(false).
+extends_documentation_fragment:
+  - certforge.acme.acme
+  - certforge.acme.acme.actiongroup
+attributes:
+  check_mode:
+    description: Only reads; behaves the same in check mode.
+    support: full
+  diff_mode:
+    description: Not supported.
+    support: none
+  idempotent:
+    description: Only reads.
+    support: full
+options:
+  ari_ids:
+    description:
+      - ARI certificate identifiers, as RV(certforge.acme.acme_finalize#module:ari_id) or
+        RV(certforge.acme.acme_certificate_plan#module:certificate.ari_id) return them.
+      - No account key is needed; the request is not signed.
+    type: list
+    elements: str
+    required: true
+seealso:
+  - module: certforge.acme.acme_certificate_plan
+  - module: certforge.acme.acme_order
+author:
+  - certforge.acme developers (@certforge)
+"""
+
+EXAMPLES = r"""
+- name: Ask Let's Encrypt whether the certificate should be renewed now
+  certforge.acme.acme_renewal_info:
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    ari_ids: ["{{ plan.certificate.ari_id }}"]
+  delegate_to: localhost
+  register: ari
+
+- name: Renew early if the CA asks for it
+  ansible.builtin.debug:
+    msg: "renew now: {{ plan.certificate.ari_id in ari.due }}"
+"""
+
+RETURN = r"""
+supported:
+  description: Whether the CA offers renewal information.
+  returned: always
+  type: bool
+due:
+  description: The identifiers whose renewal time has come.
+  returned: always
+  type: list
+  elements: str
+renewal_info:
+  description: Identifier -> the CA's window and our reading of it.
+  returned: always
+  type: dict
+  sample:
+    aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE:
+      window_start: "2026-12-01T00:00:00+00:00"
+      window_end: "2026-12-03T00:00:00+00:00"
+      renewal_time: "2026-12-02T07:12:00+00:00"
+      due: false
+      explanation_url: null
+"""
+
+import datetime
+import typing as t
+
+from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import fetch_renewal_info
+from ansible_collections.certforge.acme.plugins.module_utils.module_support import create_module, failing_on_errors, open_session
+
+
+def main() -> None:
+    module = create_module({"ari_ids": {"type": "list", "elements": "str", "required": True}}, account_key_required=False)
+    result: dict[str, t.Any] = {"changed": False, "supported": False, "due": [], "renewal_info": {}}
+    with failing_on_errors(module):
+        session = open_session(module)
+        if session.directory.resource("renewalInfo") is None:
+            module.exit_json(**result)
+        result["supported"] = True
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for ari_id in dict.fromkeys(module.params["ari_ids"]):
+            info = fetch_renewal_info(session, ari_id)
+            due = info.renew(now)
+            result["renewal_info"][ari_id] = {
+                "window_start": info.window_start.isoformat(),
+                "window_end": info.window_end.isoformat(),
+                "renewal_time": info.renewal_time().isoformat(),
+                "due": due,
+                "explanation_url": info.explanation_url,
+            }
+            if due:
+                result["due"].append(ari_id)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
