@@ -307,8 +307,15 @@ def main() -> None:
         key_path = params["account_key_src"]
         if module.check_mode and key_path and not os.path.exists(key_path) and params["state"] == "present":
             # A key that an earlier task would create in a real run has no account yet.
+            if not params["allow_creation"]:  # the real run would fail, so must the prediction
+                raise ConfigurationError(
+                    f"no account exists for account_key_src {key_path}, which does not exist yet; "
+                    "set allow_creation: true to register one",
+                    option="allow_creation",
+                )
             module.warn(f"account_key_src {key_path} does not exist yet; a new account would be registered for it")
-            module.exit_json(changed=True, account_uri=None, account=None)
+            diff = {"before": _state(None), "after": {"status": "valid", "contact": params["contact"] or []}}
+            module.exit_json(changed=True, account_uri=None, account=None, **({"diff": diff} if module._diff else {}))
         session = open_session(module)
         client = AccountClient(session, load_account_key(module), account_uri=params["account_uri"])
         existing = client.find()
