@@ -144,17 +144,23 @@ def test_account_register_find_and_update_contact(run_playbook: RunPlaybook, peb
 
     check = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(pebble, tmp_path, contact=first_contact),
                          check=True, diff=True)
-    assert check['Register the account']['changed']
-    assert check['Register the account']['account_uri'] is None
-    assert check['Register the account']['diff'] == {
-        'before': {'status': 'absent'}, 'after': {'status': 'valid', 'contact': first_contact}}
-    # The check run registered nothing: the key it made has no account.
-    assert _failure(check, 'Find the account without registering one').startswith('allow_creation: no account exists')
+    assert check.changed_tasks == ['Create the account key', 'Register the account']
+    assert not (tmp_path / 'account.key').exists()
+    # The key is only there in a real run: check mode predicts the registration without looking up anything.
+    registration = check['Register the account']
+    assert registration['account_uri'] is None
+    assert registration['warnings'] == [f'account_key_src {tmp_path}/account.key does not exist yet; '
+                                        'a new account would be registered for it']
+    assert registration['diff'] == {'before': {'status': 'absent'}, 'after': {'status': 'valid', 'contact': first_contact}}
+    # ... and a lookup that may not register predicts the failure of the real run.
+    assert _failure(check, 'Find the account without registering one') == (
+        f'allow_creation: no account exists for account_key_src {tmp_path}/account.key, which does not exist yet; '
+        'set allow_creation: true to register one')
 
     applied = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(pebble, tmp_path, contact=first_contact))
     again = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(pebble, tmp_path, contact=first_contact))
 
-    assert applied.changed_tasks == ['Register the account']
+    assert applied.changed_tasks == ['Create the account key', 'Register the account']
     assert again.changed_tasks == []
     account = applied['Register the account']
     assert account['account_uri'].startswith(pebble.directory_url.rsplit('/', 1)[0])
@@ -298,6 +304,9 @@ def test_external_account_binding(eab_runs: EabRuns) -> None:
     # Check mode cannot know the HMAC key is wrong: only the CA can tell.
     assert eab_runs.check.changed_tasks == ['Register with a wrong HMAC key', 'Register with External Account Binding']
     assert eab_runs.check['Register with External Account Binding']['account_uri'] is None
+    # The check run registered nothing for the key.
+    assert _failure(eab_runs.check, 'Find the account without registering one').startswith(
+        'allow_creation: no account exists for this account key')
 
     assert _failure(eab_runs.applied, 'Register with a wrong HMAC key') == (
         'creating the account: CA error unauthorized (HTTP 403): external account binding JWS verification error: '
@@ -308,8 +317,9 @@ def test_external_account_binding(eab_runs: EabRuns) -> None:
 
     # Binding only matters for a new account: once it exists, every task finds it.
     assert eab_runs.again.changed_tasks == []
+    assert eab_runs.applied['Find the account without registering one']['account_uri'] == created['account_uri']
     for task in ('Register without External Account Binding', 'Register with a wrong HMAC key',
-                 'Register with External Account Binding'):
+                 'Register with External Account Binding', 'Find the account without registering one'):
         assert eab_runs.again[task]['account_uri'] == created['account_uri'], task
 
 
