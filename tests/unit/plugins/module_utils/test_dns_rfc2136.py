@@ -380,7 +380,8 @@ def test_an_alias_is_reported_instead_of_silently_ignored():
 
 
 @pytest.mark.parametrize("rcode, key, expected", [
-    (dns.rcode.REFUSED, KEY, "key_name: 192.0.2.53:53 refused the update of zone example.com (REFUSED): the zone does not accept updates signed with key acme-update"),
+    (dns.rcode.REFUSED, KEY,
+     "key_name: 192.0.2.53:53 refused the update of zone example.com (REFUSED): the zone does not accept updates signed with key acme-update"),
     (dns.rcode.NOTAUTH, KEY, "key_name: 192.0.2.53:53 refused the update of zone example.com (NOTAUTH)"),
     (dns.rcode.REFUSED, None, "key_name: 192.0.2.53:53 refused the unsigned update of zone example.com (REFUSED); set key_name and key_secret"),
     (dns.rcode.SERVFAIL, KEY, "server: 192.0.2.53:53 answered SERVFAIL to the update of zone example.com; see the server's log"),
