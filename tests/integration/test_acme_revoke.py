@@ -43,6 +43,7 @@ class Issued:
 
     @property
     def serial(self) -> str:
+        """The serial number in lower-case hex, as acme_revoke returns it."""
         return format(x509.load_pem_x509_certificate(self.certificate.read_bytes()).serial_number, 'x')
 
 
@@ -77,6 +78,7 @@ def _write_csr(work_dir: pathlib.Path, name: str) -> tuple[pathlib.Path, pathlib
 
 
 def _acme_vars(server: PebbleServer, **more: object) -> dict[str, object]:
+    """Extra vars that point a playbook at ``server``."""
     return {'acme_directory': server.directory_url, 'ca_path': str(server.ca_path), **more}
 
 
@@ -125,7 +127,10 @@ def test_revoke_with_account_key_and_certificate_key(run_playbook: RunPlaybook, 
         pebble,
         account_key_path=str(issuance.account_key),
         by_account=str(by_account.certificate),
-        by_certificate_key={'certificate': str(by_certificate_key.certificate), 'private_key': str(by_certificate_key.private_key)},
+        by_certificate_key={
+            'certificate': str(by_certificate_key.certificate),
+            'private_key': str(by_certificate_key.private_key),
+        },
     )
     tasks = ['Revoke with the account key', "Revoke with the certificate's private key"]
 
@@ -171,7 +176,8 @@ def _issue_with_probe(server: PebbleServer, webroot: WebrootServer, account_key:
         for authorization_url in order['authorizations']:
             challenge = probe.challenge(authorization_url, 'http-01')
             assert challenge is not None
-            (webroot.challenge_path / challenge['token']).write_text(probe.key_authorization(challenge['token']), encoding='ascii')
+            key_authorization = probe.key_authorization(challenge['token'])
+            (webroot.challenge_path / challenge['token']).write_text(key_authorization, encoding='ascii')
             assert probe.answer(challenge, authorization_url)['status'] == 'valid'
         leaf, *_chain = probe.finalize(order_url, order, [name])
         path = work_dir / f'{name}.crt'
