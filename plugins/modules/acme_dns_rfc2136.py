@@ -218,7 +218,10 @@ from ansible_collections.certforge.acme.plugins.module_utils.dns_rfc2136 import 
 )
 
 
-def check_numbers(params: dict[str, t.Any]) -> None:
+def check_options(params: dict[str, t.Any]) -> None:
+    """What the argument spec cannot say: number ranges, and a key needs both its name and its secret."""
+    if bool(params["key_name"]) != bool(params["key_secret"]):
+        raise ConfigurationError("give key_name and key_secret together, or neither for unsigned updates", option="key_name")
     if not 0 < params["port"] < 65536:
         raise ConfigurationError(f"must be between 1 and 65535, not {params['port']}", option="port")
     if not 0 <= params["ttl"] < 2**31:
@@ -256,9 +259,9 @@ def main() -> None:
     if missing is not None:
         module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
     params = module.params
-    checked = []
+    outcome, checked = None, []
     try:
-        check_numbers(params)
+        check_options(params)
         records = parse_records(params["records"])
         key = tsig_key(name=params["key_name"], secret=params["key_secret"], algorithm=params["key_algorithm"]) if params["key_name"] else None
         primary = Primary(nameserver_at(params["server"], params["port"], option="server"), key=key, timeout=params["timeout"])
@@ -274,7 +277,8 @@ def main() -> None:
             )
             checked = [nameserver.endpoint for nameserver, _wanted in targets]
     except AcmeError as error:
-        module.fail_json(msg=str(error))
+        # A propagation timeout comes after the update: say that the zone did change.
+        module.fail_json(msg=str(error), changed=bool(outcome and outcome.changed))
 
     result = {
         "changed": outcome.changed,

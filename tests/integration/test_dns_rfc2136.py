@@ -158,6 +158,7 @@ def test_propagation_timeout_names_the_servers_that_lack_the_record(
                                expect_failure=True)
     elapsed = time.monotonic() - started
     message = result['msg']
+    assert result['changed'], 'the update was sent before the wait, and the failure must say so'
     assert message.startswith('propagation_timeout: after 3 seconds, not every name server serves the records: ')
     assert f'127.0.0.1:{lagging_bind9.port} lacks {name} (1 of 1 values missing)' in message
     assert f'127.0.0.1:{closed_port}: Connection refused' in message
