@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: certforge.acme contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The embedded local test CA of the demo: Debian's pebble on 127.0.0.1, with what it needs.

@@ -153,7 +153,7 @@ def main() -> None:
             "owner": {"type": "str"},
             "group": {"type": "str"},
             "mode": {"type": "raw", "default": "0644"},
-            "key_mode": {"type": "raw", "default": "0600"},
+            "key_mode": {"type": "raw", "default": "0600", "no_log": False},
             "backup": {"type": "bool", "default": True},
             "verify_key": {"type": "bool", "default": True},
         },

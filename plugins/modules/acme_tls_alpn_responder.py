@@ -87,7 +87,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 import typing as t
@@ -96,6 +95,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.certforge.acme.plugins.module_utils import tls_alpn_responder
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils.background_process import start_detached
 
 STARTUP_SECONDS = 10.0
 STOP_SECONDS = 5.0
@@ -169,8 +169,7 @@ def start(module: AnsibleModule, paths: Paths, challenges: list[tls_alpn_respond
     listen = f"[{params['listen']}]:{params['port']}" if ":" in params["listen"] else f"{params['listen']}:{params['port']}"
     command = [sys.executable, paths.script, "--listen", listen, "--challenges", paths.challenges,
                "--pid-file", paths.pid, "--timeout", str(params["timeout"])]
-    with open(paths.log, "wb") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True)
+    process = start_detached(command, log_path=paths.log)
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
