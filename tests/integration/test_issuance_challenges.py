@@ -196,3 +196,34 @@ def test_ip_address_with_http_01(issued: dict[str, Scenario], pebble: PebbleServ
 
     assert _challenges_used(scenario) == {'127.0.0.1': 'http-01'}
     _assert_issued(scenario, pebble, verify_for=['127.0.0.1'])
+
+
+def test_failed_validation_names_the_identifier_and_deactivation_cleans_up(
+        pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, run_playbook: Callable[..., PlaybookRun],
+        tmp_path: pathlib.Path) -> None:
+    account = create_account(pebble, tmp_path)
+    served, unserved = unique_name('served', bind9.zone), unique_name('unserved', bind9.zone)
+    run = run_playbook(PLAYBOOKS / 'failed_validation.yml', extra_vars={
+        'acme': account.module_defaults(), 'identifiers': [served, unserved], 'served_identifier': served, 'webroot': str(webroot.path)})
+    (webroot.path / run['Order']['challenge_data'][served]['http-01']['resource']).unlink()
+
+    order = account.orders.get(run['Order']['order_uri'])
+    assert order.status == 'invalid'
+    by_name = {authorization.identifier.value: authorization for authorization in account.authorizations.get_all(order.authorizations)}
+    problem = by_name[unserved].problem()
+    assert problem is not None and problem.detail
+
+    assert run.outcome('Let the CA validate').failed
+    validation = run['Let the CA validate']
+    message = validation['msg']
+    assert message.startswith('validation failed for ')
+    assert f'{unserved} (http-01): unauthorized: {problem.detail}' in message
+    assert f'is .well-known/acme-challenge/ of {unserved} served by its web server' in message
+    result = {item['identifier']: item for item in validation['authorizations']}
+    assert result[unserved] == {'identifier': unserved, 'status': 'invalid', 'challenge': 'http-01', 'error': f'unauthorized: {problem.detail}'}
+
+    # The authorization of the served name is given up; the failed one stays invalid.
+    deactivation = run['Give the authorizations up']
+    assert deactivation['changed'] is True
+    assert {item['identifier']: item['status'] for item in deactivation['authorizations']} == {served: 'deactivated', unserved: 'invalid'}
+    assert by_name[served].status == 'deactivated'

@@ -12,6 +12,7 @@ import collections
 import dataclasses
 import ipaddress
 import pathlib
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -33,13 +34,15 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import S
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.transport import AcmeSession
 from testbed.bind9 import Bind9Server
-from testbed.pebble import PebbleServer
+from testbed.pebble import REQUEST_LOG_LINE, PebbleServer
 from testbed.tls_alpn import TlsAlpnResponders
 from testbed.webserver import WebrootServer
 
 PLAYBOOKS = pathlib.Path(__file__).resolve().parent / 'playbooks' / 'issuance'
 WAIT_SECONDS = 30
 DNS_TIMEOUT_SECONDS = 5.0
+# Pebble 2.4.0 logs, e.g.: Pebble 2026/11/23 22:35:06 Added order "2pZ6ygFd3C07fGLjOcI2YJgSM_YTmzmT-eTBK5pB9zQ" to the db
+ORDER_ADDED_LOG_LINE = re.compile(r'^Pebble \S+ \S+ Added order "[^"]+" to the db$', re.MULTILINE)
 
 
 def unique_name(label: str, zone: str) -> str:
@@ -154,16 +157,30 @@ def subject_alternative_names(pem: str | bytes) -> list[str]:
     return [*names.get_values_for_type(x509.DNSName), *(str(ip) for ip in names.get_values_for_type(x509.IPAddress))]
 
 
-class RequestCounter:
-    """Counts the ACME requests pebble receives from now on, by method and path."""
+class PebbleLog:
+    """What pebble logs from now on: the ACME requests it receives, and the orders it creates.
+
+    A request pebble rejects with badNonce is logged like any other, and the client sends it
+    again; so ``requests()`` may count a new-order request twice, while ``orders_created()`` counts
+    the orders that came of it.
+    """
 
     def __init__(self, pebble: PebbleServer) -> None:
-        self.pebble = pebble
-        self.start = pebble.count_requests()
+        self.path = pebble.log_path
+        self.offset = self.path.stat().st_size
 
-    def counts(self) -> collections.Counter[str]:
-        """``{'POST /order-plz': 1, ...}`` since this counter was made."""
-        return collections.Counter(f'{request.method} {request.path}' for request in self.pebble.logged_requests()[self.start:])
+    def _text(self) -> str:
+        with self.path.open('rb') as log:
+            log.seek(self.offset)
+            return log.read().decode('utf-8', errors='replace')
+
+    def requests(self) -> collections.Counter[str]:
+        """``{'POST /order-plz': 1, ...}``: requests by method and path."""
+        return collections.Counter(f'{match["method"]} {match["path"]}' for match in REQUEST_LOG_LINE.finditer(self._text()))
+
+    def orders_created(self) -> int:
+        """How many orders pebble added to its database."""
+        return len(ORDER_ADDED_LOG_LINE.findall(self._text()))
 
 
 ChallengeChoice = Callable[[str], str]
