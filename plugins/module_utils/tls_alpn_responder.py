@@ -199,8 +199,10 @@ class TlsAlpnResponder:
                 worker = threading.Thread(target=self._handshake, args=(connection, default_context), daemon=True)
                 worker.start()
                 workers = [item for item in workers if item.is_alive()] + [worker]
+        # Handshakes still running end within their socket timeout; wait for that long in all.
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT_SECONDS
         for worker in workers:
-            worker.join(HANDSHAKE_TIMEOUT_SECONDS)
+            worker.join(max(0.0, deadline - time.monotonic()))
 
     def _choose_context(self, connection: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _context: ssl.SSLContext) -> int | None:
         context = self._contexts.get(_normalize_server_name(server_name or ""))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable
 
+from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifiers
 from test_issuance_support import (
     PLAYBOOKS,
     ChallengeProvisioner,
@@ -23,8 +24,6 @@ from testbed.bind9 import Bind9Server
 from testbed.pebble import PebbleServer
 from testbed.tls_alpn import TlsAlpnResponders
 from testbed.webserver import WebrootServer
-
-from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifiers
 
 CHANGING_REQUESTS = ('POST /order-plz', 'POST /chalZ/', 'POST /finalize-order/')
 
