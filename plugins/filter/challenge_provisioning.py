@@ -1,0 +1,97 @@
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: challenge_provisioning
+short_description: What to provision for all orders of one host, grouped so that each place is set up once
+version_added: 0.1.0
+description:
+  - Takes the results of a loop of M(certforge.acme.acme_order) over the certificates of one host, as the
+    C(certforge.acme.acme_certificate) role registers them (each result carries the role's decision as C(item),
+    and that carries the certificate's entry as C(item)), splits each order's challenges by the type chosen
+    for each identifier (see P(certforge.acme.challenges_by_type#filter)), and groups the work so that one
+    module run sets up each place.
+  - C(http-01) becomes one group per web server (the host itself, or each host of the entry's C(webroot_hosts))
+    and document root; an identifier that two certificates of the host validate at once goes to a second group.
+  - C(dns-01) becomes one set of TXT records (record name -> all values), and C(tls-alpn-01) one list of
+    challenge certificates for one responder.
+positional: host
+options:
+  _input:
+    description: The C(results) of the role's C(acme_order) loop.
+    type: list
+    elements: dict
+    required: true
+  host:
+    description: The inventory name of the host the certificates belong to (the web server when an entry lists no C(webroot_hosts)).
+    type: str
+    required: true
+author:
+  - certforge.acme developers (@certforge)
+"""
+
+EXAMPLES = r"""
+- name: Work out what to provision
+  ansible.builtin.set_fact:
+    provisioning: "{{ orders.results | certforge.acme.challenge_provisioning(inventory_hostname) }}"
+  # provisioning['http-01']: [{host, webroot, webroot_owner, webroot_group, challenge_data}, ...]
+  # provisioning['dns-01']: {"_acme-challenge.example.com": [value, ...]}
+  # provisioning['tls-alpn-01']: [{resource, certificate, private_key}, ...]
+"""
+
+RETURN = r"""
+_value:
+  description:
+    - C(http-01) (list of C(host), C(webroot), C(webroot_owner), C(webroot_group) as the entry sets them or V(''),
+      and C(challenge_data) for M(certforge.acme.acme_http01_files)), C(dns-01) (record name -> values) and
+      C(tls-alpn-01) (list for M(certforge.acme.acme_tls_alpn_responder)).
+  type: dict
+"""
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.certforge.acme.plugins.filter.challenges_by_type import challenges_by_type
+
+
+def _add_http01(groups: list[dict[str, t.Any]], place: dict[str, str], challenge_data: dict[str, t.Any]) -> None:
+    for identifier, data in challenge_data.items():
+        for group in groups:
+            same_place = all(group[key] == value for key, value in place.items())
+            if same_place and identifier not in group["challenge_data"]:
+                group["challenge_data"][identifier] = data
+                break
+        else:
+            groups.append({**place, "challenge_data": {identifier: data}})
+
+
+def challenge_provisioning(orders: list[dict[str, t.Any]], host: str) -> dict[str, t.Any]:
+    http01: list[dict[str, t.Any]] = []
+    dns01: dict[str, list[str]] = {}
+    tls_alpn01: dict[str, dict[str, str]] = {}
+    for order in orders:
+        spec = (order.get("item") or {}).get("item") or {}
+        by_type = challenges_by_type(order, spec.get("challenge") or "http-01", spec.get("challenge_overrides"))
+        if by_type["http-01"]:
+            for web_server in spec.get("webroot_hosts") or [host]:
+                place = {"host": web_server, **{key: spec.get(key) or "" for key in ("webroot", "webroot_owner", "webroot_group")}}
+                _add_http01(http01, place, by_type["http-01"])
+        for record, values in by_type["dns-01"].items():
+            dns01.setdefault(record, []).extend(value for value in values if value not in dns01.get(record, []))
+        for entry in by_type["tls-alpn-01"]:
+            # One responder answers for the host, and it can present only one certificate per name.
+            other = tls_alpn01.setdefault(entry["resource"], entry)
+            if other["certificate"] != entry["certificate"]:
+                raise AnsibleFilterError(
+                    f"two certificates of {host} need tls-alpn-01 for {entry['resource']} at the same time; "
+                    "choose another challenge type for one of them (challenge_overrides)"
+                )
+    return {"http-01": http01, "dns-01": dns01, "tls-alpn-01": list(tls_alpn01.values())}
+
+
+class FilterModule:
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {"challenge_provisioning": challenge_provisioning}
