@@ -156,7 +156,7 @@ def _start_program(tmp_path: pathlib.Path, *, timeout: float) -> tuple[subproces
 
 def test_program_serves_until_its_timeout_then_exits(tmp_path: pathlib.Path) -> None:
     started = time.monotonic()
-    program, port, pid_path, data = _start_program(tmp_path, timeout=1)
+    program, port, pid_path, data = _start_program(tmp_path, timeout=2)
     try:
         assert pid_path.read_text(encoding='ascii').strip() == str(program.pid)
         with _handshake(port, NAME) as tls:
@@ -166,7 +166,7 @@ def test_program_serves_until_its_timeout_then_exits(tmp_path: pathlib.Path) -> 
         if program.poll() is None:
             program.kill()
             program.wait()
-    assert time.monotonic() - started >= 1
+    assert time.monotonic() - started >= 2
     assert not pid_path.exists()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((LOOPBACK, port), timeout=5).close()
