@@ -54,6 +54,12 @@ options:
     type: str
     choices: [validated, deactivated]
     default: validated
+  authorizations:
+    description:
+      - The authorizations as M(certforge.acme.acme_order) returned them in RV(certforge.acme.acme_order#module:authorizations),
+        to save fetching each one again. Ignored unless they are exactly the order's authorizations.
+    type: list
+    elements: dict
   timeout:
     description: Seconds to wait for the CA to validate all authorizations.
     type: int
@@ -128,7 +134,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.authorization
 from ansible_collections.certforge.acme.plugins.module_utils._acme.challenges import CHALLENGE_TYPES, dns01_record_name
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifier
-from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import OrderClient
+from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
     create_module,
     failing_on_errors,
@@ -157,6 +163,28 @@ def chosen_types(default: str, overrides: dict[str, t.Any]) -> t.Callable[[Ident
             )
         normalized[parse_identifier(name, option="challenge_overrides")] = challenge_type
     return lambda identifier: normalized.get(identifier, default)
+
+
+def known_authorizations(described: list[dict[str, t.Any]] | None, order: Order) -> list[Authorization] | None:
+    """acme_order's description of the order's authorizations, when it is complete and fits."""
+    if not described or sorted(str(item.get("uri")) for item in described) != sorted(order.authorizations):
+        return None
+    try:
+        return [
+            Authorization(
+                uri=item["uri"],
+                status=item["status"],
+                identifier=Identifier(item["identifier_type"], item["identifier"]),
+                expires=item.get("expires"),
+                challenges=[
+                    Challenge(type=kind, url=data["url"], status=data["status"], token=data.get("token"), error=None)
+                    for kind, data in (item.get("challenges") or {}).items()
+                ],
+            )
+            for item in described
+        ]
+    except (KeyError, TypeError):
+        return None  # not acme_order's shape: ask the CA instead
 
 
 def pick_challenge(authorization: Authorization, challenge_type: str) -> Challenge:
@@ -199,7 +227,7 @@ def validate(module: t.Any, orders: OrderClient, authz_client: AuthorizationClie
         results = [{"identifier": item.value, "status": "valid", "challenge": None, "error": None} for item in order.identifiers]
         return {"changed": False, "order_status": order.status, "authorizations": results}
     type_for = chosen_types(params["challenge"], params["challenge_overrides"])
-    authorizations = authz_client.get_all(order.authorizations)
+    authorizations = known_authorizations(params["authorizations"], order) or authz_client.get_all(order.authorizations)
     used: dict[str, str | None] = {}
     to_answer = []
     for authorization in authorizations:
@@ -228,15 +256,18 @@ def validate(module: t.Any, orders: OrderClient, authz_client: AuthorizationClie
 
 
 def failure(authorizations: list[Authorization], used: dict[str, str | None], *, order_status: str) -> ValidationFailed:
+    """Name every identifier the CA refused, with its reason; the others are only counted."""
     results = [result_of(authorization, used[authorization.uri]) for authorization in authorizations]
-    failed = [(authorization, result) for authorization, result in zip(authorizations, results) if result["status"] != "valid"]
+    invalid = [(item, result) for item, result in zip(authorizations, results) if result["status"] == "invalid"]
+    unfinished = [result["identifier"] for result in results if result["status"] not in ("valid", "invalid")]
     reasons = []
-    for authorization, result in failed:
-        hint = _hint(authorization.identifier, result["challenge"]) if result["status"] == "invalid" else ""
-        reason = result["error"] or f"authorization is {result['status']}"
-        reasons.append(f"{result['identifier']} ({result['challenge'] or 'no challenge'}): {reason}" + (f" ({hint})" if hint else ""))
+    for authorization, result in invalid:
+        hint = _hint(authorization.identifier, result["challenge"])
+        reasons.append(f"{result['identifier']} ({result['challenge'] or 'no challenge'}): {result['error'] or 'invalid'}" + (f" ({hint})" if hint else ""))
+    if unfinished:
+        reasons.append(f"not decided when the order failed: {', '.join(unfinished)}")
     return ValidationFailed(
-        f"validation failed for {len(failed)} of {len(results)} identifiers (order is {order_status}): " + "; ".join(reasons),
+        f"validation failed for {len(invalid)} of {len(results)} identifiers (order is {order_status}): " + "; ".join(reasons),
         results=results,
     )
 
@@ -261,6 +292,7 @@ def main() -> None:
             "challenge_overrides": {"type": "dict", "default": {}},
             "state": {"type": "str", "choices": ["validated", "deactivated"], "default": "validated"},
             "timeout": {"type": "int", "default": 120},
+            "authorizations": {"type": "list", "elements": "dict"},
         }
     )
     with failing_on_errors(module):

@@ -75,6 +75,11 @@ options:
       subject_key_identifier:
         description: SubjectKeyIdentifier (hex, colons optional) of the root or of an intermediate in the chain.
         type: str
+  order_uri_file:
+    description:
+      - The order state file of M(certforge.acme.acme_order) (its O(certforge.acme.acme_order#module:order_uri_file)),
+        removed once the certificate is downloaded, because the order is finished.
+    type: path
   timeout:
     description: Seconds to wait for the CA to issue the certificate.
     type: int
@@ -243,7 +248,7 @@ def write_files(module: t.Any, chain: Chain) -> tuple[bool, list[str]]:
                 if current is not None and params["backup"]:
                     backups.append(module.backup_local(path))
                 try:
-                    write_file_atomically(path, content, mode=0o644)
+                    write_file_atomically(path, content, mode=0o600)  # the requested mode follows
                 except OSError as error:
                     raise ConfigurationError(f"cannot write {path}: {error.strerror}", option=option) from None
         if os.path.exists(path) and apply_file_attributes(
@@ -274,6 +279,7 @@ def main() -> None:
                 },
             },
             "timeout": {"type": "int", "default": 120},
+            "order_uri_file": {"type": "path"},
         },
         mutually_exclusive=[("csr_src", "csr_content")],
         required_one_of=[("csr_src", "csr_content")],
@@ -298,6 +304,9 @@ def main() -> None:
                 option=csr_option,
             )
         files_changed, backups = write_files(module, chain)
+        state_file = module.params["order_uri_file"]
+        if state_file and os.path.exists(state_file) and not module.check_mode:
+            os.unlink(state_file)  # the order is finished: nothing left to resume
     info = certificate_info(certificate)
     result: dict[str, t.Any] = {
         "changed": finalized or files_changed,

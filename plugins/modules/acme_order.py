@@ -44,6 +44,13 @@ options:
         and is for the same identifiers, it is returned instead of creating a new order.
       - An invalid, expired or unknown order, or one for other identifiers, is replaced by a new one.
     type: str
+  order_uri_file:
+    description:
+      - A file that keeps the URL of the order in flight, so that an interrupted run resumes it.
+      - When O(order_uri) is not given, the URL is read from this file (a missing file means no earlier order).
+        A new order's URL is written to it atomically with mode C(0600), creating its directory (mode C(0700)).
+      - M(certforge.acme.acme_finalize) removes it once the certificate is downloaded (its O(certforge.acme.acme_finalize#module:order_uri_file)).
+    type: path
   not_before:
     description: Requested start of validity, RFC 3339 (V(2026-12-01T00:00:00Z)). Many CAs refuse it.
     type: str
@@ -187,6 +194,9 @@ authorizations:
     uri:
       description: URL of the authorization.
       type: str
+    expires:
+      description: When the authorization expires (RFC 3339).
+      type: str
     challenges:
       description: Challenge type -> what to provision; see RV(challenge_data).
       type: dict
@@ -223,11 +233,13 @@ challenge_data_dns:
 """
 
 import datetime
+import os
 import typing as t
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import AuthorizationClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.challenges import authorization_data
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ProblemError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProblemError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifiers
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import LIVE_STATUSES, Order, OrderClient
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
@@ -236,6 +248,20 @@ from ansible_collections.certforge.acme.plugins.module_utils.module_support impo
     open_session,
     resolve_account,
 )
+
+
+def read_order_uri_file(path: str | None) -> str | None:
+    if not path or not os.path.exists(path):
+        return None
+    return read_file(path, option="order_uri_file").decode("utf-8", "replace").strip() or None
+
+
+def write_order_uri_file(path: str, order_uri: str) -> None:
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        write_file_atomically(path, f"{order_uri}\n".encode("utf-8"), mode=0o600)
+    except OSError as error:
+        raise ConfigurationError(f"cannot write {path}: {error.strerror}", option="order_uri_file") from None
 
 
 def _expired(order: Order) -> bool:
@@ -292,6 +318,7 @@ def main() -> None:
         {
             "identifiers": {"type": "list", "elements": "raw", "required": True},
             "order_uri": {"type": "str"},
+            "order_uri_file": {"type": "path"},
             "not_before": {"type": "str"},
             "not_after": {"type": "str"},
             "replaces": {"type": "str"},
@@ -305,7 +332,7 @@ def main() -> None:
         key, account_uri = resolve_account(module, session)
         orders = OrderClient(session, key, account_uri)
         orders.check_extensions(replaces=params["replaces"], profile=params["profile"])
-        order = resumable_order(orders, params["order_uri"], identifiers)
+        order = resumable_order(orders, params["order_uri"] or read_order_uri_file(params["order_uri_file"]), identifiers)
         changed = order is None
         if order is None:
             if module.check_mode:
@@ -317,6 +344,8 @@ def main() -> None:
                 replaces=params["replaces"],
                 profile=params["profile"],
             )
+            if params["order_uri_file"]:
+                write_order_uri_file(params["order_uri_file"], order.uri)
         described = describe_authorizations(AuthorizationClient(session, key, account_uri), order, key.thumbprint)
     module.exit_json(changed=changed, account_uri=account_uri, order_uri=order.uri, order=order.summary(), **described)
 
