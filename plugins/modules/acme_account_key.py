@@ -11,7 +11,7 @@ version_added: 0.1.0
 description:
   - Creates the private key of an ACME account when it is missing, writes it atomically with mode
     C(0600), and returns its public JWK thumbprint.
-  - O(mode) defaults to V('0600') here, not to the umask.
+  - O(mode) defaults to V('0600') here, not to the umask. A missing directory is created with mode C(0700).
   - An existing key is never replaced unless O(force=true), because losing an account key loses the
     ability to manage (and revoke with) the account.
   - Runs where the account key lives, normally the controller (C(delegate_to=localhost)).
@@ -163,6 +163,7 @@ def main() -> None:
             if params["backup"] and os.path.exists(params["path"]):
                 result["backup_file"] = module.backup_local(params["path"])
             key = generate_private_key(params["key_type"])
+            os.makedirs(os.path.dirname(os.path.abspath(params["path"])), mode=0o700, exist_ok=True)
             write_file_atomically(params["path"], private_key_pem(key, passphrase=params["passphrase"]), mode=0o600)
         if key is not None:
             result["thumbprint"] = SigningKey(key).thumbprint
