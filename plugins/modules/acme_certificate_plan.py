@@ -192,7 +192,9 @@ def signing_key(module: AnsibleModule, current_key: t.Any) -> tuple[t.Any, str, 
     staged = generate_private_key(params["key_type"])
     directory = os.path.dirname(staged_path) or "."
     if not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o700)
+        # Like acme_certificate_deploy: the directory must let the files' owner (a service user) in;
+        # the key file's own mode keeps others out.
+        os.makedirs(directory, mode=0o755)
     write_file_atomically(staged_path, private_key_pem(staged), mode=0o600)
     return staged, staged_path, True
 
