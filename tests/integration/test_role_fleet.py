@@ -191,6 +191,11 @@ def test_first_run_gives_the_files_their_modes_and_owners(fleet: Fleet, first_ru
     assert state(combined) == ('file', 0o640, NOBODY_UID, NOGROUP_GID)
     static = fleet.cert_dir('web1', 'static')
     assert first_run.content(combined) == first_run.content(static / 'fullchain.pem') + first_run.content(static / 'privkey.pem')
+    # The service user that owns static's files can get to them: the directories the role made
+    # on the way let others through (the files' own modes keep them out of the key).
+    for file_path in (static / 'privkey.pem', combined):
+        for directory in file_path.relative_to(fleet.host_root('web1')).parents[:-1]:
+            assert first_run.after[str(fleet.host_root('web1') / directory)].mode & 0o001, directory
 
 
 def test_first_run_runs_the_handler_once_per_host(fleet: Fleet, first_run: Step) -> None:
