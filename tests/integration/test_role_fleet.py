@@ -20,6 +20,7 @@ import pytest
 
 from test_role_support import (
     HOSTS,
+    ORDER_TASK,
     Fleet,
     Step,
     certificate,
@@ -279,7 +280,7 @@ def test_forced_renewal_renews_only_that_certificate(fleet: Fleet, first_run: St
     assert {name for name, item in forced_run.results['dns1'].items() if item['changed']} == {'mail'}
     assert {host: run['changed'] for host, run in forced_run.run.recap.items()}['web1'] == 0
     assert {host: run['changed'] for host, run in forced_run.run.recap.items()}['tls1'] == 0
-    assert forced_run.new_orders() == 1
+    assert forced_run.orders_created() == {'dns1': ['mail']}
     assert forced_run.txt_records == dict.fromkeys(dns01_names(fleet), [])
 
 
@@ -294,22 +295,21 @@ def test_threshold_renews_only_the_certificate_it_makes_due(fleet: Fleet, thresh
             if path.startswith(f'{static}/') and path.endswith('.pem')} == {(0o640, NOBODY_UID, NOGROUP_GID)}
     changed = {(host, name) for host, records in threshold_run.results.items() for name, item in records.items() if item['changed']}
     assert changed == {('web1', 'static')}
-    assert threshold_run.new_orders() == 1
+    assert threshold_run.orders_created() == {'web1': ['static']}
 
 
 # An interrupted run.
 
 def test_interrupted_run_keeps_its_order_and_the_next_run_resumes_it(fleet: Fleet, resumed_runs: ResumedRuns) -> None:
     interrupted, recorded_order, resumed = resumed_runs
-    order_task = 'certforge.acme.acme_certificate : Order the certificates, resuming the orders of an interrupted run'
     failure = next(outcome for outcome in interrupted.run.outcomes if outcome.host == 'tls1' and outcome.failed and not outcome.ignored)
     assert 'could not start' in failure.result['msg']
-    assert interrupted.new_orders() == 1
-    ordered = next(outcome for outcome in interrupted.run.outcomes_of(order_task) if outcome.host == 'tls1')
+    assert interrupted.orders_created() == {'tls1': ['late']}
+    ordered = next(outcome for outcome in interrupted.run.outcomes_of(ORDER_TASK) if outcome.host == 'tls1')
     assert recorded_order == ordered.result['results'][0]['order_uri']
     # The next run orders nothing: it validates and finalizes the recorded order.
-    assert resumed.new_orders() == 0
-    resumed_order = next(outcome for outcome in resumed.run.outcomes_of(order_task) if outcome.host == 'tls1')
+    assert resumed.new_order_requests() == 0
+    resumed_order = next(outcome for outcome in resumed.run.outcomes_of(ORDER_TASK) if outcome.host == 'tls1')
     assert [(item['order_uri'], item['changed']) for item in resumed_order.result['results']] == [(recorded_order, False)]
     assert_deployed(fleet, resumed, 'tls1', 'late', [fleet.name('late')])
     assert not fleet.order_file('tls1', 'late').exists()
@@ -349,6 +349,10 @@ def test_other_hosts_and_certificates_succeed_beside_a_failing_one(
     assert_deployed(fleet, failing_run, 'dns1', 'mail', [fleet.name('mail'), fleet.name('smtp')])
     shop = fleet.cert_dir('dns1', 'shop')
     assert all(failing_run.after[str(shop / name)] == before.after[str(shop / name)] for name in CERTIFICATE_FILES)
+    # dns1's handler ran for its new mail files although dns1 failed; web1 deployed nothing.
+    log_lines = {host: failing_run.content(fleet.deployments_log(host)).count(b'\n') - before.content(fleet.deployments_log(host)).count(b'\n')
+                 for host in HOSTS}
+    assert log_lines == {'web1': 0, 'dns1': 1, 'tls1': 1}
     # Failed hosts leave the play before its last task; tls1 reports its one change.
     assert {host: {name for name, item in records.items() if item['changed']} for host, records in failing_run.results.items()} == {
         'tls1': {'api'}}

@@ -43,6 +43,7 @@ ZONE = 'acme.test'
 RESULTS_TASK = 'Show what the role did'
 CHALLENGE_DIRECTORY = os.path.join('.well-known', 'acme-challenge')
 NEW_ORDER_PATH = '/order-plz'  # pebble's newOrder URL
+ORDER_TASK = 'certforge.acme.acme_certificate : Order the certificates, resuming the orders of an interrupted run'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,9 +79,18 @@ class Step:  # pylint: disable=too-many-instance-attributes  # everything one ru
         """A file's content right after the run."""
         return self.after[str(path)].content
 
-    def new_orders(self) -> int:
-        """How many orders the CA created during the run."""
+    def new_order_requests(self) -> int:
+        """How many newOrder requests the CA received during the run (a retry after badNonce counts twice)."""
         return sum(1 for request in self.requests if request.method == 'POST' and request.path == NEW_ORDER_PATH)
+
+    def orders_created(self) -> dict[str, list[str]]:
+        """host -> the certificates the role created a new order for (not resumed ones)."""
+        created: dict[str, list[str]] = {}
+        for outcome in self.run.outcomes_of(ORDER_TASK):
+            for item in outcome.result.get('results', []):
+                if item.get('changed'):
+                    created.setdefault(outcome.host, []).append(item['item']['item']['name'])
+        return created
 
 
 @dataclasses.dataclass
