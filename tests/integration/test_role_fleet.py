@@ -169,6 +169,9 @@ def test_first_run_deploys_every_certificate_with_a_chain_to_the_root(fleet: Fle
         record = first_run.results[host][name]
         assert (record['action'], record['changed'], record['serial']) == ('new', True, serial_of(cert))
         assert record['identifiers'] == names
+        directory = fleet.cert_dir(host, name)
+        assert (record['cert_path'], record['fullchain_path'], record['key_path']) == (
+            str(directory / 'cert.pem'), str(directory / 'fullchain.pem'), str(directory / 'privkey.pem'))
         assert record['not_after'] == certificate(cert).not_valid_after_utc.isoformat()
         assert record['reason'].startswith('there is no certificate at ')
     assert {host: run['failures'] for host, run in first_run.run.recap.items()} == dict.fromkeys(HOSTS, 0)
