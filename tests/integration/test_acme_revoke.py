@@ -177,8 +177,12 @@ def _issue_with_probe(server: PebbleServer, webroot: WebrootServer, account_key:
             challenge = probe.challenge(authorization_url, 'http-01')
             assert challenge is not None
             key_authorization = probe.key_authorization(challenge['token'])
-            (webroot.challenge_path / challenge['token']).write_text(key_authorization, encoding='ascii')
-            assert probe.answer(challenge, authorization_url)['status'] == 'valid'
+            challenge_file = webroot.challenge_path / challenge['token']
+            challenge_file.write_text(key_authorization, encoding='ascii')
+            try:
+                assert probe.answer(challenge, authorization_url)['status'] == 'valid'
+            finally:
+                challenge_file.unlink()  # the webroot is shared by the whole session
         leaf, *_chain = probe.finalize(order_url, order, [name])
         path = work_dir / f'{name}.crt'
         path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))

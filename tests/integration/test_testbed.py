@@ -98,9 +98,13 @@ def test_bind9_refuses_unsigned_update(bind9: Bind9Server) -> None:
 def test_webroot_serves_challenge_files(webroot: WebrootServer, pebble: PebbleServer) -> None:
     assert webroot.port == pebble.http_port
     token = secrets.token_urlsafe(16)
-    (webroot.challenge_path / token).write_text('key-authorization', encoding='ascii')
-    with loopback_session() as session:
-        response = session.get(f'{webroot.base_url}/.well-known/acme-challenge/{token}', timeout=5)
+    challenge_file = webroot.challenge_path / token
+    challenge_file.write_text('key-authorization', encoding='ascii')
+    try:
+        with loopback_session() as session:
+            response = session.get(f'{webroot.base_url}/.well-known/acme-challenge/{token}', timeout=5)
+    finally:
+        challenge_file.unlink()  # the webroot is shared by the whole session
     assert response.status_code == 200
     assert response.text == 'key-authorization'
 
@@ -114,8 +118,12 @@ def test_pebble_issues_for_test_zone_names_with_http01(pebble: PebbleServer, web
         challenge = probe.challenge(authorization_url, 'http-01')
         if challenge is None:
             continue
-        (webroot.challenge_path / challenge['token']).write_text(probe.key_authorization(challenge['token']), encoding='ascii')
-        assert probe.answer(challenge, authorization_url)['status'] == 'valid'
+        challenge_file = webroot.challenge_path / challenge['token']
+        challenge_file.write_text(probe.key_authorization(challenge['token']), encoding='ascii')
+        try:
+            assert probe.answer(challenge, authorization_url)['status'] == 'valid'
+        finally:
+            challenge_file.unlink()  # the webroot is shared by the whole session
 
     leaf, *issuers = probe.finalize(order_url, order, names)
     assert leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == names
