@@ -170,7 +170,7 @@ def _issue_with_probe(server: PebbleServer, webroot: WebrootServer, account_key:
     probe.key = serialization.load_pem_private_key(account_key.read_bytes(), password=None)
     probe.register()  # finds the existing account of the key
     paths = []
-    for _ in range(count):
+    for _number in range(count):
         name = _new_name()
         order_url, order = probe.new_order([name])
         for authorization_url in order['authorizations']:

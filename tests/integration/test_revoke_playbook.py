@@ -39,15 +39,14 @@ def test_revoke_playbook_revokes_the_deployed_certificate_and_removes_it(run_pla
     refused = run_playbook(REPO / 'playbooks' / 'revoke.yml', extra_vars=role_vars, expect_failure=True)
     assert refused.contains('-e target=HOST -e certificate=NAME')
 
-    run_playbook(REPO / 'playbooks' / 'revoke.yml', extra_vars={**role_vars, 'target': 'localhost', 'certificate': 'site',
-                                                                  'reason': 'superseded'})
+    target = {'target': 'localhost', 'certificate': 'site'}
+    run_playbook(REPO / 'playbooks' / 'revoke.yml', extra_vars={**role_vars, **target, 'reason': 'superseded'})
     status = pebble.cert_status(serial)
     assert status['Status'] == 'Revoked' and status['Reason'] == 4
     assert (site / 'cert.pem').exists(), 'without remove=true the files stay'
 
     # Revoking again is no change at the CA; remove=true then deletes the files.
-    again = run_playbook(REPO / 'playbooks' / 'revoke.yml', extra_vars={**role_vars, 'target': 'localhost', 'certificate': 'site',
-                                                                           'remove': True})
+    again = run_playbook(REPO / 'playbooks' / 'revoke.yml', extra_vars={**role_vars, **target, 'remove': True})
     assert again['certforge.acme.acme_certificate : Revoke the certificate']['revoked'] is False
     assert not any((site / name).exists() for name in ('cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem'))
 
