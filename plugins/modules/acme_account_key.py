@@ -105,7 +105,11 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
-from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import (
+    create_file_exclusively,
+    read_file,
+    write_file_atomically,
+)
 from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import SigningKey
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import (
     KEY_TYPES,
@@ -160,11 +164,17 @@ def main() -> None:
         key = existing_key(module)
         changed = key is None
         if key is None and not module.check_mode:
-            if params["backup"] and os.path.exists(params["path"]):
+            replacing = os.path.exists(params["path"])
+            if replacing and params["backup"]:
                 result["backup_file"] = module.backup_local(params["path"])
             key = generate_private_key(params["key_type"])
+            content = private_key_pem(key, passphrase=params["passphrase"])
             os.makedirs(os.path.dirname(os.path.abspath(params["path"])), mode=0o700, exist_ok=True)
-            write_file_atomically(params["path"], private_key_pem(key, passphrase=params["passphrase"]), mode=0o600)
+            if replacing:
+                write_file_atomically(params["path"], content, mode=0o600)
+            elif not create_file_exclusively(params["path"], content, mode=0o600):
+                # another run created the key at the same moment: use that one
+                key, changed = existing_key(module), False
         if key is not None:
             result["thumbprint"] = SigningKey(key).thumbprint
     except AcmeError as error:

@@ -41,3 +41,26 @@ def write_file_atomically(path: str, content: bytes, *, mode: int) -> None:
         if os.path.exists(temp_path):
             os.unlink(temp_path)
         raise
+
+
+def create_file_exclusively(path: str, content: bytes, *, mode: int) -> bool:
+    """Create `path` with `content` unless it exists; False when another writer was first.
+
+    The content is written to a temporary file first and then hard-linked into place, which
+    fails if the name exists: two runs creating an account key at once cannot both win.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temp_path, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(temp_path)

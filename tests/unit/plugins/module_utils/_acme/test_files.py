@@ -114,3 +114,14 @@ def test_read_missing_file_names_the_option(tmp_path):
 def test_read_directory_names_the_option(tmp_path):
     with pytest.raises(ConfigurationError, match="^account_key_src: .* is a directory, not a file$"):
         read_file(str(tmp_path), option="account_key_src")
+
+
+def test_exclusive_creation_writes_a_private_file_once(tmp_path):
+    from ansible_collections.certforge.acme.plugins.module_utils._acme.files import create_file_exclusively
+
+    path = tmp_path / "account.key"
+    assert create_file_exclusively(str(path), b"first", mode=0o600) is True
+    assert create_file_exclusively(str(path), b"second", mode=0o600) is False, "a second writer must not replace the key"
+    assert path.read_bytes() == b"first"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [item.name for item in tmp_path.iterdir()] == ["account.key"], "no temporary file is left behind"
