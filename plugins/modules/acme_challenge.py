@@ -167,9 +167,9 @@ def chosen_types(default: str, overrides: dict[str, t.Any]) -> t.Callable[[Ident
 
 def known_authorizations(described: list[dict[str, t.Any]] | None, order: Order) -> list[Authorization] | None:
     """acme_order's description of the order's authorizations, when it is complete and fits."""
-    if not described or sorted(str(item.get("uri")) for item in described) != sorted(order.authorizations):
-        return None
     try:
+        if not described or sorted(str(item.get("uri")) for item in described) != sorted(order.authorizations):
+            return None
         return [
             Authorization(
                 uri=item["uri"],
@@ -183,7 +183,7 @@ def known_authorizations(described: list[dict[str, t.Any]] | None, order: Order)
             )
             for item in described
         ]
-    except (KeyError, TypeError):
+    except (AttributeError, KeyError, TypeError):
         return None  # not acme_order's shape: ask the CA instead
 
 

@@ -96,7 +96,9 @@ def challenge_files(params: dict[str, t.Any]) -> dict[str, bytes]:
     wanted = set(params["identifiers"]) if params["identifiers"] is not None else None
     files = {}
     for identifier, challenges in (params["challenge_data"] or {}).items():
-        data = (challenges or {}).get("http-01")
+        if not isinstance(challenges, dict):
+            raise ValueError(f"{identifier} maps to {type(challenges).__name__}, not to challenge types; pass acme_order's challenge_data")
+        data = challenges.get("http-01")
         if not data or (wanted is not None and identifier not in wanted):
             continue
         token = os.path.basename(str(data["resource"]))

@@ -121,10 +121,13 @@ def paths_for(params: dict[str, t.Any]) -> Paths:
 
 
 def running_pid(paths: Paths) -> int | None:
+    """The responder's pid, if it still runs; a stale pid file may name some other process by now."""
     try:
         with open(paths.pid, encoding="ascii") as handle:
             pid = int(handle.read().strip())
-        os.kill(pid, 0)
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            if paths.script.encode() not in handle.read():
+                return None
     except (OSError, ValueError):
         return None
     return pid
@@ -140,6 +143,7 @@ def stop(paths: Paths) -> bool:
         time.sleep(0.05)
     if running_pid(paths) == pid:
         os.kill(pid, signal.SIGKILL)
+        os.unlink(paths.pid)  # a killed responder cannot remove its own
     return True
 
 

@@ -44,7 +44,8 @@ def poll(
         value, done, retry_after = fetch()
         if done:
             return value
-        wait = retry_after if retry_after is not None else delay
+        # Retry-After may lengthen the wait, never shorten it: a 0 must not turn this into a busy loop
+        wait = max(retry_after, delay) if retry_after is not None else delay
         remaining = deadline - clock()
         if remaining <= 0:
             raise WaitTimeout(f"gave up waiting for {what} after {timeout:g} seconds; raise the timeout or retry later", last=value)

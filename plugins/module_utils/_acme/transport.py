@@ -298,6 +298,9 @@ class AcmeSession:
                     url=url,
                 ) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if make_body is not None and not isinstance(exc, requests.exceptions.ConnectTimeout) and _may_have_arrived(exc):
+                    # the CA may have acted on it (finalize, revoke, newOrder): sending it again would mislead
+                    raise TransportError(f"no answer from {url}: {_reason(exc)}; the CA may have processed the request", url=url) from None
                 failures += 1
                 if not self._wait(failures, None, deadline):
                     raise TransportError(f"cannot connect to {url}: {_reason(exc)}", url=url) from None
@@ -325,6 +328,15 @@ class AcmeSession:
             return False
         self.sleep(wait)
         return True
+
+
+def _may_have_arrived(exc: BaseException) -> bool:
+    """Whether a failed POST may have reached the CA: only a failure to connect proves it did not."""
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    inner = exc.args[0] if exc.args else None
+    reason = getattr(inner, "reason", inner)
+    return "NewConnectionError" not in type(reason).__name__ and "NameResolutionError" not in type(reason).__name__
 
 
 def _reason(exc: BaseException) -> str:

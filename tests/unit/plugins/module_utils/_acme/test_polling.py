@@ -44,3 +44,9 @@ def test_the_deadline_is_never_overslept_and_ends_in_a_clear_error():
         poll(lambda: ("pending", False, 60.0), timeout=5, sleep=clock.sleep, clock=clock, what="the CA")
     assert sum(clock.sleeps) == 5
     assert raised.value.last == "pending"
+
+
+def test_a_zero_retry_after_does_not_make_a_busy_loop():
+    clock = FakeClock()
+    poll(answers(*[("pending", False, 0.0)] * 3, ("ready", True, None)), timeout=100, sleep=clock.sleep, clock=clock, what="x")
+    assert clock.sleeps[0] == FIRST_DELAY and all(wait > 0 for wait in clock.sleeps)

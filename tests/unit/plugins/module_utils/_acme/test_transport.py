@@ -265,7 +265,8 @@ def test_server_error_then_success_returns_the_success(http, session, clock, acc
 
 
 def test_connection_errors_are_retried_then_a_transport_error(http, session, clock, account_key):
-    http.on("POST", NEW_ORDER, requests.exceptions.ConnectionError("Failed to establish a new connection: [Errno 111] Connection refused"))
+    refused = NewConnectionError(HTTPSConnection("acme.example", 443), "Failed to establish a new connection: [Errno 111] Connection refused")
+    http.on("POST", NEW_ORDER, requests_connection_error(refused))
     with pytest.raises(TransportError, match=f"^cannot connect to {NEW_ORDER}: \\[Errno 111\\] Connection refused$") as caught:
         post(session, account_key)
     assert caught.value.url == NEW_ORDER
@@ -313,10 +314,18 @@ def test_urllib3_reasons_are_reported_whole_without_object_reprs(http, session, 
     assert "HTTPSConnection(" not in message
 
 
-def test_timeout_then_success_returns_the_success(http, session, clock, account_key):
-    http.on("POST", NEW_ORDER, requests.exceptions.ReadTimeout("read timed out"), ok(http))
+def test_connect_timeout_then_success_returns_the_success(http, session, clock, account_key):
+    http.on("POST", NEW_ORDER, requests.exceptions.ConnectTimeout("connect timed out"), ok(http))
     assert post(session, account_key).status == 201
     assert clock.sleeps == [0.5]
+
+
+def test_a_post_without_answer_is_not_sent_again(http, session, clock, account_key):
+    """The CA may have finalized, revoked or ordered already: a second POST would mislead."""
+    http.on("POST", NEW_ORDER, requests.exceptions.ReadTimeout("read timed out"), ok(http))
+    with pytest.raises(TransportError, match="the CA may have processed the request"):
+        post(session, account_key)
+    assert len(http.requests_to("POST")) == 1 and clock.sleeps == []
 
 
 def test_ssl_error_is_a_transport_error_mentioning_ca_path_without_retry(http, session, clock, account_key):
