@@ -108,7 +108,9 @@ backup_files:
   elements: str
 """
 
+import grp
 import os
+import pwd
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -116,7 +118,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.certforge.acme.plugins.module_utils._acme.certificates import load_certificate
 from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
-from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, stage_file
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key, public_key_pem
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
 
@@ -125,18 +127,62 @@ def _text(pem: str) -> bytes:
     return (pem.strip() + "\n").encode("ascii") if pem.strip() else b""
 
 
-def planned_files(params: dict[str, t.Any], key_pem: bytes) -> list[tuple[str, bytes, t.Any]]:
-    """(path, content, mode) of every file to deploy; the key last, so a crash leaves the old key."""
+class PlannedFile(t.NamedTuple):
+    option: str
+    path: str
+    content: bytes
+    mode: t.Any
+
+
+def planned_files(params: dict[str, t.Any], key_pem: bytes) -> list[PlannedFile]:
+    """Every file to deploy, with the option that names it (for error messages)."""
     cert, chain = _text(params["cert"]), _text(params["chain"])
-    files = [(params["cert_path"], cert, params["mode"])]
+    files = [PlannedFile("cert_path", params["cert_path"], cert, params["mode"])]
     if params["chain_path"]:
-        files.append((params["chain_path"], chain, params["mode"]))
+        files.append(PlannedFile("chain_path", params["chain_path"], chain, params["mode"]))
     if params["fullchain_path"]:
-        files.append((params["fullchain_path"], cert + chain, params["mode"]))
+        files.append(PlannedFile("fullchain_path", params["fullchain_path"], cert + chain, params["mode"]))
     if params["combined_path"]:
-        files.append((params["combined_path"], cert + chain + key_pem, params["key_mode"]))
-    files.append((params["key_path"], key_pem, params["key_mode"]))
+        files.append(PlannedFile("combined_path", params["combined_path"], cert + chain + key_pem, params["key_mode"]))
+    files.append(PlannedFile("key_path", params["key_path"], key_pem, params["key_mode"]))
     return files
+
+
+def owner_ids(params: dict[str, t.Any]) -> tuple[int | None, int | None]:
+    """uid and gid of owner/group, checked before anything is written."""
+    uid = gid = None
+    try:
+        if params["owner"]:
+            uid = int(params["owner"]) if params["owner"].isdigit() else pwd.getpwnam(params["owner"]).pw_uid
+    except KeyError:
+        raise ConfigurationError(f"there is no user {params['owner']!r} on this host; nothing was deployed", option="owner") from None
+    try:
+        if params["group"]:
+            gid = int(params["group"]) if params["group"].isdigit() else grp.getgrnam(params["group"]).gr_gid
+    except KeyError:
+        raise ConfigurationError(f"there is no group {params['group']!r} on this host; nothing was deployed", option="group") from None
+    return uid, gid
+
+
+def install(module: AnsibleModule, changed: list[PlannedFile], *, uid: int | None, gid: int | None) -> list[str]:
+    """Stage every changed file beside its target first, then rename them all: a failure while
+    staging leaves every old file in place, so a certificate never ends up beside the wrong key."""
+    staged: list[tuple[str, PlannedFile]] = []
+    backups = []
+    try:
+        for item in changed:
+            os.makedirs(os.path.dirname(item.path) or ".", mode=0o755, exist_ok=True)
+            staged.append((stage_file(item.path, item.content, mode=0o600, uid=uid, gid=gid), item))
+        for temp_path, item in staged:
+            if module.params["backup"] and os.path.exists(item.path):
+                backups.append(module.backup_local(item.path))
+        for temp_path, item in staged:
+            os.replace(temp_path, item.path)
+    finally:
+        for temp_path, _item in staged:
+            if os.path.exists(temp_path):
+                os.unlink(temp_path)
+    return backups
 
 
 def main() -> None:
@@ -171,26 +217,24 @@ def main() -> None:
         key = load_private_key(key_pem, passphrase=None, option="key_src", passphrase_option="")
         if params["verify_key"] and public_key_pem(key) != public_key_pem(certificate.public_key()):
             raise ConfigurationError(f"the certificate does not belong to the key {key_src}; nothing was deployed", option="cert")
-        for path, content, mode in planned_files(params, key_pem):
-            current = read_file(path, option="cert_path") if os.path.isfile(path) else None
-            if current != content:
-                changed_files.append(path)
-                if not module.check_mode:
-                    if current is not None and params["backup"]:
-                        backups.append(module.backup_local(path))
-                    os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
-                    write_file_atomically(path, content, mode=0o600)
-            attributes_changed = os.path.exists(path) and apply_file_attributes(
-                module, path, owner=params["owner"], group=params["group"], mode=mode
+        uid, gid = owner_ids(params)  # a typo in owner/group fails here, in check mode too
+        files = planned_files(params, key_pem)
+        changed = [item for item in files if not os.path.isfile(item.path) or read_file(item.path, option=item.option) != item.content]
+        changed_files = [item.path for item in changed]
+        if changed and not module.check_mode:
+            backups = install(module, changed, uid=uid, gid=gid)
+        for item in files:
+            attributes_changed = os.path.exists(item.path) and apply_file_attributes(
+                module, item.path, owner=params["owner"], group=params["group"], mode=item.mode
             )
-            if attributes_changed and path not in changed_files:
-                changed_files.append(path)
+            if attributes_changed and item.path not in changed_files:
+                changed_files.append(item.path)
         if key_src != params["key_path"] and not module.check_mode:
             os.unlink(key_src)  # its content is now at key_path
     except AcmeError as error:
         module.fail_json(msg=str(error), **error.to_result())
     except OSError as error:
-        module.fail_json(msg=f"cannot deploy to {error.filename}: {error.strerror}")
+        module.fail_json(msg=f"cannot deploy to {error.filename}: {error.strerror}; the previous files are in place")
     module.exit_json(changed=bool(changed_files), changed_files=changed_files, backup_files=backups)
 
 

@@ -22,24 +22,41 @@ def read_file(path: str, *, option: str) -> bytes:
         raise ConfigurationError(f"cannot read {path}: {exc.strerror}", option=option) from None
 
 
-def write_file_atomically(path: str, content: bytes, *, mode: int) -> None:
-    """Write `content` to a temporary file beside `path` (created with `mode`), then rename.
+def stage_file(path: str, content: bytes, *, mode: int, uid: int | None = None, gid: int | None = None) -> str:
+    """Write `content` to a temporary file beside `path`, ready to be renamed over it.
 
-    The file never exists with wider permissions than `mode`, and readers see either the old
-    or the new content, never a mixture.
+    It is created with `mode`, never wider, and owned like the file it replaces (or by
+    `uid`/`gid`), so a service that could read the old file can read the new one.
     """
     directory = os.path.dirname(os.path.abspath(path))
     fd, temp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, mode)
+        if uid is not None or gid is not None:
+            os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
+        elif os.path.exists(path):
+            current = os.stat(path)
+            try:
+                os.fchown(fd, current.st_uid, current.st_gid)
+            except PermissionError:
+                pass  # not root: the new file can only be ours
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        os.unlink(temp_path)
+        raise
+    return temp_path
+
+
+def write_file_atomically(path: str, content: bytes, *, mode: int) -> None:
+    """Replace `path` with `content` in one rename: readers see the old or the new file, never a mixture."""
+    temp_path = stage_file(path, content, mode=mode)
+    try:
         os.replace(temp_path, path)
     except BaseException:
-        if os.path.exists(temp_path):
-            os.unlink(temp_path)
+        os.unlink(temp_path)
         raise
 
 

@@ -125,3 +125,13 @@ def test_exclusive_creation_writes_a_private_file_once(tmp_path):
     assert path.read_bytes() == b"first"
     assert path.stat().st_mode & 0o777 == 0o600
     assert [item.name for item in tmp_path.iterdir()] == ["account.key"], "no temporary file is left behind"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
+def test_replacing_a_file_keeps_its_owner(tmp_path):
+    path = tmp_path / "privkey.pem"
+    path.write_bytes(b"old")
+    os.chown(path, 65534, 65534)
+    write_file_atomically(str(path), b"new", mode=0o600)
+    assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534)
+    assert path.read_bytes() == b"new"
