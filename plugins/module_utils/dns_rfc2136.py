@@ -7,9 +7,11 @@ calls these steps, and the unit tests drive them with dnspython messages and a f
 
 - The zone of a record is found by asking the primary for the SOA of each name from the
   record upwards; RFC 2136 section 4 leaves finding the zone to the requestor.
-- `present` replaces each TXT RRset with exactly the wanted values (delete the RRset, then
-  add, RFC 2136 sections 2.5.2 and 2.5.1) in one update per zone, so values left over from
-  earlier orders disappear and answers stay small.
+- `present` adds the wanted values that are missing (RFC 2136 section 2.5.1), in one update
+  per zone, and leaves other values alone: hosts validating the same name at once (a wildcard
+  and its base name on two hosts) must not erase each other's values. With `exclusive`, it
+  replaces each TXT RRset with exactly the wanted values instead (sections 2.5.2 and 2.5.1),
+  so values left over from interrupted runs disappear and answers stay small.
 - `absent` deletes only the given values (RFC 2136 section 2.5.4): another order may have
   added its own value at the same name in the meantime.
 - Before the CA looks, every authoritative name server must serve the values, because the CA
@@ -436,17 +438,29 @@ class ZoneChange:
         return [name for name, values in self.after.items() if set(values) != set(self.before[name])]
 
 
-def plan_change(zone: dns.name.Name, current: dict[dns.name.Name, list[str]], given: t.Mapping[dns.name.Name, list[str]], *, state: str) -> ZoneChange:
-    """present: exactly the given values; absent: what is there, less the given values."""
-    if state == "present":
+def plan_change(
+    zone: dns.name.Name,
+    current: dict[dns.name.Name, list[str]],
+    given: t.Mapping[dns.name.Name, list[str]],
+    *,
+    state: str,
+    exclusive: bool = False,
+) -> ZoneChange:
+    """present: what is there plus the given values (exclusive: exactly them); absent: what is there, less the given values."""
+    if state == "present" and exclusive:
         after = {name: list(values) for name, values in given.items()}
+    elif state == "present":
+        after = {name: current[name] + [value for value in values if value not in current[name]] for name, values in given.items()}
     else:
         after = {name: [value for value in current[name] if value not in given[name]] for name in given}
     return ZoneChange(zone=zone, before=current, after=after)
 
 
-def update_message(change: ZoneChange, *, state: str, ttl: int, key: dns.tsig.Key | None) -> dns.update.UpdateMessage | None:
-    """One update for the zone: present replaces each changed RRset, absent deletes only the values that go."""
+def update_message(
+    change: ZoneChange, *, state: str, ttl: int, key: dns.tsig.Key | None, exclusive: bool = False
+) -> dns.update.UpdateMessage | None:
+    """One update for the zone: present adds the missing values (exclusive: replaces each changed RRset),
+    absent deletes only the values that go."""
     names = change.changed_names
     if not names:
         return None
@@ -455,6 +469,8 @@ def update_message(change: ZoneChange, *, state: str, ttl: int, key: dns.tsig.Ke
         if state == "absent":
             gone = [value for value in change.before[name] if value not in change.after[name]]
             message.delete(name, *(txt_rdata(value) for value in gone))
+        elif not exclusive:
+            message.add(name, ttl, *(txt_rdata(value) for value in change.after[name] if value not in change.before[name]))
         elif change.after[name]:
             message.replace(name, ttl, *(txt_rdata(value) for value in change.after[name]))
         else:
@@ -473,14 +489,20 @@ class Outcome:
 
 
 def apply_records(
-    primary: Primary, zones: t.Mapping[dns.name.Name, t.Mapping[dns.name.Name, list[str]]], *, state: str, ttl: int, check_mode: bool
+    primary: Primary,
+    zones: t.Mapping[dns.name.Name, t.Mapping[dns.name.Name, list[str]]],
+    *,
+    state: str,
+    ttl: int,
+    check_mode: bool,
+    exclusive: bool = False,
 ) -> Outcome:
     """Read what the primary serves, and send one update per zone where it differs from the wanted state."""
     outcome = Outcome(changed=False, zones=list(zones), before={}, records={})
     for zone, given in zones.items():
         current = {name: primary.txt_values(name) for name in given}
-        change = plan_change(zone, current, given, state=state)
-        message = update_message(change, state=state, ttl=ttl, key=primary.key)
+        change = plan_change(zone, current, given, state=state, exclusive=exclusive)
+        message = update_message(change, state=state, ttl=ttl, key=primary.key, exclusive=exclusive)
         served = change.after
         if message is not None:
             outcome.changed = True

@@ -12,9 +12,9 @@ description:
   - Puts the TXT records of dns-01 challenges into a zone with TSIG-signed dynamic updates (RFC 2136), as
     BIND, Knot DNS, PowerDNS and others accept them, and removes them again afterwards.
   - Takes RV(certforge.acme.acme_order#module:challenge_data_dns) as it is.
-  - With O(state=present), each record name gets exactly the given values, in one update per zone; values an
-    earlier order left behind go away. Then the module waits until every authoritative name server serves every
-    value, because the CA may ask any of them.
+  - With O(state=present), the given values are added at each record name, in one update per zone; values of other
+    orders at the same name stay (with O(exclusive=true), each name gets exactly the given values instead). Then the
+    module waits until every authoritative name server serves every value, because the CA may ask any of them.
   - With O(state=absent), only the given values are deleted; other values at the same name stay, as another
     order may be using them.
   - The module reads what the server serves first and only sends an update when that differs.
@@ -30,8 +30,8 @@ attributes:
     support: full
   idempotent:
     description:
-      - Reports a change only when the values at a record name differ from the wanted ones (O(state=present)) or
-        include a given one (O(state=absent)).
+      - Reports a change only when a given value is missing (O(state=present)), the values differ from the given ones
+        (O(exclusive=true)), or a given value is there (O(state=absent)).
       - Only the values are compared; a record set with the wanted values but another TTL is left alone.
     support: full
 options:
@@ -73,11 +73,19 @@ options:
     required: true
   state:
     description:
-      - V(present) makes the TXT record set at each name hold exactly the given values, then waits for propagation.
+      - V(present) adds the given values at each name (see O(exclusive)), then waits for propagation.
       - V(absent) deletes the given values and leaves any others.
     type: str
     choices: [present, absent]
     default: present
+  exclusive:
+    description:
+      - With O(state=present), make each TXT record set hold exactly the given values, removing values left behind
+        by interrupted runs.
+      - Keep V(false) when several hosts may validate the same name at the same time (the C(acme_certificate) role
+        does), as each would erase the others' values.
+    type: bool
+    default: false
   ttl:
     description: TTL in seconds of the TXT records. Short, so that a retry with new values is not hidden by caches.
     type: int
@@ -247,6 +255,7 @@ def main() -> None:
             "key_algorithm": {"type": "str", "choices": list(TSIG_ALGORITHMS), "default": "hmac-sha256"},
             "records": {"type": "dict", "required": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "exclusive": {"type": "bool", "default": False},
             "ttl": {"type": "int", "default": 60},
             "propagation_timeout": {"type": "int", "default": 120},
             "nameservers": {"type": "list", "elements": "str"},
@@ -268,7 +277,9 @@ def main() -> None:
         zone = parse_name(params["zone"], option="zone") if params["zone"] else None
 
         zones = find_zones(primary, records, zone=zone)
-        outcome = apply_records(primary, zones, state=params["state"], ttl=params["ttl"], check_mode=module.check_mode)
+        outcome = apply_records(
+            primary, zones, state=params["state"], ttl=params["ttl"], check_mode=module.check_mode, exclusive=params["exclusive"]
+        )
 
         if params["state"] == "present" and params["propagation_timeout"] > 0 and not module.check_mode:
             targets = propagation_targets(primary, zones, nameservers=params["nameservers"], port=params["port"])

@@ -113,9 +113,13 @@ def test_present_and_absent_flow(dns_steps: DnsSteps, bind9: Bind9Server) -> Non
     assert sorted(bind9.query_txt(name)) == sorted([first, second])
     serial_settled = serial(bind9)
 
-    _run, (replaced,) = dns_steps({'records': {name: [second, third]}}, diff=True)
+    # Another host's order adds its value at the same name; plain present leaves ours in place.
+    _run, (added,) = dns_steps({'records': {name: [third]}})
+    assert added['changed'] and sorted(bind9.query_txt(name)) == sorted([first, second, third])
+
+    _run, (replaced,) = dns_steps({'records': {name: [second, third]}, 'exclusive': True}, diff=True)
     assert replaced['changed']
-    assert replaced['diff'] == {'before': {name: sorted([first, second])}, 'after': {name: sorted([second, third])}}
+    assert replaced['diff'] == {'before': {name: sorted([first, second, third])}, 'after': {name: sorted([second, third])}}
     assert sorted(bind9.query_txt(name)) == sorted([second, third])
     assert serial(bind9) > serial_settled
 

@@ -266,10 +266,18 @@ def test_records_outside_the_given_zone_are_refused():
 # The update message
 
 
-def test_present_replaces_the_record_set_with_exactly_the_wanted_values():
+def test_present_adds_the_missing_values_and_keeps_those_of_other_orders():
+    change = rfc2136.plan_change(name("example.com"), {name("_acme-challenge.example.com"): ["other-host"]},
+                                 {name("_acme-challenge.example.com"): ["ours"]}, state="present")
+    assert change.after == {name("_acme-challenge.example.com"): ["other-host", "ours"]}
+    (add,) = rfc2136.update_message(change, state="present", ttl=60, key=KEY).update
+    assert add.deleting is None and [rdata.to_text() for rdata in add] == ['"ours"']
+
+
+def test_exclusive_present_replaces_the_record_set_with_exactly_the_wanted_values():
     change = rfc2136.plan_change(name("example.com"), {name("_acme-challenge.example.com"): ["old"]},
-                                 {name("_acme-challenge.example.com"): ["new1", "new2"]}, state="present")
-    message = rfc2136.update_message(change, state="present", ttl=60, key=KEY)
+                                 {name("_acme-challenge.example.com"): ["new1", "new2"]}, state="present", exclusive=True)
+    message = rfc2136.update_message(change, state="present", ttl=60, key=KEY, exclusive=True)
     assert message.zone[0].name == name("example.com")
     delete_rrset, *adds = message.update
     assert (delete_rrset.deleting, delete_rrset.rdtype, len(delete_rrset)) == (dns.rdataclass.ANY, dns.rdatatype.TXT, 0)
@@ -287,9 +295,10 @@ def test_absent_deletes_only_the_given_values():
     assert [rdata.to_text() for rdata in delete] == ['"ours"']
 
 
-def test_present_with_no_values_deletes_the_record_set():
-    change = rfc2136.plan_change(name("example.com"), {name("t.example.com"): ["old"]}, {name("t.example.com"): []}, state="present")
-    (delete,) = rfc2136.update_message(change, state="present", ttl=60, key=None).update
+def test_exclusive_present_with_no_values_deletes_the_record_set():
+    change = rfc2136.plan_change(name("example.com"), {name("t.example.com"): ["old"]}, {name("t.example.com"): []}, state="present",
+                                 exclusive=True)
+    (delete,) = rfc2136.update_message(change, state="present", ttl=60, key=None, exclusive=True).update
     assert (delete.deleting, delete.rdtype) == (dns.rdataclass.ANY, dns.rdatatype.TXT)
 
 
@@ -309,15 +318,16 @@ def test_only_changed_names_go_into_the_update():
 # Applying: one update per zone, idempotence, check mode
 
 
-def apply(server: FakeNameServer, records: dict, *, state: str = "present", check_mode: bool = False) -> rfc2136.Outcome:
+def apply(server: FakeNameServer, records: dict, *, state: str = "present", check_mode: bool = False,
+          exclusive: bool = False) -> rfc2136.Outcome:
     primary = primary_for(server)
     zones = rfc2136.find_zones(primary, rfc2136.parse_records(records), zone=None)
-    return rfc2136.apply_records(primary, zones, state=state, ttl=60, check_mode=check_mode)
+    return rfc2136.apply_records(primary, zones, state=state, ttl=60, check_mode=check_mode, exclusive=exclusive)
 
 
 def test_present_sends_one_signed_update_over_tcp_and_reports_what_is_served():
     server = example_com({"_acme-challenge.example.com": ["stale"]})
-    outcome = apply(server, {"_acme-challenge.example.com": ["v1"], "_acme-challenge.www.example.com": ["v2", "v3"]})
+    outcome = apply(server, {"_acme-challenge.example.com": ["v1"], "_acme-challenge.www.example.com": ["v2", "v3"]}, exclusive=True)
     assert outcome.changed
     (update,) = server.updates
     assert update.had_tsig
