@@ -48,12 +48,23 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifier
+
+
+def _normalized(name: t.Any) -> str:
+    """The identifier as acme_order and acme_challenge see it (A-labels, no trailing dot, canonical IPs)."""
+    try:
+        return parse_identifier(str(name), option="challenge_overrides").value
+    except ConfigurationError as error:
+        raise AnsibleFilterError(str(error)) from None
+
 
 def challenges_by_type(order: dict[str, t.Any], challenge: str, overrides: dict[str, str] | None = None) -> dict[str, t.Any]:
-    chosen = {str(name).lower(): kind for name, kind in (overrides or {}).items()}
+    chosen = {_normalized(name): kind for name, kind in (overrides or {}).items()}
     result: dict[str, t.Any] = {"http-01": {}, "dns-01": {}, "tls-alpn-01": []}
     for identifier, offered in (order.get("challenge_data") or {}).items():
-        kind = chosen.get(identifier.lower(), challenge)
+        kind = chosen.get(_normalized(identifier), challenge)
         data = offered.get(kind)
         if data is None:
             raise AnsibleFilterError(

@@ -83,3 +83,15 @@ def test_one_responder_cannot_present_two_certificates_for_one_name():
     with pytest.raises(AnsibleFilterError, match="two certificates of api1 need tls-alpn-01 for api.example.com"):
         challenge_provisioning(orders, "api1")
     assert len(challenge_provisioning(orders[:1], "api1")["tls-alpn-01"]) == 1
+
+
+def test_overrides_are_matched_as_acme_challenge_matches_them():
+    from ansible_collections.certforge.acme.plugins.filter.challenges_by_type import challenges_by_type
+
+    order = {"challenge_data": {
+        "www.example.com": {"http-01": {"resource": "r", "resource_value": "v"}, "dns-01": {"record": "_acme-challenge.www.example.com", "record_value": "d"}},
+        "xn--bcher-kva.example": {"http-01": {"resource": "r2", "resource_value": "v2"}, "dns-01": {"record": "_acme-challenge.xn--bcher-kva.example", "record_value": "e"}},
+    }}
+    split = challenges_by_type(order, "http-01", {"WWW.example.com.": "dns-01", "Bücher.example": "dns-01"})
+    assert split["http-01"] == {}
+    assert split["dns-01"] == {"_acme-challenge.www.example.com": ["d"], "_acme-challenge.xn--bcher-kva.example": ["e"]}
