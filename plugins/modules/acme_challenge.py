@@ -72,7 +72,57 @@ author:
 """
 
 EXAMPLES = r"""
-# See certforge.acme.acme_order for the whole flow.
+# The whole flow: account -> order -> provision -> challenge -> finalize.
+- name: Set the CA and account once for all ACME tasks
+  module_defaults:
+    group/certforge.acme.acme:
+      acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory
+      account_key_src: /etc/ansible/acme/account.key
+  delegate_to: localhost
+  block:
+    - name: Register or find the account
+      certforge.acme.acme_account:
+        terms_agreed: true
+      register: account
+
+    - name: Order a certificate, or resume the order of an interrupted run
+      certforge.acme.acme_order:
+        account_uri: "{{ account.account_uri }}"
+        identifiers: [www.example.com, example.com]
+        order_uri_file: /etc/ansible/acme/www.example.com.order
+      register: cert_order
+
+    - name: Validate
+      block:
+        - name: Put all http-01 files into the web server's document root, in one run
+          certforge.acme.acme_http01_files:
+            webroot: /var/www/html
+            challenge_data: "{{ cert_order.challenge_data }}"
+          delegate_to: "{{ inventory_hostname }}"
+
+        - name: Let the CA validate every name, and wait for it
+          certforge.acme.acme_challenge:
+            account_uri: "{{ account.account_uri }}"
+            order_uri: "{{ cert_order.order_uri }}"
+            authorizations: "{{ cert_order.authorizations }}"
+            challenge: http-01
+      always:
+        - name: Remove the http-01 files
+          certforge.acme.acme_http01_files:
+            webroot: /var/www/html
+            challenge_data: "{{ cert_order.challenge_data }}"
+            state: absent
+          delegate_to: "{{ inventory_hostname }}"
+
+    - name: Get the certificate
+      certforge.acme.acme_finalize:
+        account_uri: "{{ account.account_uri }}"
+        order_uri: "{{ cert_order.order_uri }}"
+        order_uri_file: /etc/ansible/acme/www.example.com.order
+        csr_src: /etc/ansible/acme/www.example.com.csr
+        dest: /etc/ansible/acme/www.example.com.crt
+        fullchain_dest: /etc/ansible/acme/www.example.com-fullchain.crt
+
 - name: Validate with http-01, but dns-01 for the wildcard
   certforge.acme.acme_challenge:
     acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory

@@ -91,31 +91,40 @@ EXAMPLES = r"""
         terms_agreed: true
       register: account
 
-    - name: Order a certificate (or resume the order of an interrupted run)
+    - name: Order a certificate, or resume the order of an interrupted run
       certforge.acme.acme_order:
         account_uri: "{{ account.account_uri }}"
         identifiers: [www.example.com, example.com]
-        order_uri: "{{ previous_order_uri | default(omit) }}"
+        order_uri_file: /etc/ansible/acme/www.example.com.order
       register: cert_order
 
-    - name: Put the http-01 files into the web server's document root
-      ansible.builtin.copy:
-        dest: "/var/www/html/{{ item.value['http-01'].resource }}"
-        content: "{{ item.value['http-01'].resource_value }}"
-        mode: "0644"
-      loop: "{{ cert_order.challenge_data | dict2items }}"
-      delegate_to: "{{ inventory_hostname }}"
+    - name: Validate
+      block:
+        - name: Put all http-01 files into the web server's document root, in one run
+          certforge.acme.acme_http01_files:
+            webroot: /var/www/html
+            challenge_data: "{{ cert_order.challenge_data }}"
+          delegate_to: "{{ inventory_hostname }}"
 
-    - name: Let the CA validate
-      certforge.acme.acme_challenge:
-        account_uri: "{{ account.account_uri }}"
-        order_uri: "{{ cert_order.order_uri }}"
-        challenge: http-01
+        - name: Let the CA validate every name, and wait for it
+          certforge.acme.acme_challenge:
+            account_uri: "{{ account.account_uri }}"
+            order_uri: "{{ cert_order.order_uri }}"
+            authorizations: "{{ cert_order.authorizations }}"
+            challenge: http-01
+      always:
+        - name: Remove the http-01 files
+          certforge.acme.acme_http01_files:
+            webroot: /var/www/html
+            challenge_data: "{{ cert_order.challenge_data }}"
+            state: absent
+          delegate_to: "{{ inventory_hostname }}"
 
     - name: Get the certificate
       certforge.acme.acme_finalize:
         account_uri: "{{ account.account_uri }}"
         order_uri: "{{ cert_order.order_uri }}"
+        order_uri_file: /etc/ansible/acme/www.example.com.order
         csr_src: /etc/ansible/acme/www.example.com.csr
         dest: /etc/ansible/acme/www.example.com.crt
         fullchain_dest: /etc/ansible/acme/www.example.com-fullchain.crt
