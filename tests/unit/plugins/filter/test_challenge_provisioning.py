@@ -88,10 +88,10 @@ def test_one_responder_cannot_present_two_certificates_for_one_name():
 def test_overrides_are_matched_as_acme_challenge_matches_them():
     from ansible_collections.certforge.acme.plugins.filter.challenges_by_type import challenges_by_type
 
-    order = {"challenge_data": {
-        "www.example.com": {"http-01": {"resource": "r", "resource_value": "v"}, "dns-01": {"record": "_acme-challenge.www.example.com", "record_value": "d"}},
-        "xn--bcher-kva.example": {"http-01": {"resource": "r2", "resource_value": "v2"}, "dns-01": {"record": "_acme-challenge.xn--bcher-kva.example", "record_value": "e"}},
-    }}
+    def offered(name, value):
+        return {"http-01": {"resource": f"r-{value}", "resource_value": value}, "dns-01": {"record": f"_acme-challenge.{name}", "record_value": value}}
+
+    order = {"challenge_data": {"www.example.com": offered("www.example.com", "d"), "xn--bcher-kva.example": offered("xn--bcher-kva.example", "e")}}
     split = challenges_by_type(order, "http-01", {"WWW.example.com.": "dns-01", "Bücher.example": "dns-01"})
     assert split["http-01"] == {}
     assert split["dns-01"] == {"_acme-challenge.www.example.com": ["d"], "_acme-challenge.xn--bcher-kva.example": ["e"]}
