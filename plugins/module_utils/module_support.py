@@ -52,7 +52,6 @@ def create_module(
         argument_spec={**acme_argument_spec(), **argument_spec},
         mutually_exclusive=[ACCOUNT_KEY_OPTIONS, *(mutually_exclusive or [])],
         required_one_of=[*([ACCOUNT_KEY_OPTIONS] if account_key_required else []), *(required_one_of or [])],
-        supports_check_mode=True,
         **kwargs,
     )
     for missing in missing_libraries():

@@ -300,6 +300,7 @@ def main() -> None:
         },
         mutually_exclusive=[("new_account_key_src", "new_account_key_content")],
         required_if=[("state", "changed_key", ("new_account_key_src", "new_account_key_content"), True)],
+        supports_check_mode=True,
     )
     params = module.params
     with failing_on_errors(module):

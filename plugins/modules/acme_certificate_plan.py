@@ -203,7 +203,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "cert_path": {"type": "path", "required": True},
-            "key_path": {"type": "path", "required": True},
+            "key_path": {"type": "path", "required": True, "no_log": False},  # a path, not the key
             "identifiers": {"type": "list", "elements": "raw", "required": True},
             "key_type": {"type": "str", "choices": ["ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"], "default": "ec256"},
             "reuse_key": {"type": "bool", "default": False},

@@ -343,7 +343,8 @@ def main() -> None:
             "state": {"type": "str", "choices": ["validated", "deactivated"], "default": "validated"},
             "timeout": {"type": "int", "default": 120},
             "authorizations": {"type": "list", "elements": "dict"},
-        }
+        },
+        supports_check_mode=True,
     )
     with failing_on_errors(module):
         session = open_session(module)

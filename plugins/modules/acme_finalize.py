@@ -334,6 +334,7 @@ def main() -> None:
         mutually_exclusive=[("csr_src", "csr_content")],
         required_one_of=[("csr_src", "csr_content")],
         add_file_common_args=True,
+        supports_check_mode=True,
     )
     with failing_on_errors(module):
         csr, csr_option = load_module_csr(module)

@@ -348,7 +348,8 @@ def main() -> None:
             "not_after": {"type": "str"},
             "replaces": {"type": "str"},
             "profile": {"type": "str"},
-        }
+        },
+        supports_check_mode=True,
     )
     params = module.params
     with failing_on_errors(module):

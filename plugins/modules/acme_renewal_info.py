@@ -89,7 +89,7 @@ from ansible_collections.certforge.acme.plugins.module_utils.module_support impo
 
 
 def main() -> None:
-    module = create_module({"ari_ids": {"type": "list", "elements": "str", "required": True}}, account_key_required=False)
+    module = create_module({"ari_ids": {"type": "list", "elements": "str", "required": True}}, account_key_required=False, supports_check_mode=True)
     result: dict[str, t.Any] = {"changed": False, "supported": False, "due": [], "renewal_info": {}}
     with failing_on_errors(module):
         session = open_session(module)

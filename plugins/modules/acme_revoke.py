@@ -148,6 +148,7 @@ def main() -> None:
             *[(account_option, key_option) for account_option in ACCOUNT_KEY_OPTIONS for key_option in PRIVATE_KEY_OPTIONS],
         ],
         required_one_of=[("certificate_src", "certificate_content"), (*ACCOUNT_KEY_OPTIONS, *PRIVATE_KEY_OPTIONS)],
+        supports_check_mode=True,
     )
     with failing_on_errors(module):
         reason = reason_code(module.params["reason"])
