@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from testbed.acme_probe import AcmeProbe
-from testbed.ansible import PlaybookRun
+from testbed.ansible import TRACEBACK, PlaybookRun
 from testbed.pebble import PebbleServer, new_eab_credentials
 from testbed.ports import LOOPBACK, free_port
 from testbed.tls import ServerTLS
@@ -26,7 +26,6 @@ PLAYBOOKS = pathlib.Path(__file__).resolve().parent / 'playbooks' / 'account'
 KEY_TYPES = ['ec256', 'ec384', 'ec521', 'rsa2048', 'ed25519']
 KEY_PASSPHRASE = 'correct horse battery staple'
 # What Python prints above a traceback; a module failure must never show one.
-TRACEBACK = 'Traceback (most recent call last)'
 
 RunPlaybook = Callable[..., PlaybookRun]
 
@@ -60,16 +59,6 @@ def _write_key(path: pathlib.Path, passphrase: str | None = None) -> bytes:
 def _acme_vars(server: PebbleServer, work_dir: pathlib.Path, **more: object) -> dict[str, object]:
     """Extra vars that point a playbook at ``server`` and keep its files in ``work_dir``."""
     return {'acme_directory': server.directory_url, 'ca_path': str(server.ca_path), 'work_dir': str(work_dir), **more}
-
-
-def _failure(run: PlaybookRun, task: str) -> str:
-    """The message of a task that must have failed, checked to be one line without a traceback."""
-    outcome = run.outcome(task)
-    assert outcome.failed, f'{task!r} did not fail: {outcome.result}'
-    message: str = outcome.result['msg']
-    assert '\n' not in message
-    assert TRACEBACK not in message and TRACEBACK not in str(outcome.result.get('exception', ''))
-    return message
 
 
 def _register(server: PebbleServer, key_path: pathlib.Path) -> str:
@@ -118,14 +107,14 @@ def test_account_key_meets_existing_keys(run_playbook: RunPlaybook, tmp_path: pa
 
     run = run_playbook(PLAYBOOKS / 'key_conflicts.yml', extra_vars={'key_dir': str(tmp_path), 'key_passphrase': KEY_PASSPHRASE})
 
-    assert _failure(run, 'Ask for another type than the existing key') == (
+    assert run.failure_message('Ask for another type than the existing key') == (
         f'key_type: {tmp_path}/account-ec256.key holds a ec256 key, not ec384; set key_type: ec256 to keep it, '
         'or force: true to replace it')
     assert not run['Read the encrypted key with its passphrase']['changed']
-    assert _failure(run, 'Read the encrypted key with a wrong passphrase') == (
+    assert run.failure_message('Read the encrypted key with a wrong passphrase') == (
         'path: cannot decrypt the key: passphrase is wrong, or the key is damaged; '
         'set force: true to replace it (the old key is lost unless backup: true)')
-    assert _failure(run, 'Read the encrypted key without its passphrase').startswith('path: the key is encrypted; set passphrase')
+    assert run.failure_message('Read the encrypted key without its passphrase').startswith('path: the key is encrypted; set passphrase')
     assert (tmp_path / 'account-encrypted.key').read_bytes() == encrypted_pem
 
     replaced = run['Replace the key by one of another type, keeping a backup']
@@ -153,7 +142,7 @@ def test_account_register_find_and_update_contact(run_playbook: RunPlaybook, peb
                                         'a new account would be registered for it']
     assert registration['diff'] == {'before': {'status': 'absent'}, 'after': {'status': 'valid', 'contact': first_contact}}
     # ... and a lookup that may not register predicts the failure of the real run.
-    assert _failure(check, 'Find the account without registering one') == (
+    assert check.failure_message('Find the account without registering one') == (
         f'allow_creation: no account exists for account_key_src {tmp_path}/account.key, which does not exist yet; '
         'set allow_creation: true to register one')
 
@@ -201,7 +190,7 @@ def test_account_key_rollover(run_playbook: RunPlaybook, pebble: PebbleServer, t
     check = run_playbook(PLAYBOOKS / 'rollover.yml', extra_vars=extra_vars, check=True)
     assert check.changed_tasks == ['Create the new account key', 'Change the account key']
     assert check['Find the account with the old key']['account_uri'] == account_uri
-    assert _failure(check, 'Find the account with the new key').startswith('allow_creation: no account exists')
+    assert check.failure_message('Find the account with the new key').startswith('allow_creation: no account exists')
 
     applied = run_playbook(PLAYBOOKS / 'rollover.yml', extra_vars=extra_vars)
     again = run_playbook(PLAYBOOKS / 'rollover.yml', extra_vars=extra_vars)
@@ -210,7 +199,7 @@ def test_account_key_rollover(run_playbook: RunPlaybook, pebble: PebbleServer, t
     assert again.changed_tasks == []
     for run in (applied, again):
         assert run['Change the account key']['account_uri'] == account_uri
-        assert _failure(run, 'Find the account with the old key').startswith('allow_creation: no account exists')
+        assert run.failure_message('Find the account with the old key').startswith('allow_creation: no account exists')
         assert run['Find the account with the new key']['account_uri'] == account_uri
         assert run['Find the account with the new key']['account']['status'] == 'valid'
 
@@ -237,7 +226,7 @@ def test_account_deactivation(run_playbook: RunPlaybook, pebble: PebbleServer, t
     assert again['Deactivate the account']['account_uri'] is None
     for run in (applied, again):
         # A CA refuses every request for a deactivated account: for the key, there is none any more.
-        assert _failure(run, 'Find the account').startswith('allow_creation: no account exists')
+        assert run.failure_message('Find the account').startswith('allow_creation: no account exists')
 
 
 def test_account_key_types_at_pebble(run_playbook: RunPlaybook, pebble: PebbleServer, tmp_path: pathlib.Path) -> None:
@@ -299,16 +288,16 @@ def eab_runs(run_playbook: RunPlaybook, pebble_eab: PebbleServer, tmp_path_facto
 
 def test_external_account_binding(eab_runs: EabRuns) -> None:
     for run in (eab_runs.check, eab_runs.applied):
-        message = _failure(run, 'Register without External Account Binding')
+        message = run.failure_message('Register without External Account Binding')
         assert message.startswith('external_account_binding: the CA requires External Account Binding for new accounts')
     # Check mode cannot know the HMAC key is wrong: only the CA can tell.
     assert eab_runs.check.changed_tasks == ['Register with a wrong HMAC key', 'Register with External Account Binding']
     assert eab_runs.check['Register with External Account Binding']['account_uri'] is None
     # The check run registered nothing for the key.
-    assert _failure(eab_runs.check, 'Find the account without registering one').startswith(
+    assert eab_runs.check.failure_message('Find the account without registering one').startswith(
         'allow_creation: no account exists for this account key')
 
-    assert _failure(eab_runs.applied, 'Register with a wrong HMAC key') == (
+    assert eab_runs.applied.failure_message('Register with a wrong HMAC key') == (
         'creating the account: CA error unauthorized (HTTP 403): external account binding JWS verification error: '
         'square/go-jose: error in cryptographic primitive (the CA refused the request)')
     created = eab_runs.applied['Register with External Account Binding']
@@ -411,13 +400,13 @@ def test_bad_input_fails_with_one_line_naming_the_option(run_playbook: RunPlaybo
     }
     assert [outcome.task for outcome in run.outcomes][:len(expected)] == list(expected)
     for task, (option, text) in expected.items():
-        message = _failure(run, task)
+        message = run.failure_message(task)
         assert message.startswith(f'{option}: '), (task, message)
         assert text in message, (task, message)
     # The TLS failure says how to fix it.
-    assert _failure(run, 'Leave out ca_path').endswith('set ca_path to its certificate bundle')
+    assert run.failure_message('Leave out ca_path').endswith('set ca_path to its certificate bundle')
     # Only the CA knows which URL schemes it takes; its refusal comes with advice.
-    assert _failure(run, 'Give a telephone number') == (
+    assert run.failure_message('Give a telephone number') == (
         'creating the account: CA error unsupportedContact (HTTP 400): contact method "tel" is not supported '
         '(the CA does not accept this contact URL; use mailto: addresses)')
     assert TRACEBACK not in run.stdout + run.stderr

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from testbed.acme_probe import AcmeProbe
-from testbed.ansible import PlaybookRun
+from testbed.ansible import TRACEBACK, PlaybookRun
 from testbed.pebble import PebbleServer
 from testbed.webserver import WebrootServer
 
@@ -28,7 +28,6 @@ REASONS = {
     'unspecified': 0, 'keyCompromise': 1, 'cACompromise': 2, 'affiliationChanged': 3, 'superseded': 4,
     'cessationOfOperation': 5, 'certificateHold': 6, 'removeFromCRL': 8, 'privilegeWithdrawn': 9, 'aACompromise': 10,
 }
-TRACEBACK = 'Traceback (most recent call last)'
 
 RunPlaybook = Callable[..., PlaybookRun]
 
@@ -85,16 +84,6 @@ def _acme_vars(server: PebbleServer, **more: object) -> dict[str, object]:
 def _summary(result: dict[str, object]) -> dict[str, object]:
     """What acme_revoke returns, without the echo of its arguments."""
     return {key: result[key] for key in ('changed', 'revoked', 'serial', 'reason', 'signed_with')}
-
-
-def _failure(run: PlaybookRun, task: str) -> str:
-    """The message of a task that must have failed, checked to be one line without a traceback."""
-    outcome = run.outcome(task)
-    assert outcome.failed, f'{task!r} did not fail: {outcome.result}'
-    message: str = outcome.result['msg']
-    assert '\n' not in message
-    assert TRACEBACK not in message and TRACEBACK not in str(outcome.result.get('exception', ''))
-    return message
 
 
 @pytest.fixture(scope='module')
@@ -240,11 +229,11 @@ def test_revoke_mistakes(run_playbook: RunPlaybook, pebble: PebbleServer, issuan
         unrelated_key=str(issuance.certificates['by_account'].private_key)))
 
     other_account = run['Register another account']['account_uri'].rsplit('/', 1)[1]
-    assert _failure(run, 'Revoke with the key of an account that did not order the certificate') == (
+    assert run.failure_message('Revoke with the key of an account that did not order the certificate') == (
         'revoking the certificate: CA error unauthorized (HTTP 403): The certificate being revoked is not associated '
         f'with account "{other_account}" (the CA refused the request)')
     # Caught before anything is sent: the key cannot sign for this certificate.
-    assert _failure(run, 'Revoke with a private key of another certificate') == (
+    assert run.failure_message('Revoke with a private key of another certificate') == (
         'private_key_src: this private key does not belong to the certificate')
     assert pebble.cert_status(kept_valid.serial)['Status'] == 'Valid'
     assert TRACEBACK not in run.stdout + run.stderr

@@ -23,6 +23,7 @@ CALLBACK_PLUGINS = pathlib.Path(__file__).resolve().parent / 'callback_plugins'
 RESULTS_CALLBACK = 'testbed_results'
 PLAYBOOK_TIMEOUT_SECONDS = 600
 OUTPUT_TAIL_CHARACTERS = 6000
+TRACEBACK = 'Traceback (most recent call last)'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +84,15 @@ class PlaybookRun:
     def contains(self, text: str) -> bool:
         """Whether ``text`` appears anywhere the run wrote: stdout, stderr or the recorded results."""
         return any(text in output for output in (self.stdout, self.stderr, self.results_json))
+
+    def failure_message(self, task_name: str) -> str:
+        """The message of a task that must have failed, checked to be one line without a traceback."""
+        outcome = self.outcome(task_name)
+        assert outcome.failed, f'{task_name!r} did not fail: {outcome.result}'
+        message: str = outcome.result['msg']
+        assert '\n' not in message
+        assert TRACEBACK not in message and TRACEBACK not in str(outcome.result.get('exception', ''))
+        return message
 
 
 class PlaybookRunner:
