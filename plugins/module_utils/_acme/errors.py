@@ -36,6 +36,14 @@ class TransportError(AcmeError):
         super().__init__(message)
 
 
+class OutcomeUnknown(TransportError):
+    """A state-changing POST may have reached the CA, but its answer was lost.
+
+    Sending it again could act twice (a second order, a second finalize); the caller reads the
+    resource back to learn what the CA did before anything is resent.
+    """
+
+
 class ProtocolError(AcmeError):
     """The CA answered, but not with what RFC 8555 says it should."""
 

@@ -15,7 +15,7 @@ import time
 import typing as t
 from urllib.parse import urljoin, urlparse
 
-from .errors import ConfigurationError, ProblemError, ProtocolError, TransportError
+from .errors import ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError, TransportError
 from .jose import SigningKey, sign_jws
 
 try:
@@ -32,6 +32,8 @@ SERVER_ERROR_TRIES = 3
 # 429/503 answers are retried as Retry-After asks, within retry_timeout and at most this often.
 RATE_LIMIT_TRIES = 10
 MAX_REDIRECTS = 5
+
+T = t.TypeVar("T")
 
 
 class AcmeResponse:
@@ -274,6 +276,22 @@ class AcmeSession:
     def post_as_get(self, url: str, *, key: SigningKey, kid: str, context: str | None = None, accept: str | None = None) -> AcmeResponse:
         return self.post(url, key=key, payload=None, kid=kid, context=context, accept=accept)
 
+    def read(
+        self,
+        url: str,
+        *,
+        key: SigningKey,
+        kid: str,
+        parse: t.Callable[[AcmeResponse], T],
+        context: str | None = None,
+        accept: str | None = None,
+    ) -> T:
+        """A POST-as-GET whose answer `parse` turns into a value (raising ProtocolError when it cannot).
+
+        Reads change nothing at the CA, so they are safe to send again.
+        """
+        return parse(self.post_as_get(url, key=key, kid=kid, context=context, accept=accept))
+
     def _send(
         self, method: str, url: str, *, make_body: t.Callable[[], bytes] | None = None, accept: str | None = None
     ) -> AcmeResponse:
@@ -300,7 +318,7 @@ class AcmeSession:
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 if make_body is not None and not isinstance(exc, requests.exceptions.ConnectTimeout) and _may_have_arrived(exc):
                     # the CA may have acted on it (finalize, revoke, newOrder): sending it again would mislead
-                    raise TransportError(f"no answer from {url}: {_reason(exc)}; the CA may have processed the request", url=url) from None
+                    raise OutcomeUnknown(f"no answer from {url}: {_reason(exc)}; the CA may have processed the request", url=url) from None
                 failures += 1
                 if not self._wait(failures, None, deadline):
                     raise TransportError(f"cannot connect to {url}: {_reason(exc)}", url=url) from None
