@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typing as t
 
-from .errors import ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
+from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
 from .identifiers import Identifier, parse_identifier
 from .jose import SigningKey
 from .reconcile import RESEND_TRIES
@@ -117,6 +117,7 @@ class AuthorizationClient:
         them, keep `pending` while they validate; a second answer then is harmless.)
         """
         resent = False
+        failure: AcmeError | None = None
         for _attempt in range(RESEND_TRIES):
             try:
                 response = self.session.post(challenge.url, key=self.key, kid=self.kid, payload={}, context=f"answering {challenge.url}")
@@ -129,18 +130,18 @@ class AuthorizationClient:
                 if current.status != "pending":
                     return current
                 raise
-            except ProtocolError as error:
-                failure: ProtocolError | OutcomeUnknown = error
-            except OutcomeUnknown as lost:
-                failure = lost
+            except (OutcomeUnknown, ProtocolError) as error:  # lost, or an unreadable answer
+                failure = error
             current = self.read_challenge(challenge)
             if current.status != "pending":
                 return current
             resent = True
+        assert failure is not None  # every pass of the loop sets it or leaves the function
         raise failure
 
     def deactivate(self, authorization: Authorization) -> Authorization:
         """Section 7.5.2: give up an authorization so it cannot be used; a lost answer is read back."""
+        failure: AcmeError | None = None
         for _attempt in range(RESEND_TRIES):
             try:
                 response = self.session.post(
@@ -149,11 +150,10 @@ class AuthorizationClient:
                 return _authorization(authorization.uri, response.json())
             except ProblemError:
                 raise
-            except ProtocolError as error:
-                failure: ProtocolError | OutcomeUnknown = error
-            except OutcomeUnknown as lost:
-                failure = lost
+            except (OutcomeUnknown, ProtocolError) as error:  # lost, or an unreadable answer
+                failure = error
             current = self.get(authorization.uri)
             if current.status == "deactivated":
                 return current
+        assert failure is not None  # every pass of the loop sets it or leaves the function
         raise failure

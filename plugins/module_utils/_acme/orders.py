@@ -14,7 +14,7 @@ import typing as t
 
 from .account import AccountClient
 from .chains import Chain, parse_issued_chain
-from .errors import ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
+from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
 from .identifiers import Identifier, identifiers_from_acme
 from .jose import SigningKey, b64url_encode
 from .polling import poll
@@ -145,11 +145,12 @@ class OrderClient:
         if profile:
             payload["profile"] = profile
         url = directory.require("newOrder")
+        failure: AcmeError | None = None
         for attempt in range(1, RESEND_TRIES + 1):
             try:
                 response = self.session.post(url, key=self.key, kid=self.kid, payload=payload, context="creating the order")
             except OutcomeUnknown as lost:
-                failure: ProtocolError | OutcomeUnknown = lost
+                failure = lost
             else:
                 if response.location:
                     try:
@@ -162,6 +163,7 @@ class OrderClient:
                 return found
             if attempt < RESEND_TRIES:
                 self.warn(f"{failure}; ordered again; the CA may hold an unused duplicate order (it expires unused)")
+        assert failure is not None  # every pass of the loop sets it or leaves the function
         raise failure
 
     def find_live_order(self, identifiers: t.Sequence[Identifier]) -> Order | None:
@@ -255,6 +257,7 @@ class OrderClient:
         `valid` means the CA has the CSR; `ready` means it does not, so it is sent again.
         """
         payload = {"csr": b64url_encode(csr_der)}
+        failure: AcmeError | None = None
         for _attempt in range(RESEND_TRIES):
             try:
                 response = self.session.post(order.finalize, key=self.key, kid=self.kid, payload=payload, context="finalizing the order")
@@ -266,16 +269,15 @@ class OrderClient:
                 if current.status in ("processing", "valid"):
                     return current
                 raise
-            except ProtocolError as error:  # OutcomeUnknown is not one: handled below with it
-                failure: ProtocolError | OutcomeUnknown = error
-            except OutcomeUnknown as lost:
-                failure = lost
+            except (OutcomeUnknown, ProtocolError) as error:  # lost, or an answer that is not an order
+                failure = error
             current = self.get(order.uri)
             if current.status in ("processing", "valid"):
                 return current
             if current.status != "ready":
                 problem = order_problem(current)
                 raise problem if problem else ProtocolError(f"the order {order.uri} is {current.status} after finalizing", url=order.uri)
+        assert failure is not None  # every pass of the loop sets it or leaves the function
         raise failure
 
     # -- download ---------------------------------------------------------------------------------
