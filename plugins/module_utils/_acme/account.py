@@ -81,8 +81,8 @@ class AccountClient:
                 raise
         url = self.session.directory.require("newAccount")
         try:
-            response = self._send_again_if_lost(
-                lambda: self.session.post(url, key=self.key, payload={"onlyReturnExisting": True}, context="looking up the account")
+            response = self.session.post(
+                url, key=self.key, payload={"onlyReturnExisting": True}, context="looking up the account", idempotent=True
             )
         except ProblemError as error:
             if error.short_type in _NO_ACCOUNT_TYPES:

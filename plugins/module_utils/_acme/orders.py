@@ -150,7 +150,7 @@ class OrderClient:
             try:
                 response = self.session.post(url, key=self.key, kid=self.kid, payload=payload, context="creating the order")
             except OutcomeUnknown as lost:
-                failure = lost
+                failure, what = lost, f"the CA's answer to the new order ({url}) was lost"
             else:
                 if response.location:
                     try:
@@ -158,11 +158,13 @@ class OrderClient:
                     except ProtocolError:  # the order exists at its Location: read it there
                         return self.get(response.location)
                 failure = ProtocolError("the CA created an order without a Location header", url=url, status=response.status)
+                what = f"the CA answered the new order ({url}) without a Location header"
             found = self.find_live_order(identifiers)
             if found is not None:
                 return found
             if attempt < RESEND_TRIES:
-                self.warn(f"{failure}; ordered again; the CA may hold an unused duplicate order (it expires unused)")
+                self.warn(f"{what} and no pending order of this account matches: ordered again; "
+                          "the CA may hold an unused duplicate order (it expires unused)")
         assert failure is not None  # every pass of the loop sets it or leaves the function
         raise failure
 

@@ -121,8 +121,8 @@ def test_create_returns_the_order_at_its_location(http, orders, warnings):
     assert warnings == []
 
 
-def test_create_with_an_unreadable_answer_reads_the_order_at_its_location(http, orders):
-    http.on("POST", NEW_ORDER, http.reply(201, content=b'{"status": "pen', content_type="application/json", headers={"Location": ORDER}))
+def test_create_with_an_answer_that_is_no_order_reads_the_order_at_its_location(http, orders):
+    http.on("POST", NEW_ORDER, http.reply(201, {"status": "pending"}, headers={"Location": ORDER}))
     http.on("POST", ORDER, order_reply(http))
     assert orders.create(IDENTIFIERS).uri == ORDER
     assert len(http.requests_to("POST", NEW_ORDER)) == 1
@@ -172,8 +172,10 @@ def test_without_an_orders_list_a_lost_answer_orders_again_and_warns(http, order
     assert orders.create(IDENTIFIERS).uri == ORDER
     assert len(http.requests_to("POST", NEW_ORDER)) == 2
     assert len(warnings) == 1
-    assert warnings[0].startswith(f"no answer from {NEW_ORDER}")
-    assert "ordered again; the CA may hold an unused duplicate order (it expires unused)" in warnings[0]
+    assert warnings == [
+        f"the CA's answer to the new order ({NEW_ORDER}) was lost and no pending order of this account matches: ordered again; "
+        "the CA may hold an unused duplicate order (it expires unused)"
+    ]
 
 
 def test_an_answer_without_location_is_reconciled_like_a_lost_one(http, orders, warnings):
@@ -325,8 +327,19 @@ def test_download_reads_a_strictly_parsed_chain(http, orders, reads, pki):
 def test_a_broken_download_is_a_failed_read_naming_the_url(http, orders, content, what):
     order = valid_order(http, orders)
     http.on("POST", CERT, pem_reply(http, content))
-    with pytest.raises(ProtocolError, match=f"^the certificate chain from {CERT} is unusable: {what}"):
+    with pytest.raises(ProtocolError, match=f"the certificate chain from {CERT} is unusable: {what}") as caught:
         orders.download_chains(order, alternates=False)
+    assert "\n" not in str(caught.value)
+    assert len(http.requests_to("POST", CERT)) > 1  # a failed read is read again
+
+
+def test_a_download_broken_once_is_read_again_and_accepted(http, orders, pki):
+    order = valid_order(http, orders)
+    whole = pki.chain(*NAMES)
+    http.on("POST", CERT, pem_reply(http, whole[:-300]), pem_reply(http, whole))
+    (chain,) = orders.download_chains(order, alternates=False)
+    assert chain.fullchain == whole
+    assert len(http.requests_to("POST", CERT)) == 2
 
 
 def test_a_leaf_alone_is_refused_as_incomplete(http, orders, pki):
