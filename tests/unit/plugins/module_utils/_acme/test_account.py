@@ -199,7 +199,11 @@ def test_read_goes_through_session_read(http, known_client, session, monkeypatch
 
 @pytest.mark.parametrize(
     "reply",
-    [{"content": b'{"status": "val', "content_type": "application/json"}, {"body": {"status": "sleeping"}}, {"content": b'["valid"]', "content_type": "application/json"}],
+    [
+        {"content": b'{"status": "val', "content_type": "application/json"},
+        {"body": {"status": "sleeping"}},
+        {"content": b'["valid"]', "content_type": "application/json"},
+    ],
     ids=["truncated", "unknown-status", "not-an-object"],
 )
 def test_an_account_that_cannot_be_parsed_is_a_failed_read(http, known_client, reply):
