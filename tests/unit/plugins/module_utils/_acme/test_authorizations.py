@@ -85,6 +85,12 @@ def test_an_authorization_that_cannot_be_parsed_is_a_failed_read(http, client, r
     http.on("POST", AUTHZ, http.reply(200, **reply))
     with pytest.raises(ProtocolError, match=AUTHZ):
         client.get(AUTHZ)
+    assert len(http.requests_to("POST", AUTHZ)) > 1  # read again before giving up
+
+
+def test_an_authorization_read_lost_once_is_read_again(http, client):
+    http.on("POST", AUTHZ, requests.exceptions.ConnectionError("Connection aborted."), http.reply(200, authz_body()))
+    assert client.get(AUTHZ).status == "pending"
 
 
 def test_get_all_reads_each(http, client, reads):

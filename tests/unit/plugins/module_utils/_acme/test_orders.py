@@ -103,6 +103,12 @@ def test_an_order_that_cannot_be_parsed_is_a_failed_read(http, orders, reply):
     http.on("POST", ORDER, http.reply(200, **reply))
     with pytest.raises(ProtocolError, match=ORDER):
         orders.get(ORDER)
+    assert len(http.requests_to("POST", ORDER)) > 1  # read again before giving up
+
+
+def test_an_order_unreadable_once_is_read_again(http, orders):
+    http.on("POST", ORDER, http.reply(200, {"status": "ready"}), order_reply(http, "ready"))
+    assert orders.get(ORDER).status == "ready"
 
 
 def test_wait_reads_until_the_status_moves(http, orders, reads, clock):
