@@ -60,7 +60,7 @@ options:
         takes O(retry_timeout) plus O(request_timeout).
       - Reads (fetching the directory, a nonce, renewal information, and every POST-as-GET of an account, order,
         authorization, challenge or certificate) are sent again, with a fresh nonce and signature, after a lost
-        connection, a read timeout, an answer cut short or that cannot be read, or an HTTP 5xx answer: up to
+        connection, a read timeout, an answer cut short or that cannot be read, or an HTTP 5xx answer, up to
         6 tries with waits of 0.5, 1, 2, 4 and 8 seconds.
       - HTTP 429 (rate limited) and 503 (service unavailable) answers are waited out as their C(Retry-After) says
         (seconds or a date; at least the backoff above, at most 10 tries). This also holds for requests that change

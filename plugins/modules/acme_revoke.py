@@ -91,7 +91,7 @@ RETURN = r"""
 retries:
   description:
     - Requests to the CA sent again during this run, by why they were (see O(retry_timeout)).
-    - When any was, the module also warns once with the count, for example C(retried 3 requests to the CA: 2 badNonce, 1 HTTP 503).
+    - "When any was, the module also warns once with the count, for example C(retried 3 requests to the CA: 2 badNonce, 1 HTTP 503)."
   returned: always, also on failure
   type: dict
   contains:

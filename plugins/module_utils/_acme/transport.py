@@ -421,7 +421,7 @@ class AcmeSession:
                 f"TLS verification of {url} failed ({_reason(exc)}); if the CA uses a private CA, set ca_path to its certificate bundle",
                 url=url,
             ) from None
-        reason = _urllib3_reason(exc)
+        reason = exc if isinstance(exc, urllib3_errors.HTTPError) else _urllib3_reason(exc)
         if isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(reason, NewConnectionError):
             return Fault(CONNECTION, "cannot connect", f"cannot connect to {url}: {_reason(exc)}", _ADVICE_UNREACHABLE, FAULT_TRIES, False)
         if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, ReadTimeoutError):

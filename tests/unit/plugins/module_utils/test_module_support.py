@@ -15,6 +15,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.retries impor
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import create_module, open_session
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import DIRECTORY_URL, FakeClock, FakeHttp
 
+
 @pytest.fixture(autouse=True)
 def like_a_module_process(monkeypatch):
     """Each test is one module run: no warnings of earlier tests, and warnings go into the result

@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from urllib3.exceptions import IncompleteRead, ReadTimeoutError
+from urllib3.exceptions import ProtocolError as Urllib3ProtocolError
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import (
     ConfigurationError,
@@ -69,6 +71,8 @@ def pem_only(response):
     (read_timeout, "connection"),
     (lambda: connection_refused(ORDER), "connection"),
     (body_cut_short, "incomplete_answer"),
+    (lambda: IncompleteRead(10, 90), "incomplete_answer"),
+    (lambda: Urllib3ProtocolError("Connection broken: IncompleteRead", IncompleteRead(10, 90)), "incomplete_answer"),
 ])
 def test_a_read_whose_answer_was_lost_is_sent_again_with_a_new_nonce_and_signature(http, session, clock, account_key, fault, kind):
     http.on("POST", ORDER, fault(), ok(http))
@@ -350,3 +354,9 @@ def test_a_read_refused_without_a_problem_document_is_not_sent_again(http, sessi
     with pytest.raises(ProtocolError, match="answered HTTP 404 .text/plain. instead of a problem document"):
         read(session, account_key)
     assert len(http.requests_to("POST", ORDER)) == 1
+
+
+def test_a_bare_urllib3_read_timeout_is_a_read_timeout(http, session, account_key):
+    http.on("POST", ORDER, ReadTimeoutError(None, ORDER, "Read timed out."), ok(http))
+    assert read(session, account_key)["status"] == "pending"
+    assert session.retries.summary() == "retried 1 request to the CA: 1 read timeout"
