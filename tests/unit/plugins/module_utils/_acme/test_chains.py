@@ -13,7 +13,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers i
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import TestPki, pem
 
 URL = "https://ca.example/acme/cert/1"
-NAMES = parse_identifiers(["example.org", "www.example.org", "192.0.2.10", "2001:db8::10"])
+NAMES = tuple(parse_identifiers(["example.org", "www.example.org", "192.0.2.10", "2001:db8::10"]))
 SANS = ("example.org", "www.example.org", "ip:192.0.2.10", "ip:2001:db8::10")
 
 
@@ -154,4 +154,3 @@ def test_hand_checking_handles_rsa_issuers(private_keys):
 def test_from_pem_of_nothing_is_a_clear_error_not_an_index_error():
     with pytest.raises(ConfigurationError, match="no PEM certificate"):
         Chain.from_pem(b"-----BEGIN CERTIFICATE-----\n")
-

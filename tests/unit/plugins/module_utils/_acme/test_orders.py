@@ -21,7 +21,7 @@ OTHER_ORDER = f"{BASE}/acme/order/123456789/1000"
 FINALIZE = f"{ORDER}/finalize"
 CERT = f"{BASE}/acme/cert/fa1afe1"
 ALTERNATE = f"{BASE}/acme/cert/fa1afe1/1"
-NAMES = ["example.org", "www.example.org"]
+NAMES = ("example.org", "www.example.org")
 IDENTIFIERS = parse_identifiers(NAMES)
 
 
