@@ -17,10 +17,10 @@ description:
     second run changes nothing.
   - A lost answer to the finalize request, or an C(orderNotReady) refusal, is settled by reading the
     order back; the request is sent again only when the order is still C(ready).
-  - The download is checked before anything is written (RFC 8555 sections 7.4.2 and 9.1): whole PEM
+  - The download is checked before anything is written (RFC 8555 sections 7.4.2 and 9.1) for whole PEM
     blocks and nothing else, the certificate first, each certificate signed by the next, exactly the
     order's names, and at least one issuer certificate (a certificate alone is refused as an
-    incomplete chain: a CA may leave out the root, not every issuer). A download that fails these
+    incomplete chain; a CA may leave out the root, not every issuer). A download that fails these
     checks is read again, and the module fails naming the URL and the fault if it stays broken.
 extends_documentation_fragment:
   - certforge.acme.acme
