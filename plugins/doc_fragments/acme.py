@@ -49,14 +49,30 @@ options:
     type: path
   request_timeout:
     description:
-      - Seconds to wait for each HTTP request to the CA.
+      - Seconds to wait for the CA to accept a connection, and then for each part of its answer, in one HTTP request.
+      - A request that gets no answer within this time counts as a read timeout (see O(retry_timeout)).
     type: int
     default: 10
   retry_timeout:
     description:
-      - Seconds one request may keep being retried after a rate limit (HTTP 429), service
-        unavailable (HTTP 503, honouring C(Retry-After)), another server error or a lost connection.
-      - V(0) disables retries. Rejected nonces (C(badNonce)) are always retried at once.
+      - Seconds for which one request to the CA may be sent again after a fault; the time already spent on the
+        request counts, and no wait that would end past this limit is started. In the worst case one request
+        takes O(retry_timeout) plus O(request_timeout).
+      - Reads (fetching the directory, a nonce, renewal information, and every POST-as-GET of an account, order,
+        authorization, challenge or certificate) are sent again, with a fresh nonce and signature, after a lost
+        connection, a read timeout, an answer cut short or that cannot be read, or an HTTP 5xx answer: up to
+        6 tries with waits of 0.5, 1, 2, 4 and 8 seconds.
+      - HTTP 429 (rate limited) and 503 (service unavailable) answers are waited out as their C(Retry-After) says
+        (seconds or a date; at least the backoff above, at most 10 tries). This also holds for requests that change
+        state, such as creating an order, answering a challenge, finalizing or revoking, because the CA did not act on them.
+      - A request that changes state is B(not) sent again when the CA may have acted on it (the connection was lost
+        after it was sent, no answer within O(request_timeout), an answer cut short, or HTTP 500, 502 or 504);
+        the module then reads the resource back where it can, or fails saying that the CA may have processed it.
+        Only a connection that could not be made at all is retried for these.
+      - Rejected nonces (C(badNonce)) are sent again at once with the nonce the CA sent, up to 100 times in a row,
+        whatever this option says.
+      - V(0) disables every other retry.
+      - Each module returns the number of requests sent again by kind in RV(retries), and warns when there was any.
     type: int
     default: 60
 requirements:

@@ -18,6 +18,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file
 from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import SigningKey
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key
+from ansible_collections.certforge.acme.plugins.module_utils._acme.retries import RetryLog
 from ansible_collections.certforge.acme.plugins.module_utils._acme.transport import AcmeSession
 
 
@@ -39,6 +40,33 @@ def acme_argument_spec() -> dict[str, dict[str, t.Any]]:
 ACCOUNT_KEY_OPTIONS = ("account_key_src", "account_key_content")
 
 
+class AcmeModule(AnsibleModule):
+    """An AnsibleModule whose every result carries the retries of its session to the CA.
+
+    `retries` counts, by kind, the requests sent again (see retries.RETRY_KINDS); when there were
+    any, one warning says how many and why, so a flaky CA shows before it fails.
+    """
+
+    acme_session: AcmeSession | None = None
+    _retries_reported = False
+
+    def exit_json(self, **kwargs: t.Any) -> t.NoReturn:
+        self._report_retries(kwargs)
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg: str, **kwargs: t.Any) -> t.NoReturn:
+        self._report_retries(kwargs)
+        super().fail_json(msg, **kwargs)
+
+    def _report_retries(self, result: dict[str, t.Any]) -> None:
+        log = self.acme_session.retries if self.acme_session is not None else RetryLog()
+        result.setdefault("retries", log.counts())
+        summary = log.summary()
+        if summary and not self._retries_reported:
+            self._retries_reported = True
+            self.warn(summary)
+
+
 def create_module(
     argument_spec: dict[str, dict[str, t.Any]],
     *,
@@ -46,9 +74,9 @@ def create_module(
     mutually_exclusive: list[t.Sequence[str]] | None = None,
     required_one_of: list[t.Sequence[str]] | None = None,
     **kwargs: t.Any,
-) -> AnsibleModule:
-    """An AnsibleModule with the shared options added and the core's libraries checked."""
-    module = AnsibleModule(
+) -> AcmeModule:
+    """An AnsibleModule with the shared options added, the core's libraries checked and retries reported."""
+    module = AcmeModule(
         argument_spec={**acme_argument_spec(), **argument_spec},
         mutually_exclusive=[ACCOUNT_KEY_OPTIONS, *(mutually_exclusive or [])],
         required_one_of=[*([ACCOUNT_KEY_OPTIONS] if account_key_required else []), *(required_one_of or [])],
@@ -80,13 +108,16 @@ def open_session(module: AnsibleModule) -> AcmeSession:
         raise ConfigurationError(f"must be 0 (no retries) or more seconds, not {params['retry_timeout']}", option="retry_timeout")
     if params["ca_path"]:
         read_file(params["ca_path"], option="ca_path")  # fail early and clearly on a missing bundle
-    return AcmeSession(
+    session = AcmeSession(
         directory_url=params["acme_directory"],
         ca_path=params["ca_path"],
         validate_certs=params["validate_certs"],
         request_timeout=params["request_timeout"],
         retry_timeout=params["retry_timeout"],
     )
+    if isinstance(module, AcmeModule):
+        module.acme_session = session  # its retries go into the module's result
+    return session
 
 
 def load_signing_key(

@@ -86,6 +86,29 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+retries:
+  description:
+    - Requests to the CA sent again during this run, by why they were (see O(retry_timeout)).
+    - When any was, the module also warns once with the count, for example C(retried 3 requests to the CA: 2 badNonce, 1 HTTP 503).
+  returned: always, also on failure
+  type: dict
+  contains:
+    bad_nonce:
+      description: The CA rejected the nonce (C(badNonce)); sent again at once.
+      type: int
+    rate_limited:
+      description: The CA answered HTTP 429; sent again after C(Retry-After).
+      type: int
+    server_error:
+      description: The CA answered HTTP 5xx (503 included).
+      type: int
+    connection:
+      description: No connection could be made, it was lost, or no answer came within O(request_timeout).
+      type: int
+    incomplete_answer:
+      description: The answer was cut short, could not be read, or lacked C(Replay-Nonce) where one was needed.
+      type: int
+  sample: {"bad_nonce": 2, "rate_limited": 0, "server_error": 1, "connection": 0, "incomplete_answer": 0}
 revoked:
   description: Whether this run revoked the certificate (V(false) when it already was, and in check mode).
   returned: always

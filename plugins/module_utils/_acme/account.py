@@ -70,7 +70,9 @@ class AccountClient:
                 raise
         url = self.session.directory.require("newAccount")
         try:
-            response = self.session.post(url, key=self.key, payload={"onlyReturnExisting": True}, context="looking up the account")
+            response = self.session.post(
+                url, key=self.key, payload={"onlyReturnExisting": True}, context="looking up the account", idempotent=True
+            )
         except ProblemError as error:
             if error.short_type in _NO_ACCOUNT_TYPES:
                 return None

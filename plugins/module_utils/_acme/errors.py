@@ -103,6 +103,7 @@ class ProblemError(ProtocolError):
         problem: dict[str, t.Any],
         retry_after: str | None = None,
         context: str | None = None,
+        note: str | None = None,
     ) -> None:
         self.problem = problem
         self.status = status
@@ -110,6 +111,7 @@ class ProblemError(ProtocolError):
         self.detail = str(problem.get("detail") or "")
         self.retry_after = retry_after
         self.context = context
+        self.note = note
         self.subproblems = [_subproblem(item) for item in problem.get("subproblems") or [] if isinstance(item, dict)]
         super().__init__(self._message(), url=url, status=status)
 
@@ -136,6 +138,8 @@ class ProblemError(ProtocolError):
         for sub in self.subproblems:
             name = f" for {sub.identifier}" if sub.identifier else ""
             parts.append(f"; {short_type(sub.type)}{name}: {sub.detail}")
+        if self.note:
+            parts.append(f"; {self.note}")
         return "".join(parts)
 
     def to_result(self) -> dict[str, t.Any]:

@@ -9,29 +9,54 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import http.client
 import json
 import re
 import time
 import typing as t
 from urllib.parse import urljoin, urlparse
 
-from .errors import ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError, TransportError
+from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError, TransportError
 from .jose import SigningKey, sign_jws
+from .retries import (
+    BAD_NONCE,
+    BAD_NONCE_TRIES,
+    CONNECTION,
+    FAULT_TRIES,
+    INCOMPLETE_ANSWER,
+    RATE_LIMIT_TRIES,
+    RATE_LIMITED,
+    SERVER_ERROR,
+    Attempts,
+    Fault,
+    RetryLog,
+)
 
 try:
     import requests
     from requests.utils import parse_header_links
+    from urllib3 import exceptions as urllib3_errors
+    from urllib3.exceptions import NewConnectionError, ReadTimeoutError
+
+    # every way an exchange can fail before a whole answer is in hand
+    _REQUEST_FAILURES: tuple[type[BaseException], ...] = (
+        requests.exceptions.RequestException, urllib3_errors.HTTPError, http.client.HTTPException
+    )
+    # the answer started but ended early: requests wraps urllib3's IncompleteRead/ProtocolError this way
+    _CUT_SHORT: tuple[type[BaseException], ...] = (
+        requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError, urllib3_errors.ProtocolError,
+        http.client.IncompleteRead,
+    )
 except ImportError:
-    pass  # reported by deps.missing_libraries() before any of this runs
+    _REQUEST_FAILURES = _CUT_SHORT = ()  # reported by deps.missing_libraries() before any of this runs
 
 USER_AGENT = "certforge.acme/0.1.0"
-# With a CA rejecting half of all nonces, 25 tries fail once in 30 million requests.
-BAD_NONCE_TRIES = 25
-# Connection failures and 5xx answers other than 503 are retried this often, with backoff.
-SERVER_ERROR_TRIES = 3
-# 429/503 answers are retried as Retry-After asks, within retry_timeout and at most this often.
-RATE_LIMIT_TRIES = 10
 MAX_REDIRECTS = 5
+_ADVICE_UNREACHABLE = "check that the CA is up and reachable from here, or raise retry_timeout to keep trying longer"
+_ADVICE_SLOW = "the CA is slow or stalled: raise request_timeout or retry_timeout, or check the CA's status page"
+_ADVICE_DAMAGED = "answers are cut short or damaged on the way: check proxies between here and the CA, or try again later"
+_ADVICE_RATE_LIMITED = "the CA is rate limiting: try again later, or raise retry_timeout to wait longer"
+_ADVICE_UNAVAILABLE = "the CA is unavailable or failing: try again later, check the CA's status page, or raise retry_timeout to wait longer"
 
 T = t.TypeVar("T")
 
@@ -94,13 +119,27 @@ class AcmeResponse:
     def is_problem(self) -> bool:
         return self.content_type == "application/problem+json" or (self.status >= 400 and self.content_type.endswith("json"))
 
-    def problem_error(self, context: str | None = None) -> ProblemError:
+    def cut_short(self) -> str | None:
+        """How the body is evidently incomplete: shorter than its Content-Length, or JSON that does not parse."""
+        declared = (self.headers.get("Content-Length") or "").strip()
+        # a decoded (gzip) body has another length than the one on the wire
+        encoded = (self.headers.get("Content-Encoding") or "identity").strip().lower() != "identity"
+        if declared.isdigit() and not encoded and len(self.content) < int(declared):
+            return f"{len(self.content)} of {declared} bytes"
+        if self.content and self.content_type.endswith("json"):
+            try:
+                json.loads(self.content.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                return f"{self.content_type} that does not parse, {len(self.content)} bytes"
+        return None
+
+    def problem_error(self, context: str | None = None, *, note: str | None = None) -> ProblemError:
         try:
             problem = self.json()
         except ProtocolError:
             problem = {"type": "about:blank", "detail": self.content[:200].decode("utf-8", "replace")}
         return ProblemError(
-            url=self.url, status=self.status, problem=problem, retry_after=self.headers.get("Retry-After"), context=context
+            url=self.url, status=self.status, problem=problem, retry_after=self.headers.get("Retry-After"), context=context, note=note
         )
 
 
@@ -181,7 +220,11 @@ class AcmeSession:
         self._nonce: str | None = None
         self._directory: Directory | None = None
         self.request_count = 0
-        self.bad_nonce_retries = 0
+        self.retries = RetryLog()
+
+    @property
+    def bad_nonce_retries(self) -> int:
+        return self.retries.counts()[BAD_NONCE]
 
     # -- directory and nonces ---------------------------------------------------------------
 
@@ -189,24 +232,27 @@ class AcmeSession:
     def directory(self) -> Directory:
         if self._directory is None:
             try:
-                response = self.get(self.directory_url)
+                self._directory = self.get(self.directory_url, parse=self._parse_directory)
             except TransportError as exc:
                 raise TransportError(f"acme_directory: {exc}", url=exc.url) from None
-            if response.status != 200:
-                raise ConfigurationError(
-                    f"{self.directory_url} answered HTTP {response.status}; is this the CA's ACME directory URL?",
-                    option="acme_directory",
-                )
-            try:
-                data = response.json()
-            except ProtocolError:
-                raise ConfigurationError(
-                    f"{self.directory_url} did not answer with a JSON ACME directory "
-                    f"(got {response.content_type or 'no content type'}); is this the CA's ACME directory URL?",
-                    option="acme_directory",
-                ) from None
-            self._directory = Directory(self.directory_url, data)
         return self._directory
+
+    def _parse_directory(self, response: AcmeResponse) -> Directory:
+        """Section 7.1.1; a URL that answers but not with a directory is the user's to fix."""
+        if response.status != 200:
+            raise ConfigurationError(
+                f"{self.directory_url} answered HTTP {response.status}; is this the CA's ACME directory URL?",
+                option="acme_directory",
+            )
+        try:
+            data = response.json()
+        except ProtocolError:
+            raise ConfigurationError(
+                f"{self.directory_url} did not answer with a JSON ACME directory "
+                f"(got {response.content_type or 'no content type'}); is this the CA's ACME directory URL?",
+                option="acme_directory",
+            ) from None
+        return Directory(self.directory_url, data)
 
     def _take_nonce(self, response: t.Any) -> None:
         nonce = response.headers.get("Replay-Nonce")
@@ -216,23 +262,37 @@ class AcmeSession:
     def _fresh_nonce(self) -> str:
         if self._nonce is None:
             url = self.directory.require("newNonce")
-            response = self._send("HEAD", url)
-            if self._nonce is None:
-                raise ProtocolError(f"the CA's newNonce ({url}) returned no Replay-Nonce header", url=url, status=response.status)
+
+            def has_nonce(response: AcmeResponse) -> None:
+                if self._nonce is None:
+                    raise ProtocolError(
+                        f"the CA's newNonce ({url}) returned no Replay-Nonce header (HTTP {response.status})", url=url, status=response.status
+                    )
+
+            self._exchange("HEAD", url, parse=has_nonce, context="asking the CA for a nonce")
         nonce, self._nonce = self._nonce, None  # a nonce is good for one request only
         return t.cast(str, nonce)
 
     # -- requests ---------------------------------------------------------------------------
 
-    def get(self, url: str) -> AcmeResponse:
-        """Unauthenticated GET (directory, renewalInfo), following https:// redirects only."""
+    @t.overload
+    def get(self, url: str) -> AcmeResponse: ...
+
+    @t.overload
+    def get(self, url: str, *, parse: t.Callable[[AcmeResponse], T], context: str | None = None) -> T: ...
+
+    def get(self, url: str, *, parse: t.Callable[[AcmeResponse], t.Any] | None = None, context: str | None = None) -> t.Any:
+        """Unauthenticated GET (directory, renewalInfo), following https:// redirects only.
+
+        Sent again after faults like a read; `parse` (when given) turns the final answer into a value.
+        """
         for _hop in range(MAX_REDIRECTS + 1):
-            response = self._send("GET", url)
-            if response.status not in (301, 302, 303, 307, 308) or not response.location:
-                return response
-            if urlparse(response.location).scheme != "https":
+            response, value = self._exchange("GET", url, parse=_unless_redirect(parse), context=context)
+            if not _is_redirect(response):
+                return value if parse is not None else response
+            if urlparse(t.cast(str, response.location)).scheme != "https":
                 raise TransportError(f"{url} redirects to {response.location}, which is not https://; refused", url=url)
-            url = response.location
+            url = t.cast(str, response.location)
         raise TransportError(f"{url}: more than {MAX_REDIRECTS} redirects", url=url)
 
     def post(
@@ -244,34 +304,19 @@ class AcmeSession:
         kid: str | None = None,
         context: str | None = None,
         accept: str | None = None,
+        idempotent: bool = False,
     ) -> AcmeResponse:
         """A signed POST (payload `None` = POST-as-GET); raises `ProblemError` on a problem document.
 
-        `badNonce` answers are retried at once with the nonce they carry (section 6.5).
+        A POST with a payload may change state at the CA: it is sent again only when the CA cannot
+        have acted on it (no connection, 429/503, badNonce); when it may have, `OutcomeUnknown` is
+        raised so the caller can read the resource back. `idempotent=True` marks a POST that is
+        harmless to repeat (an account lookup) and is retried like a read.
         """
-        error: ProblemError | None = None
-        for _try in range(BAD_NONCE_TRIES):
-
-            def signed_body() -> bytes:
-                # signed anew for every try: each needs a nonce of its own
-                jws = sign_jws(key=key, url=url, payload=payload, nonce=self._fresh_nonce(), kid=kid)
-                return json.dumps(jws).encode("utf-8")
-
-            response = self._send("POST", url, make_body=signed_body, accept=accept)
-            if not response.is_problem():
-                if response.status >= 400:
-                    raise ProtocolError(
-                        f"{context + ': ' if context else ''}the CA answered HTTP {response.status} "
-                        f"({response.content_type or 'no content type'}) instead of a problem document",
-                        url=url,
-                        status=response.status,
-                    )
-                return response
-            error = response.problem_error(context)
-            if not error.has_type("badNonce"):
-                raise error
-            self.bad_nonce_retries += 1
-        raise t.cast(ProblemError, error)
+        return self._signed(
+            url, key=key, payload=payload, kid=kid, context=context, accept=accept,
+            changes_state=payload is not None and not idempotent, parse=_as_is,
+        )
 
     def post_as_get(self, url: str, *, key: SigningKey, kid: str, context: str | None = None, accept: str | None = None) -> AcmeResponse:
         return self.post(url, key=key, payload=None, kid=kid, context=context, accept=accept)
@@ -288,78 +333,203 @@ class AcmeSession:
     ) -> T:
         """A POST-as-GET whose answer `parse` turns into a value (raising ProtocolError when it cannot).
 
-        Reads change nothing at the CA, so they are safe to send again.
+        Reads change nothing at the CA, so an answer that is lost, cut short, a 5xx, or that `parse`
+        refuses is asked for again, with a fresh nonce, within retry_timeout.
         """
-        return parse(self.post_as_get(url, key=key, kid=kid, context=context, accept=accept))
+        return self._signed(url, key=key, payload=None, kid=kid, context=context, accept=accept, changes_state=False, parse=parse)
 
-    def _send(
-        self, method: str, url: str, *, make_body: t.Callable[[], bytes] | None = None, accept: str | None = None
-    ) -> AcmeResponse:
-        """One HTTP exchange, retried on 429/503 (Retry-After), other 5xx and lost connections."""
+    def _signed(
+        self,
+        url: str,
+        *,
+        key: SigningKey,
+        payload: dict[str, t.Any] | None,
+        kid: str | None,
+        context: str | None,
+        accept: str | None,
+        changes_state: bool,
+        parse: t.Callable[[AcmeResponse], T],
+    ) -> T:
+        def signed_body() -> bytes:
+            # signed anew for every try: each needs a nonce of its own
+            jws = sign_jws(key=key, url=url, payload=payload, nonce=self._fresh_nonce(), kid=kid)
+            return json.dumps(jws).encode("utf-8")
+
+        return self._exchange("POST", url, make_body=signed_body, accept=accept, changes_state=changes_state, parse=parse, context=context)
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        parse: t.Callable[[AcmeResponse], T],
+        make_body: t.Callable[[], bytes] | None = None,
+        accept: str | None = None,
+        changes_state: bool = False,
+        context: str | None = None,
+    ) -> T:
+        """One request, sent again as long as a fault allows and retry_timeout lasts.
+
+        `parse` sees only answers that are whole and neither 429 nor 5xx; a ProtocolError it raises
+        (other than a problem) makes a read be sent again. Problem documents other than badNonce
+        are raised at once.
+        """
         headers = {"User-Agent": USER_AGENT}
         if make_body is not None:
             headers["Content-Type"] = "application/jose+json"
         if accept:
             headers["Accept"] = accept
-        deadline = self.clock() + self.retry_timeout
-        failures = 0
+        attempts = Attempts(retry_timeout=self.retry_timeout, log=self.retries, clock=self.clock, sleep=self.sleep)
         while True:
             body = make_body() if make_body is not None else None
+            attempts.sent()
             try:
                 raw = self._http.request(
                     method, url, data=body, headers=headers, timeout=self.request_timeout, verify=self._verify, allow_redirects=False
                 )
-            except requests.exceptions.SSLError as exc:
-                raise TransportError(
-                    f"TLS verification of {url} failed ({_reason(exc)}); if the CA uses a private CA, set ca_path to its "
-                    "certificate bundle",
+            except _REQUEST_FAILURES as exc:
+                fault = self._fault_of_failure(exc, url)
+                response = None
+            else:
+                self.request_count += 1
+                self._take_nonce(raw)
+                response = AcmeResponse(url=url, status=raw.status_code, headers=raw.headers, content=raw.content or b"")
+                fault = self._fault_of_answer(response, method)
+                if fault is None and make_body is not None:
+                    fault = self._refusal(response, context)
+                if fault is None:
+                    try:
+                        return parse(response)
+                    except ProblemError:
+                        raise
+                    except ProtocolError as exc:
+                        if changes_state:
+                            raise
+                        fault = Fault(INCOMPLETE_ANSWER, "unreadable answer", str(exc), _ADVICE_DAMAGED, FAULT_TRIES, True)
+            if changes_state and fault.reached:
+                raise OutcomeUnknown(
+                    f"{_prefix(context)}{fault.description}; the CA may have processed the request, so it was not sent again",
                     url=url,
-                ) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                if make_body is not None and not isinstance(exc, requests.exceptions.ConnectTimeout) and _may_have_arrived(exc):
-                    # the CA may have acted on it (finalize, revoke, newOrder): sending it again would mislead
-                    raise OutcomeUnknown(f"no answer from {url}: {_reason(exc)}; the CA may have processed the request", url=url) from None
-                failures += 1
-                if not self._wait(failures, None, deadline):
-                    raise TransportError(f"cannot connect to {url}: {_reason(exc)}", url=url) from None
-                continue
-            except requests.exceptions.RequestException as exc:
-                raise TransportError(f"request to {url} failed: {_reason(exc)}", url=url) from None
-            self.request_count += 1
-            self._take_nonce(raw)
-            response = AcmeResponse(url=url, status=raw.status_code, headers=raw.headers, content=raw.content or b"")
-            if response.status >= 500 or response.status == 429:
-                failures += 1
-                if self._wait(failures, response, deadline):
-                    continue
-            return response
+                )
+            if not attempts.again(fault):
+                raise self._given_up(fault, attempts, url, response, context)
 
-    def _wait(self, failures: int, response: AcmeResponse | None, deadline: float) -> bool:
-        """Sleep before the next try if the deadline allows; False when it is time to give up."""
-        rate_limited = response is not None and response.status in (429, 503)
-        if failures >= (RATE_LIMIT_TRIES if rate_limited else SERVER_ERROR_TRIES):
-            return False
-        backoff = min(0.5 * 2 ** (failures - 1), 10.0)
-        # Retry-After wins, but a zero or past one must not make us hammer the CA
-        wait = max(response.retry_after() or 0.0, backoff) if rate_limited and response is not None else backoff
-        if self.clock() + wait > deadline:
-            return False
-        self.sleep(wait)
-        return True
+    def _fault_of_failure(self, exc: BaseException, url: str) -> Fault:
+        """What a failed exchange means; raises at once when sending again cannot help."""
+        if isinstance(exc, requests.exceptions.SSLError):
+            raise TransportError(
+                f"TLS verification of {url} failed ({_reason(exc)}); if the CA uses a private CA, set ca_path to its certificate bundle",
+                url=url,
+            ) from None
+        reason = _urllib3_reason(exc)
+        if isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(reason, NewConnectionError):
+            return Fault(CONNECTION, "cannot connect", f"cannot connect to {url}: {_reason(exc)}", _ADVICE_UNREACHABLE, FAULT_TRIES, False)
+        if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+            return Fault(
+                CONNECTION, "read timeout", f"no answer from {url} within request_timeout {self.request_timeout:g} s", _ADVICE_SLOW,
+                FAULT_TRIES, True,
+            )
+        if isinstance(exc, _CUT_SHORT):
+            return Fault(
+                INCOMPLETE_ANSWER, "truncated answer", f"the answer from {url} was cut short: {_reason(exc)}", _ADVICE_DAMAGED,
+                FAULT_TRIES, True,
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return Fault(
+                CONNECTION, "lost connection", f"the connection to {url} was lost: {_reason(exc)}", _ADVICE_UNREACHABLE, FAULT_TRIES, True
+            )
+        raise TransportError(f"request to {url} failed: {_reason(exc)}", url=url) from None
+
+    @staticmethod
+    def _fault_of_answer(response: AcmeResponse, method: str) -> Fault | None:
+        """A fault of an answer that came: cut short, rate limited or a server error; None when it is usable."""
+        url, status = response.url, response.status
+        cut_short = response.cut_short() if method != "HEAD" else None
+        if cut_short:
+            return Fault(
+                INCOMPLETE_ANSWER, "truncated answer", f"the answer from {url} was cut short: {cut_short}", _ADVICE_DAMAGED,
+                FAULT_TRIES, True,
+            )
+        if status == 429:
+            return Fault(
+                RATE_LIMITED, "HTTP 429", f"{url} answered HTTP 429", _ADVICE_RATE_LIMITED, RATE_LIMIT_TRIES, False, response.retry_after()
+            )
+        if status >= 500:
+            # 503 says the CA did not take the request; after 500/502/504 it may have acted on it
+            return Fault(
+                SERVER_ERROR, f"HTTP {status}", f"{url} answered HTTP {status}", _ADVICE_UNAVAILABLE,
+                RATE_LIMIT_TRIES if status == 503 else FAULT_TRIES, status != 503, response.retry_after(),
+            )
+        return None
+
+    @staticmethod
+    def _refusal(response: AcmeResponse, context: str | None) -> Fault | None:
+        """A POST the CA refused (section 6.7): badNonce is a fault to send again at once; others are raised."""
+        if response.is_problem():
+            error = response.problem_error(context)
+            if not error.has_type("badNonce"):
+                raise error
+            return Fault(BAD_NONCE, "badNonce", f"the CA rejected the nonce at {response.url}", "", BAD_NONCE_TRIES, False)
+        if response.status >= 400:
+            raise ProtocolError(
+                f"{_prefix(context)}the CA answered HTTP {response.status} "
+                f"({response.content_type or 'no content type'}) instead of a problem document",
+                url=response.url,
+                status=response.status,
+            )
+        return None
+
+    @staticmethod
+    def _given_up(fault: Fault, attempts: Attempts, url: str, response: AcmeResponse | None, context: str | None) -> AcmeError:
+        """The one-line error of a request that kept failing: URL, status or problem, tries, time, advice."""
+        if fault.kind == BAD_NONCE and response is not None:
+            return response.problem_error(
+                context, note=f"the CA rejected {attempts.bad_nonces} nonces in a row at {response.url}; it may be overloaded, try again later"
+            )
+        if response is not None and fault.kind in (RATE_LIMITED, SERVER_ERROR) and response.is_problem():
+            return response.problem_error(context, note=f"{fault.description} ({attempts.account()}); {fault.advice}")
+        message = f"{_prefix(context)}{fault.description} ({attempts.account()}); {fault.advice}"
+        if response is None:
+            return TransportError(message, url=url)
+        return ProtocolError(message, url=response.url, status=response.status)
 
 
-def _may_have_arrived(exc: BaseException) -> bool:
-    """Whether a failed POST may have reached the CA: only a failure to connect proves it did not."""
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return True
+def _as_is(response: AcmeResponse) -> AcmeResponse:
+    return response
+
+
+def _is_redirect(response: AcmeResponse) -> bool:
+    return response.status in (301, 302, 303, 307, 308) and bool(response.location)
+
+
+def _unless_redirect(
+    parse: t.Callable[[AcmeResponse], T] | None
+) -> t.Callable[[AcmeResponse], tuple[AcmeResponse, T | None]]:
+    """Parse the answer that ends a chain of redirects; a redirect itself is followed, not parsed."""
+
+    def answer(response: AcmeResponse) -> tuple[AcmeResponse, T | None]:
+        return response, (parse(response) if parse is not None and not _is_redirect(response) else None)
+
+    return answer
+
+
+def _prefix(context: str | None) -> str:
+    return f"{context}: " if context else ""
+
+
+def _urllib3_reason(exc: BaseException) -> object:
+    """The urllib3 error inside a requests error (inside MaxRetryError when there is one)."""
     inner = exc.args[0] if exc.args else None
-    reason = getattr(inner, "reason", inner)
-    return "NewConnectionError" not in type(reason).__name__ and "NameResolutionError" not in type(reason).__name__
+    return getattr(inner, "reason", None) or inner
 
 
 def _reason(exc: BaseException) -> str:
     """The part of a requests/urllib3 error a person can act on, without object reprs."""
     inner = exc.args[0] if exc.args else exc
+    if isinstance(inner, urllib3_errors.ProtocolError) and len(inner.args) == 2:
+        # ("Connection aborted.", ConnectionResetError(...)) or ("Connection broken: IncompleteRead(...)", IncompleteRead(...))
+        what, cause = str(inner.args[0]).rstrip("."), inner.args[1]
+        return what if type(cause).__name__ in what else f"{what}: {cause}"
     text = str(getattr(inner, "reason", inner))
     for marker in ("Failed to establish a new connection: ", "Caused by "):
         if marker in text:

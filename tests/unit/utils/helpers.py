@@ -13,7 +13,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+import requests
 from requests.structures import CaseInsensitiveDict
+from urllib3.connection import HTTPSConnection
+from urllib3.exceptions import IncompleteRead, MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 DIRECTORY_URL = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -156,3 +159,28 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+# -- network faults as requests raises them ------------------------------------------------------
+
+def connection_refused(url: str = DIRECTORY_URL) -> requests.exceptions.ConnectionError:
+    """Nothing listens at the CA's address: the request never left this host."""
+    reason = NewConnectionError(HTTPSConnection("acme.example", 443), "Failed to establish a new connection: [Errno 111] Connection refused")
+    return requests.exceptions.ConnectionError(MaxRetryError(None, url, reason=reason))
+
+
+def connection_reset() -> requests.exceptions.ConnectionError:
+    """The connection dropped after the request was sent, before any answer came."""
+    return requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")))
+
+
+def read_timeout(seconds: float = 10) -> requests.exceptions.ReadTimeout:
+    """The request was sent; no answer came within request_timeout."""
+    return requests.exceptions.ReadTimeout(ReadTimeoutError(None, "/", f"Read timed out. (read timeout={seconds})"))
+
+
+def body_cut_short(received: int = 10, missing: int = 90) -> requests.exceptions.ChunkedEncodingError:
+    """The answer's body ended before its Content-Length (what requests raises from urllib3's IncompleteRead)."""
+    return requests.exceptions.ChunkedEncodingError(
+        ProtocolError(f"Connection broken: IncompleteRead({received} bytes read, {missing} more expected)", IncompleteRead(received, missing))
+    )

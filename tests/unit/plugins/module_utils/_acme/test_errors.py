@@ -125,3 +125,8 @@ def test_configuration_and_transport_errors_add_nothing_to_the_result():
 
 def test_protocol_error_result_names_url_and_status():
     assert ProtocolError("not JSON", url=URL, status=502).to_result() == {"url": URL, "http_status": 502}
+
+
+def test_a_note_on_a_problem_follows_the_problem_and_its_subproblems():
+    error = ProblemError(url=URL, status=503, problem=problem("serverInternal", "busy"), note=f"{URL} answered HTTP 503 (10 tries over 56 s)")
+    assert str(error) == f"CA error serverInternal (HTTP 503): busy; {URL} answered HTTP 503 (10 tries over 56 s)"
