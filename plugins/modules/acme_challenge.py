@@ -15,6 +15,9 @@ description:
     of a second and backing off, honouring C(Retry-After), until O(timeout).
   - A failed validation fails the task with the CA's reason for each failing identifier.
   - With O(state=deactivated), deactivates the order's authorizations instead (clean-up after a failed run).
+  - An order whose authorizations are all valid already is not answered again.
+  - When the CA's answer to a challenge or a deactivation is lost, the resource is read back and the
+    request is sent again only if the CA did not act on it.
   - Provision the challenges (files, DNS records, TLS responder) with the data from
     M(certforge.acme.acme_order) before this task.
 extends_documentation_fragment:

@@ -15,6 +15,13 @@ description:
   - Writes the certificate, chain and full chain atomically, only when their content changes.
   - An order that is already valid is not finalized again; its certificate is downloaded, so a
     second run changes nothing.
+  - A lost answer to the finalize request, or an C(orderNotReady) refusal, is settled by reading the
+    order back; the request is sent again only when the order is still C(ready).
+  - The download is checked before anything is written (RFC 8555 sections 7.4.2 and 9.1): whole PEM
+    blocks and nothing else, the certificate first, each certificate signed by the next, exactly the
+    order's names, and at least one issuer certificate (a certificate alone is refused as an
+    incomplete chain: a CA may leave out the root, not every issuer). A download that fails these
+    checks is read again, and the module fails naming the URL and the fault if it stays broken.
 extends_documentation_fragment:
   - certforge.acme.acme
   - certforge.acme.acme.actiongroup
@@ -244,10 +251,10 @@ import typing as t
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.certificates import certificate_info, load_certificate
 from ansible_collections.certforge.acme.plugins.module_utils._acme.chains import Chain, select_chain
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProtocolError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import csr_der, csr_identifiers, load_csr, public_key_pem
-from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient, order_problem
+from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient, require_validated
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
     create_module,
@@ -273,37 +280,6 @@ def check_csr_matches(csr: t.Any, option: str, order: Order) -> None:
             "make a CSR for exactly the ordered names",
             option=option,
         )
-
-
-def issued_order(module: t.Any, orders: OrderClient, order: Order, csr: t.Any) -> tuple[Order, bool]:
-    """The order once valid, and whether this run finalized it."""
-    if order.status in ("pending", "invalid"):
-        problem = order_problem(order)
-        if problem is not None:
-            raise problem
-        raise ConfigurationError(
-            f"the order is {order.status}: its authorizations are not all valid; run certforge.acme.acme_challenge first",
-            option="order_uri",
-        )
-    finalized = False
-    if order.status == "ready":
-        if module.check_mode:
-            return order, True
-        order = orders.finalize(order, csr_der(csr))
-        finalized = True
-    order = orders.wait(order, pending=("processing",), timeout=module.params["timeout"], what="the CA to issue the certificate")
-    if order.status != "valid" or not order.certificate:
-        problem = order_problem(order)
-        raise problem if problem else ProtocolError(f"the order ended {order.status} without a certificate", url=order.uri)
-    return order, finalized
-
-
-def download_chains(module: t.Any, orders: OrderClient, order: Order) -> list[Chain]:
-    certificate = orders.download(t.cast(str, order.certificate))
-    chains = [Chain.from_pem(certificate.pem)]
-    if module.params["select_chain"]:  # alternates cost a request each; fetch them only when choosing
-        chains += [Chain.from_pem(orders.download(url).pem) for url in certificate.alternates]
-    return chains
 
 
 def write_files(module: t.Any, chain: Chain) -> tuple[bool, list[str]]:
@@ -363,13 +339,14 @@ def main() -> None:
         csr, csr_option = load_module_csr(module)
         session = open_session(module)
         key, account_uri = resolve_account(module, session)
-        orders = OrderClient(session, key, account_uri)
+        orders = OrderClient(session, key, account_uri, warn=module.warn)
         order = orders.get(module.params["order_uri"])
         check_csr_matches(csr, csr_option, order)
-        order, finalized = issued_order(module, orders, order, csr)
+        require_validated(order)
         if module.check_mode and order.status == "ready":
             module.exit_json(changed=True, finalized=False, msg="the order is ready: it would be finalized")
-        chains = download_chains(module, orders, order)
+        order, finalized = orders.issue(order, csr_der(csr), timeout=module.params["timeout"])
+        chains = orders.download_chains(order, alternates=bool(module.params["select_chain"]))
         chain, index = select_chain(chains, module.params["select_chain"])
         certificate = load_certificate(chain.certificate)
         if public_key_pem(certificate.public_key()) != public_key_pem(csr.public_key()):

@@ -14,6 +14,10 @@ description:
   - Returns, for every authorization that still needs validating, what to provision for each challenge
     type the CA offers (http-01 file, dns-01 TXT record, tls-alpn-01 certificate), ready to loop over.
   - The next steps are M(certforge.acme.acme_challenge) and M(certforge.acme.acme_finalize).
+  - When the CA's answer to the new order is lost (or lacks its C(Location)), the order it may have
+    created is looked for in the account's orders list (RFC 8555 section 7.1.2.1) and used; a CA
+    without that list gets the order again, with a warning that it may hold an unused duplicate
+    (unused orders expire).
 extends_documentation_fragment:
   - certforge.acme.acme
   - certforge.acme.acme.actiongroup
@@ -266,7 +270,6 @@ challenge_data_dns:
     _acme-challenge.example.com: [yUoWMtJbGRkXf0s5GCFmIM8c4mfpE1cVwMXwxA1B7j4, 8vD6s0bmRRJ2a5tg4SctX7UTZgLqXZk2NNUXUGnISqc]
 """
 
-import datetime
 import os
 import typing as t
 
@@ -298,16 +301,6 @@ def write_order_uri_file(path: str, order_uri: str) -> None:
         raise ConfigurationError(f"cannot write {path}: {error.strerror}", option="order_uri_file") from None
 
 
-def _expired(order: Order) -> bool:
-    if not order.expires:
-        return False
-    try:
-        expires = datetime.datetime.fromisoformat(order.expires.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return expires <= datetime.datetime.now(datetime.timezone.utc)
-
-
 def resumable_order(orders: OrderClient, order_uri: str | None, identifiers: list[Identifier]) -> Order | None:
     """The order of an earlier run, if it can still give a certificate for these identifiers."""
     if not order_uri:
@@ -318,7 +311,7 @@ def resumable_order(orders: OrderClient, order_uri: str | None, identifiers: lis
         if error.status in (404, 410) or error.has_type("malformed") or error.has_type("unauthorized"):
             return None  # gone, or not ours: order anew
         raise
-    if order.status not in LIVE_STATUSES or _expired(order):
+    if order.status not in LIVE_STATUSES or order.expired:
         return None
     return order if set(order.identifiers) == set(identifiers) else None
 
@@ -379,7 +372,7 @@ def main() -> None:
         identifiers = parse_identifiers(params["identifiers"])
         session = open_session(module)
         key, account_uri = resolve_account(module, session)
-        orders = OrderClient(session, key, account_uri)
+        orders = OrderClient(session, key, account_uri, warn=module.warn)
         orders.check_extensions(replaces=params["replaces"], profile=params["profile"])
         order = resumable_order(orders, params["order_uri"] or read_order_uri_file(params["order_uri_file"]), identifiers)
         changed = order is None

@@ -14,6 +14,8 @@ description:
     authorized for the certificate, or with the certificate's own private key (O(private_key_src)
     or O(private_key_content)), which works even when the account key is lost.
   - A certificate the CA reports as already revoked is V(changed=false), not a failure.
+  - A request whose answer was lost is sent again; if the CA then reports the certificate as already
+    revoked, the lost request revoked it, and the result is V(changed=true).
 extends_documentation_fragment:
   - certforge.acme.acme
   - certforge.acme.acme.actiongroup

@@ -1,14 +1,22 @@
 # Copyright: certforge.acme contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ACME accounts (RFC 8555 section 7.3): find, create, update, deactivate, roll over the key."""
+"""ACME accounts (RFC 8555 section 7.3): find, create, update, deactivate, roll over the key.
+
+A request whose answer was lost is settled without guessing: a lookup, a registration (the CA
+returns the existing account for a registered key) and an update are simply sent again; a key
+rollover is checked by looking the account up with the new key.
+"""
 
 from __future__ import annotations
 
 import typing as t
 
-from .errors import ProblemError, ProtocolError
+from .errors import OutcomeUnknown, ProblemError, ProtocolError
 from .jose import SigningKey, external_account_binding, sign_jws
-from .transport import AcmeSession
+from .reconcile import RESEND_TRIES
+from .transport import AcmeResponse, AcmeSession
+
+STATUSES = ("valid", "deactivated", "revoked")
 
 # Errors with which a CA says "no usable account for this key" to onlyReturnExisting.
 _NO_ACCOUNT_TYPES = ("accountDoesNotExist", "unauthorized")
@@ -38,9 +46,12 @@ def _account(uri: str | None, data: dict[str, t.Any], url: str) -> Account:
     if not uri:
         raise ProtocolError("the CA returned an account without a Location header", url=url)
     contact = data.get("contact")
+    status = data.get("status") or "valid"  # required by section 7.1.2, yet left out by some CAs
+    if status not in STATUSES:
+        raise ProtocolError(f"the account {uri} has no valid status ({status!r})", url=url)
     return Account(
         uri=uri,
-        status=str(data.get("status") or "valid"),
+        status=status,
         contact=[str(item) for item in contact] if isinstance(contact, list) else [],
         orders=data.get("orders") if isinstance(data.get("orders"), str) else None,
         data=data,
@@ -70,8 +81,10 @@ class AccountClient:
                 raise
         url = self.session.directory.require("newAccount")
         try:
-            response = self.session.post(
-                url, key=self.key, payload={"onlyReturnExisting": True}, context="looking up the account", idempotent=True
+            response = self._send_again_if_lost(
+                lambda: self.session.post(
+                    url, key=self.key, payload={"onlyReturnExisting": True}, context="looking up the account", idempotent=True
+                )
             )
         except ProblemError as error:
             if error.short_type in _NO_ACCOUNT_TYPES:
@@ -81,11 +94,24 @@ class AccountClient:
         self.account_uri = account.uri
         return account
 
+    @staticmethod
+    def _send_again_if_lost(send: t.Callable[[], AcmeResponse]) -> AcmeResponse:
+        """For requests that mean the same however often the CA gets them."""
+        for _attempt in range(RESEND_TRIES - 1):
+            try:
+                return send()
+            except OutcomeUnknown:
+                pass
+        return send()
+
     def read(self) -> Account:
         """Read the account at `account_uri` with POST-as-GET (section 6.3)."""
         uri = t.cast(str, self.account_uri)
-        response = self.session.post_as_get(uri, key=self.key, kid=uri, context="reading the account")
-        return _account(uri, response.json(), uri)
+
+        def parse(response: AcmeResponse) -> Account:
+            return _account(uri, response.json(), uri)
+
+        return self.session.read(uri, key=self.key, kid=uri, parse=parse, context="reading the account")
 
     def create(
         self,
@@ -97,7 +123,9 @@ class AccountClient:
         """Register the key (section 7.3); returns the account and whether it is new.
 
         newAccount returns the existing account (200) instead of failing when the key is
-        already registered, so this is also safe as a lookup.
+        already registered, so this is also safe as a lookup, and a registration whose answer was
+        lost is sent again. Callers look the key up first (`find`), so an account that exists
+        after a lost answer was made by this call and counts as new.
         """
         url = self.session.directory.require("newAccount")
         payload: dict[str, t.Any] = {"contact": contact}
@@ -107,27 +135,71 @@ class AccountClient:
             payload["externalAccountBinding"] = external_account_binding(
                 account_key=self.key, url=url, kid=binding.kid, hmac_key=binding.hmac_key, alg=binding.alg
             )
-        response = self.session.post(url, key=self.key, payload=payload, context="creating the account")
-        account = _account(response.location, response.json(), url)
+        lost = False
+
+        def send() -> AcmeResponse:
+            nonlocal lost
+            try:
+                return self.session.post(url, key=self.key, payload=payload, context="creating the account")
+            except OutcomeUnknown:
+                lost = True
+                raise
+
+        response = self._send_again_if_lost(send)
+        try:
+            account = _account(response.location, response.json(), url)
+        except ProtocolError:  # no Location, or an unreadable body: the key's account tells
+            found = self.find()
+            if found is None:
+                raise
+            return found, True
         self.account_uri = account.uri
-        return account, response.status == 201
+        return account, response.status == 201 or lost
 
     def update(self, changes: dict[str, t.Any], *, context: str) -> Account:
+        """Section 7.3.2; the same changes sent twice leave the account the same, so a lost answer resends."""
         uri = t.cast(str, self.account_uri)
-        response = self.session.post(uri, key=self.key, kid=uri, payload=changes, context=context)
+        response = self._send_again_if_lost(lambda: self.session.post(uri, key=self.key, kid=uri, payload=changes, context=context))
         return _account(uri, response.json(), uri)
 
     def update_contact(self, contact: list[str]) -> Account:
         return self.update({"contact": contact}, context="updating the account's contact")
 
     def deactivate(self) -> Account:
-        """Section 7.3.6: the account can never be used again."""
-        return self.update({"status": "deactivated"}, context="deactivating the account")
+        """Section 7.3.6: the account can never be used again.
+
+        A resend after a lost answer that is refused as `unauthorized` found the account
+        deactivated by the first request: that is the outcome asked for.
+        """
+        uri = t.cast(str, self.account_uri)
+        payload = {"status": "deactivated"}
+        for attempt in range(1, RESEND_TRIES + 1):
+            try:
+                response = self.session.post(uri, key=self.key, kid=uri, payload=payload, context="deactivating the account")
+                return _account(uri, response.json(), uri)
+            except OutcomeUnknown:
+                if attempt == RESEND_TRIES:
+                    raise
+            except ProblemError as error:
+                if attempt == 1 or not error.has_type("unauthorized"):
+                    raise
+                return Account(uri=uri, status="deactivated", contact=[], orders=None, data={})
+        raise AssertionError("unreachable")
 
     def change_key(self, new_key: SigningKey) -> None:
         """Section 7.3.5: the inner JWS is signed by the new key, the outer one by the old."""
         uri = t.cast(str, self.account_uri)
         url = self.session.directory.require("keyChange")
-        inner = sign_jws(key=new_key, url=url, payload={"account": uri, "oldKey": self.key.jwk})
-        self.session.post(url, key=self.key, kid=uri, payload=inner, context="changing the account key")
+        for attempt in range(1, RESEND_TRIES + 1):
+            inner = sign_jws(key=new_key, url=url, payload={"account": uri, "oldKey": self.key.jwk})
+            try:
+                self.session.post(url, key=self.key, kid=uri, payload=inner, context="changing the account key")
+                break
+            except OutcomeUnknown:
+                # did it arrive? then the new key finds this account
+                rolled = AccountClient(self.session, new_key).find()
+                if rolled is not None and rolled.uri == uri:
+                    break
+                if attempt == RESEND_TRIES:
+                    raise
         self.key = new_key

@@ -1,15 +1,24 @@
 # Copyright: certforge.acme contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Authorizations and their challenges (RFC 8555 sections 7.5 and 7.5.1)."""
+"""Authorizations and their challenges (RFC 8555 sections 7.5 and 7.5.1).
+
+Reads go through `AcmeSession.read`; an answer to a challenge or a deactivation that was lost is
+settled by reading the resource back before it is sent again.
+"""
 
 from __future__ import annotations
 
 import typing as t
 
-from .errors import ProblemError, ProtocolError
+from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
 from .identifiers import Identifier, parse_identifier
 from .jose import SigningKey
-from .transport import AcmeSession
+from .reconcile import RESEND_TRIES
+from .transport import AcmeResponse, AcmeSession
+
+# Section 7.1.6.
+AUTHORIZATION_STATUSES = ("pending", "valid", "invalid", "deactivated", "expired", "revoked")
+CHALLENGE_STATUSES = ("pending", "processing", "valid", "invalid")
 
 
 class Challenge(t.NamedTuple):
@@ -38,26 +47,44 @@ class Authorization(t.NamedTuple):
         return None
 
 
+def _challenge(data: t.Any, where: str) -> Challenge:
+    """A challenge object (section 8), or ProtocolError when it is not one."""
+    if not isinstance(data, dict) or not isinstance(data.get("url"), str) or not isinstance(data.get("type"), str):
+        raise ProtocolError(f"{where} holds a challenge without type or url", url=where)
+    if data.get("status") not in CHALLENGE_STATUSES:
+        raise ProtocolError(f"the challenge {data['url']} has no valid status ({data.get('status')!r})", url=where)
+    token = data.get("token")
+    return Challenge(
+        type=data["type"],
+        url=data["url"],
+        status=data["status"],
+        token=token if isinstance(token, str) else None,
+        error=data.get("error") if isinstance(data.get("error"), dict) else None,
+    )
+
+
 def _authorization(uri: str, data: dict[str, t.Any]) -> Authorization:
+    """An authorization object (section 7.1.4), or ProtocolError when it is not one."""
     raw_identifier = data.get("identifier")
     if not isinstance(raw_identifier, dict):
         raise ProtocolError(f"the authorization {uri} has no identifier", url=uri)
-    identifier = parse_identifier(raw_identifier)
+    if data.get("status") not in AUTHORIZATION_STATUSES:
+        raise ProtocolError(f"the authorization {uri} has no valid status ({data.get('status')!r})", url=uri)
+    try:
+        identifier = parse_identifier(raw_identifier)
+    except ConfigurationError as error:
+        raise ProtocolError(f"the authorization {uri} has an unusable identifier ({error})", url=uri) from None
     if data.get("wildcard") is True:
         identifier = Identifier("dns", f"*.{identifier.value}")
-    challenges = [
-        Challenge(
-            type=str(item.get("type")),
-            url=str(item.get("url")),
-            status=str(item.get("status")),
-            token=item.get("token"),
-            error=item.get("error") if isinstance(item.get("error"), dict) else None,
-        )
-        for item in data.get("challenges") or []
-        if isinstance(item, dict)
-    ]
+    raw_challenges = data.get("challenges")
+    if not isinstance(raw_challenges, list):
+        raise ProtocolError(f"the authorization {uri} has no list of challenges", url=uri)
     return Authorization(
-        uri=uri, status=str(data.get("status")), identifier=identifier, expires=data.get("expires"), challenges=challenges
+        uri=uri,
+        status=data["status"],
+        identifier=identifier,
+        expires=data.get("expires") if isinstance(data.get("expires"), str) else None,
+        challenges=[_challenge(item, uri) for item in raw_challenges],
     )
 
 
@@ -68,21 +95,65 @@ class AuthorizationClient:
         self.kid = kid
 
     def get(self, uri: str) -> Authorization:
-        response = self.session.post_as_get(uri, key=self.key, kid=self.kid, context=f"reading the authorization {uri}")
-        return _authorization(uri, response.json())
+        def parse(response: AcmeResponse) -> Authorization:
+            return _authorization(uri, response.json())
+
+        return self.session.read(uri, key=self.key, kid=self.kid, parse=parse, context=f"reading the authorization {uri}")
 
     def get_all(self, uris: t.Sequence[str]) -> list[Authorization]:
         return [self.get(uri) for uri in uris]
 
+    def read_challenge(self, challenge: Challenge) -> Challenge:
+        def parse(response: AcmeResponse) -> Challenge:
+            return _challenge(response.json(), challenge.url)
+
+        return self.session.read(challenge.url, key=self.key, kid=self.kid, parse=parse, context=f"reading the challenge {challenge.url}")
+
     def respond(self, challenge: Challenge) -> Challenge:
-        """Section 7.5.1: an empty object tells the CA the challenge is ready to be validated."""
-        response = self.session.post(challenge.url, key=self.key, kid=self.kid, payload={}, context=f"answering {challenge.url}")
-        data = response.json()
-        return challenge._replace(status=str(data.get("status", challenge.status)))
+        """Section 7.5.1: an empty object tells the CA the challenge is ready to be validated.
+
+        After a lost or unreadable answer the challenge is read back: once it has left `pending`
+        the CA has the answer; still `pending`, it is answered again. (Some CAs, pebble among
+        them, keep `pending` while they validate; a second answer then is harmless.)
+        """
+        resent = False
+        failure: AcmeError | None = None
+        for _attempt in range(RESEND_TRIES):
+            try:
+                response = self.session.post(challenge.url, key=self.key, kid=self.kid, payload={}, context=f"answering {challenge.url}")
+                return _challenge(response.json(), challenge.url)
+            except ProblemError:
+                if not resent:
+                    raise
+                # refused because the first answer arrived meanwhile (the challenge left pending)?
+                current = self.read_challenge(challenge)
+                if current.status != "pending":
+                    return current
+                raise
+            except (OutcomeUnknown, ProtocolError) as error:  # lost, or an unreadable answer
+                failure = error
+            current = self.read_challenge(challenge)
+            if current.status != "pending":
+                return current
+            resent = True
+        assert failure is not None  # every pass of the loop sets it or leaves the function
+        raise failure
 
     def deactivate(self, authorization: Authorization) -> Authorization:
-        """Section 7.5.2: give up an authorization so it cannot be used."""
-        response = self.session.post(
-            authorization.uri, key=self.key, kid=self.kid, payload={"status": "deactivated"}, context="deactivating an authorization"
-        )
-        return _authorization(authorization.uri, response.json())
+        """Section 7.5.2: give up an authorization so it cannot be used; a lost answer is read back."""
+        failure: AcmeError | None = None
+        for _attempt in range(RESEND_TRIES):
+            try:
+                response = self.session.post(
+                    authorization.uri, key=self.key, kid=self.kid, payload={"status": "deactivated"}, context="deactivating an authorization"
+                )
+                return _authorization(authorization.uri, response.json())
+            except ProblemError:
+                raise
+            except (OutcomeUnknown, ProtocolError) as error:  # lost, or an unreadable answer
+                failure = error
+            current = self.get(authorization.uri)
+            if current.status == "deactivated":
+                return current
+        assert failure is not None  # every pass of the loop sets it or leaves the function
+        raise failure

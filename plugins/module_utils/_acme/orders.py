@@ -1,20 +1,34 @@
 # Copyright: certforge.acme contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Orders (RFC 8555 section 7.4): create, read, finalize, wait, and download the certificate."""
+"""Orders (RFC 8555 section 7.4): create, read, finalize, wait, and download the certificate.
+
+Reads go through `AcmeSession.read`, so an answer that cannot be parsed is a failed read (retried
+by the transport), never a result. A newOrder or finalize whose answer was lost is reconciled by
+reading the order back before anything is sent again.
+"""
 
 from __future__ import annotations
 
+import datetime
 import typing as t
 
-from .errors import ConfigurationError, ProblemError, ProtocolError
+from .account import AccountClient
+from .chains import Chain, parse_issued_chain
+from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
 from .identifiers import Identifier, identifiers_from_acme
 from .jose import SigningKey, b64url_encode
 from .polling import poll
+from .reconcile import RESEND_TRIES
 from .transport import AcmeResponse, AcmeSession
 
-# Orders that can still lead to a certificate (section 7.1.6).
+# Order statuses (section 7.1.6); those that can still lead to a certificate.
+STATUSES = ("pending", "ready", "processing", "valid", "invalid")
 LIVE_STATUSES = ("pending", "ready", "processing", "valid")
 PEM_CHAIN = "application/pem-certificate-chain"
+# Looking for the order a lost newOrder made: an account's list is read at most this many pages
+# deep, and at most this many of its newest orders are read (the lost one is among the newest).
+ORDER_LIST_PAGES = 50
+ORDER_LIST_READS = 20
 
 
 class Order(t.NamedTuple):
@@ -40,19 +54,43 @@ class Order(t.NamedTuple):
             "certificate": self.certificate,
         }
 
+    @property
+    def expired(self) -> bool:
+        if not self.expires:
+            return False
+        try:
+            expires = datetime.datetime.fromisoformat(self.expires.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=datetime.timezone.utc)
+        return expires <= datetime.datetime.now(datetime.timezone.utc)
+
 
 def _order(uri: str, data: dict[str, t.Any]) -> Order:
+    """The order object, or ProtocolError when it is not one (section 7.1.3)."""
     finalize = data.get("finalize")
     if not isinstance(finalize, str):
         raise ProtocolError(f"the order {uri} has no finalize URL", url=uri)
+    status = data.get("status")
+    if status not in STATUSES:
+        raise ProtocolError(f"the order {uri} has no valid status ({status!r})", url=uri)
+    raw_identifiers = data.get("identifiers")
+    try:
+        if not isinstance(raw_identifiers, list) or not all(isinstance(item, dict) for item in raw_identifiers):
+            raise ConfigurationError("not a list of objects")
+        identifiers = identifiers_from_acme(raw_identifiers)
+    except ConfigurationError as error:
+        raise ProtocolError(f"the order {uri} lists unusable identifiers ({error})", url=uri) from None
+    certificate = data.get("certificate")
     return Order(
         uri=uri,
-        status=str(data.get("status")),
-        expires=data.get("expires"),
-        identifiers=identifiers_from_acme(data.get("identifiers") or []),
+        status=status,
+        expires=data.get("expires") if isinstance(data.get("expires"), str) else None,
+        identifiers=identifiers,
         authorizations=[str(url) for url in data.get("authorizations") or []],
         finalize=finalize,
-        certificate=data.get("certificate"),
+        certificate=certificate if isinstance(certificate, str) else None,
         error=data.get("error") if isinstance(data.get("error"), dict) else None,
         data=data,
     )
@@ -62,17 +100,24 @@ class Certificate(t.NamedTuple):
     """A downloaded certificate chain (section 7.4.2) with the URLs of its alternates."""
 
     url: str
-    pem: bytes
+    chain: Chain
     alternates: list[str]
 
 
-class OrderClient:
-    """Order operations for one account over one session."""
+def _no_warning(_message: str) -> None:
+    pass
 
-    def __init__(self, session: AcmeSession, key: SigningKey, kid: str) -> None:
+
+class OrderClient:
+    """Order operations for one account over one session; `warn` hears what a person should know."""
+
+    def __init__(self, session: AcmeSession, key: SigningKey, kid: str, *, warn: t.Callable[[str], None] = _no_warning) -> None:
         self.session = session
         self.key = key
         self.kid = kid
+        self.warn = warn
+
+    # -- newOrder ---------------------------------------------------------------------------------
 
     def create(
         self,
@@ -83,7 +128,11 @@ class OrderClient:
         replaces: str | None = None,
         profile: str | None = None,
     ) -> Order:
-        """newOrder (section 7.4); `replaces` is RFC 9773 (ARI), `profile` the CA's profiles extension."""
+        """newOrder (section 7.4); `replaces` is RFC 9773 (ARI), `profile` the CA's profiles extension.
+
+        When the answer is lost (or has no Location), the order it may have made is looked for in
+        the account's orders list (section 7.1.2.1) before ordering again.
+        """
         directory = self.session.directory
         payload: dict[str, t.Any] = {"identifiers": [identifier.as_acme() for identifier in identifiers]}
         if not_before:
@@ -96,10 +145,57 @@ class OrderClient:
         if profile:
             payload["profile"] = profile
         url = directory.require("newOrder")
-        response = self.session.post(url, key=self.key, kid=self.kid, payload=payload, context="creating the order")
-        if not response.location:
-            raise ProtocolError("the CA created an order without a Location header", url=url, status=response.status)
-        return _order(response.location, response.json())
+        failure: AcmeError | None = None
+        for attempt in range(1, RESEND_TRIES + 1):
+            try:
+                response = self.session.post(url, key=self.key, kid=self.kid, payload=payload, context="creating the order")
+            except OutcomeUnknown as lost:
+                failure = lost
+            else:
+                if response.location:
+                    try:
+                        return _order(response.location, response.json())
+                    except ProtocolError:  # the order exists at its Location: read it there
+                        return self.get(response.location)
+                failure = ProtocolError("the CA created an order without a Location header", url=url, status=response.status)
+            found = self.find_live_order(identifiers)
+            if found is not None:
+                return found
+            if attempt < RESEND_TRIES:
+                self.warn(f"{failure}; ordered again; the CA may hold an unused duplicate order (it expires unused)")
+        assert failure is not None  # every pass of the loop sets it or leaves the function
+        raise failure
+
+    def find_live_order(self, identifiers: t.Sequence[Identifier]) -> Order | None:
+        """A pending or ready order of this account for exactly these identifiers, if its list shows one."""
+        orders_url = AccountClient(self.session, self.key, account_uri=self.kid).read().orders
+        if not orders_url:
+            return None
+        wanted = set(identifiers)
+        for uri in list(reversed(self._order_urls(orders_url)))[:ORDER_LIST_READS]:
+            order = self.get(uri)
+            if order.status in ("pending", "ready") and set(order.identifiers) == wanted and not order.expired:
+                return order
+        return None
+
+    def _order_urls(self, orders_url: str) -> list[str]:
+        """Every URL of the orders list, following its Link rel="next" pages (section 7.1.2.1)."""
+
+        def page(response: AcmeResponse) -> tuple[list[str], list[str]]:
+            urls = response.json().get("orders")
+            if not isinstance(urls, list) or not all(isinstance(item, str) for item in urls):
+                raise ProtocolError(f"the orders list {response.url} has no list of order URLs", url=response.url)
+            return urls, response.links("next")
+
+        found: list[str] = []
+        url: str | None = orders_url
+        for _page in range(ORDER_LIST_PAGES):
+            if url is None:
+                break
+            urls, following = self.session.read(url, key=self.key, kid=self.kid, parse=page, context="reading the account's orders")
+            found += urls
+            url = following[0] if following else None
+        return found
 
     def check_extensions(self, *, replaces: str | None, profile: str | None) -> None:
         """Refuse ARI `replaces` and `profile` when the CA's directory does not offer them."""
@@ -113,12 +209,16 @@ class OrderClient:
             offered = ", ".join(sorted(directory.profiles)) or "none"
             raise ConfigurationError(f"the CA does not offer the profile {profile!r} (it offers: {offered})", option="profile")
 
+    # -- reading ----------------------------------------------------------------------------------
+
     def get(self, uri: str) -> Order:
         return self._read(uri)[0]
 
-    def _read(self, uri: str) -> tuple[Order, AcmeResponse]:
-        response = self.session.post_as_get(uri, key=self.key, kid=self.kid, context=f"reading the order {uri}")
-        return _order(uri, response.json()), response
+    def _read(self, uri: str) -> tuple[Order, float | None]:
+        def parse(response: AcmeResponse) -> tuple[Order, float | None]:
+            return _order(uri, response.json()), response.retry_after()
+
+        return self.session.read(uri, key=self.key, kid=self.kid, parse=parse, context=f"reading the order {uri}")
 
     def wait(self, order: Order, *, pending: t.Container[str], timeout: float, what: str) -> Order:
         """Re-read the order while its status is in `pending`."""
@@ -126,24 +226,94 @@ class OrderClient:
             return order
 
         def fetch() -> tuple[Order, bool, float | None]:
-            current, response = self._read(order.uri)
-            return current, current.status not in pending, response.retry_after()
+            current, retry_after = self._read(order.uri)
+            return current, current.status not in pending, retry_after
 
         return poll(fetch, timeout=timeout, sleep=self.session.sleep, clock=self.session.clock, what=what)
 
-    def finalize(self, order: Order, csr_der: bytes) -> Order:
-        """Section 7.4: send the CSR; the CA answers with the updated order."""
-        response = self.session.post(
-            order.finalize, key=self.key, kid=self.kid, payload={"csr": b64url_encode(csr_der)}, context="finalizing the order"
-        )
-        return _order(order.uri, response.json())
+    # -- finalize ---------------------------------------------------------------------------------
 
-    def download(self, url: str) -> Certificate:
-        """The PEM chain at `url` and the `alternate` chains the CA links to (section 7.4.2)."""
-        response = self.session.post_as_get(url, key=self.key, kid=self.kid, context="downloading the certificate", accept=PEM_CHAIN)
-        if b"-----BEGIN CERTIFICATE-----" not in response.content:
-            raise ProtocolError(f"the CA's certificate URL {url} returned no PEM certificate", url=url, status=response.status)
-        return Certificate(url=url, pem=response.content, alternates=response.links("alternate"))
+    def issue(self, order: Order, csr_der: bytes, *, timeout: float) -> tuple[Order, bool]:
+        """The order once valid, and whether this call finalized it.
+
+        A valid order is not finalized again: its certificate is downloaded anew, which is how a
+        run killed between finalize and deploy resumes without a second certificate.
+        """
+        require_validated(order)
+        finalized = order.status == "ready"
+        if finalized:
+            order = self.finalize(order, csr_der)
+        order = self.wait(order, pending=("processing",), timeout=timeout, what="the CA to issue the certificate")
+        if order.status != "valid" or not order.certificate:
+            problem = order_problem(order)
+            raise problem if problem else ProtocolError(f"the order ended {order.status} without a certificate", url=order.uri)
+        return order, finalized
+
+    def finalize(self, order: Order, csr_der: bytes) -> Order:
+        """Section 7.4: send the CSR; the CA answers with the updated order.
+
+        A lost or unreadable answer, and an `orderNotReady` refusal (an earlier finalize may have
+        arrived with its answer lost), are settled by reading the order back: `processing` or
+        `valid` means the CA has the CSR; `ready` means it does not, so it is sent again.
+        """
+        payload = {"csr": b64url_encode(csr_der)}
+        failure: AcmeError | None = None
+        for _attempt in range(RESEND_TRIES):
+            try:
+                response = self.session.post(order.finalize, key=self.key, kid=self.kid, payload=payload, context="finalizing the order")
+                return _order(order.uri, response.json())
+            except ProblemError as error:
+                if not error.has_type("orderNotReady"):
+                    raise
+                current = self.get(order.uri)
+                if current.status in ("processing", "valid"):
+                    return current
+                raise
+            except (OutcomeUnknown, ProtocolError) as error:  # lost, or an answer that is not an order
+                failure = error
+            current = self.get(order.uri)
+            if current.status in ("processing", "valid"):
+                return current
+            if current.status != "ready":
+                problem = order_problem(current)
+                raise problem if problem else ProtocolError(f"the order {order.uri} is {current.status} after finalizing", url=order.uri)
+        assert failure is not None  # every pass of the loop sets it or leaves the function
+        raise failure
+
+    # -- download ---------------------------------------------------------------------------------
+
+    def download(self, url: str, *, identifiers: t.Sequence[Identifier]) -> Certificate:
+        """The chain at `url`, strictly parsed, and the `alternate` chains linked to (section 7.4.2)."""
+
+        def parse(response: AcmeResponse) -> Certificate:
+            chain = parse_issued_chain(response.content, url=url, identifiers=identifiers)
+            return Certificate(url=url, chain=chain, alternates=response.links("alternate"))
+
+        return self.session.read(url, key=self.key, kid=self.kid, parse=parse, context="downloading the certificate", accept=PEM_CHAIN)
+
+    def download_chains(self, order: Order, *, alternates: bool) -> list[Chain]:
+        """The CA's default chain, then (if asked) each alternate: the same certificate, other issuers."""
+        default = self.download(t.cast(str, order.certificate), identifiers=order.identifiers)
+        chains = [default.chain]
+        if alternates:  # they cost a request each
+            for url in default.alternates:
+                chain = self.download(url, identifiers=order.identifiers).chain
+                if chain.certificate != default.chain.certificate:
+                    raise ProtocolError(f"the alternate chain {url} carries another certificate than {default.url}", url=url)
+                chains.append(chain)
+        return chains
+
+
+def require_validated(order: Order) -> None:
+    """Refuse to finalize an order whose authorizations are not all valid."""
+    if order.status in ("pending", "invalid"):
+        problem = order_problem(order)
+        if problem is not None:
+            raise problem
+        raise ConfigurationError(
+            f"the order is {order.status}: its authorizations are not all valid; run certforge.acme.acme_challenge first",
+            option="order_uri",
+        )
 
 
 def order_problem(order: Order) -> ProblemError | None:

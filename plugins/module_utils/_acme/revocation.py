@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import typing as t
 
-from .errors import ConfigurationError, ProblemError
+from .errors import ConfigurationError, OutcomeUnknown, ProblemError
 from .jose import SigningKey, b64url_encode
+from .reconcile import RESEND_TRIES
 from .transport import AcmeSession
 
 try:
@@ -49,6 +50,8 @@ def revoke(
 ) -> bool:
     """Revoke; returns False when the CA says the certificate was already revoked.
 
+    A lost answer is sent again; `alreadyRevoked` then means the first request did it.
+
     With `kid` the account key signs; without it `key` is the certificate's own key and its
     JWK is embedded (section 7.6, the way out when the account key is lost).
     """
@@ -56,10 +59,16 @@ def revoke(
     if reason is not None:
         payload["reason"] = reason
     url = session.directory.require("revokeCert")
-    try:
-        session.post(url, key=key, kid=kid, payload=payload, context="revoking the certificate")
-    except ProblemError as error:
-        if error.has_type("alreadyRevoked"):
-            return False
-        raise
-    return True
+    for attempt in range(1, RESEND_TRIES + 1):
+        try:
+            session.post(url, key=key, kid=kid, payload=payload, context="revoking the certificate")
+            return True
+        except OutcomeUnknown:
+            # revoking twice cannot do harm: the CA answers alreadyRevoked if the first arrived
+            if attempt == RESEND_TRIES:
+                raise
+        except ProblemError as error:
+            if error.has_type("alreadyRevoked"):
+                return attempt > 1  # after a lost answer it was this run's request that revoked it
+            raise
+    raise AssertionError("unreachable")

@@ -5,14 +5,18 @@
 from __future__ import annotations
 
 import base64
+import datetime
+import ipaddress
 import itertools
 import json
 import os
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.x509.oid import NameOID
 import requests
 from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPSConnection
@@ -184,3 +188,48 @@ def body_cut_short(received: int = 10, missing: int = 90) -> requests.exceptions
     return requests.exceptions.ChunkedEncodingError(
         ProtocolError(f"Connection broken: IncompleteRead({received} bytes read, {missing} more expected)", IncompleteRead(received, missing))
     )
+
+
+# -- a small PKI: root -> intermediate -> leaf, as a CA's download would carry ----------------------
+
+class TestPki:
+    """Certificates made on the spot; `chain()` is the PEM a CA returns for an order (root left out)."""
+
+    def __init__(self, *, root_name: str = "Certforge Test Root", intermediate_name: str = "Certforge Test Intermediate") -> None:
+        self.root_key = ec.generate_private_key(ec.SECP256R1())
+        self.root = self._certificate(self.root_key, self.root_key, subject=root_name, issuer=root_name, ca=True)
+        self.intermediate_key = ec.generate_private_key(ec.SECP256R1())
+        self.intermediate = self._certificate(self.intermediate_key, self.root_key, subject=intermediate_name, issuer=root_name, ca=True)
+        self.leaf_key = ec.generate_private_key(ec.SECP256R1())
+
+    __test__ = False  # not a pytest test class
+
+    @staticmethod
+    def _certificate(subject_key, issuer_key, *, subject: str, issuer: str, ca: bool, names=()):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]) if subject else x509.Name([]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(subject_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=90))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if names:
+            sans = [x509.IPAddress(ipaddress.ip_address(name[3:])) if name.startswith("ip:") else x509.DNSName(name) for name in names]
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    def leaf(self, *names: str, issuer_key=None, issuer_name: str | None = None):
+        """A leaf for `names` (`ip:` prefix for addresses), issued by the intermediate unless told otherwise."""
+        issuer = issuer_name or self.intermediate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        return self._certificate(self.leaf_key, issuer_key or self.intermediate_key, subject="", issuer=issuer, ca=False, names=names)
+
+    def chain(self, *names: str) -> bytes:
+        return pem(self.leaf(*names)) + pem(self.intermediate)
+
+
+def pem(certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)

@@ -7,10 +7,12 @@ import hashlib
 import hmac
 
 import pytest
+import requests
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.account import AccountClient, ExternalAccountBinding
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ProblemError, ProtocolError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import OutcomeUnknown, ProblemError, ProtocolError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import SigningKey, b64url_encode
+from ansible_collections.certforge.acme.plugins.module_utils._acme.reconcile import RESEND_TRIES
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import DecodedJws, load_fixture, verify_jws
 
 BASE = "https://acme-staging-v02.api.letsencrypt.org"
@@ -178,3 +180,94 @@ def test_failed_key_change_keeps_the_old_key(http, known_client, account_key, pr
     with pytest.raises(ProblemError):
         known_client.change_key(SigningKey(private_keys["rsa2048"]))
     assert known_client.key is account_key
+
+
+# -- reads parse or fail; lost answers ----------------------------------------------------------------
+
+def lost():
+    return requests.exceptions.ReadTimeout("read timed out")
+
+
+def test_read_goes_through_session_read(http, known_client, session, monkeypatch):
+    seen = []
+    original = session.read
+    monkeypatch.setattr(session, "read", lambda url, **options: seen.append(url) or original(url, **options))
+    http.on("POST", ACCOUNT, account_reply(http))
+    assert known_client.read().status == "valid"
+    assert seen == [ACCOUNT]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [{"content": b'{"status": "val', "content_type": "application/json"}, {"body": {"status": "sleeping"}}, {"content": b'["valid"]', "content_type": "application/json"}],
+    ids=["truncated", "unknown-status", "not-an-object"],
+)
+def test_an_account_that_cannot_be_parsed_is_a_failed_read(http, known_client, reply):
+    http.on("POST", ACCOUNT, http.reply(200, **reply))
+    with pytest.raises(ProtocolError, match=ACCOUNT):
+        known_client.read()
+
+
+def test_a_lost_lookup_is_asked_again(http, client):
+    http.on("POST", NEW_ACCOUNT, lost(), account_reply(http))
+    assert client.find().uri == ACCOUNT
+    assert len(http.requests_to("POST", NEW_ACCOUNT)) == 2
+
+
+def test_a_lost_registration_is_sent_again_and_counts_as_new(http, client):
+    http.on("POST", NEW_ACCOUNT, lost(), account_reply(http, 200))
+    account, created = client.create(contact=[], terms_agreed=True)
+    assert account.uri == ACCOUNT and created is True
+    payloads = [call.jws().payload for call in http.requests_to("POST", NEW_ACCOUNT)]
+    assert payloads == [{"contact": [], "termsOfServiceAgreed": True}] * 2
+
+
+def test_a_registration_without_location_looks_the_account_up(http, client):
+    http.on("POST", NEW_ACCOUNT, http.reply(201, load_fixture("account_valid.json")), account_reply(http))
+    account, created = client.create(contact=[], terms_agreed=True)
+    assert account.uri == ACCOUNT and created is True
+    assert http.requests_to("POST", NEW_ACCOUNT)[1].jws().payload == {"onlyReturnExisting": True}
+
+
+def test_registrations_lost_every_time_give_up_after_a_bound(http, client):
+    http.on("POST", NEW_ACCOUNT, lost())
+    with pytest.raises(OutcomeUnknown):
+        client.create(contact=[], terms_agreed=True)
+    assert len(http.requests_to("POST", NEW_ACCOUNT)) == RESEND_TRIES
+
+
+def test_a_lost_contact_update_is_sent_again(http, known_client):
+    http.on("POST", ACCOUNT, lost(), account_reply(http, contact=["mailto:new@example.com"]))
+    assert known_client.update_contact(["mailto:new@example.com"]).contact == ["mailto:new@example.com"]
+    assert [call.jws().payload for call in http.requests_to("POST", ACCOUNT)] == [{"contact": ["mailto:new@example.com"]}] * 2
+
+
+def test_a_lost_deactivation_refused_on_resend_as_deactivated_is_done(http, known_client):
+    http.on("POST", ACCOUNT, lost(), problem_reply(http, "problem_unauthorized_deactivated.json"))
+    assert known_client.deactivate().status == "deactivated"
+
+
+def test_a_deactivation_refused_at_once_is_the_cas_problem(http, known_client):
+    http.on("POST", ACCOUNT, problem_reply(http, "problem_unauthorized_deactivated.json"))
+    with pytest.raises(ProblemError):
+        known_client.deactivate()
+
+
+def test_a_lost_key_change_that_arrived_is_found_with_the_new_key(http, known_client, private_keys):
+    new_key = SigningKey(private_keys["rsa2048"])
+    http.on("POST", KEY_CHANGE, lost())
+    http.on("POST", NEW_ACCOUNT, account_reply(http))
+    known_client.change_key(new_key)
+    assert known_client.key is new_key
+    assert len(http.requests_to("POST", KEY_CHANGE)) == 1
+    lookup = verify_jws(http.requests_to("POST", NEW_ACCOUNT)[0].jws().raw, private_keys["rsa2048"].public_key())
+    assert lookup.payload == {"onlyReturnExisting": True}
+
+
+def test_a_lost_key_change_that_did_not_arrive_is_sent_again(http, known_client, private_keys):
+    new_key = SigningKey(private_keys["rsa2048"])
+    http.on("POST", KEY_CHANGE, lost(), account_reply(http))
+    http.on("POST", NEW_ACCOUNT, problem_reply(http, "problem_account_does_not_exist.json"))
+    known_client.change_key(new_key)
+    assert known_client.key is new_key
+    assert len(http.requests_to("POST", KEY_CHANGE)) == 2
