@@ -142,6 +142,7 @@ def test_without_a_plan_the_proxy_passes_everything_and_pebble_builds_its_urls_f
         ('directory', 1, None, True, 200), ('directory', 2, None, True, 200), ('newNonce', 1, None, True, 200),
         ('newAccount', 1, None, True, 201)]
     assert fault_proxy.count('newAccount', processed=True) == 1
+    assert [record.is_read for record in fault_proxy.records()] == [True, True, True, False]
     assert steady_pebble.directory_url != fault_proxy.directory_url
 
 

@@ -75,17 +75,19 @@ PERSISTENT_FAULTS = (
     PersistentFault(Fault.status(503, retry_after=2, as_date=True), 'newOrder', r'\b503\b'),
     # Python's TLS layer reports a reset (after TLS 1.3 session tickets) as the peer closing the connection.
     PersistentFault(Fault(RESET_BEFORE), 'newOrder', r'(?i)reset|closed|aborted|disconnected|no answer'),
-    PersistentFault(Fault(NON_JSON), 'newOrder', r'JSON'),
-    PersistentFault(Fault(NO_LOCATION), 'newOrder', r'Location'),
+    # A newOrder answer without a body or a Location is survivable (the account's orders list finds the order).
+    PersistentFault(Fault(NON_JSON), 'authz', r'JSON'),
+    PersistentFault(Fault(NO_LOCATION), 'newAccount', r'Location'),
     PersistentFault(Fault.status(500), 'challenge', r'\b500\b|serverInternal'),
     PersistentFault(Fault(STALL), 'challenge', r'(?i)timed out|time-?out|no answer'),
     PersistentFault(Fault.rate_limited(retry_after=1), 'finalize', r'rateLimited|\b429\b'),
-    PersistentFault(Fault(RESET_AFTER), 'finalize', r'(?i)reset|closed|aborted|disconnected|no answer|lost'),
+    # A finalize whose answer is lost is survivable (the order is read back); a download that is always lost is not.
+    PersistentFault(Fault(RESET_AFTER), 'certificate', r'(?i)reset|closed|aborted|disconnected|no answer|lost'),
     PersistentFault(Fault(SILENT), 'finalize', r'(?i)timed out|time-?out|no answer'),
     PersistentFault(Fault.status(502), 'certificate', r'\b502\b'),
     PersistentFault(Fault(TRUNCATE), 'certificate', r'(?i)truncat|incomplete|PEM|chain'),
     PersistentFault(Fault(NON_PEM), 'certificate', r'PEM'),
-    PersistentFault(Fault(BROKEN_PEM), 'certificate', r'PEM'),
+    PersistentFault(Fault(BROKEN_PEM), 'certificate', r'(?i)PEM|cut off'),
 )
 # A count of tries and a duration, e.g. "5 tries over 8 s" (any wording with both numbers).
 TRIES = re.compile(r'\b(\d+) (?:tries|attempts|requests)\b')
@@ -148,10 +150,10 @@ def retries_reported(run: PlaybookRun) -> int:
 
 
 def failed_task(run: PlaybookRun) -> str:
-    """The name of the one task that failed the play."""
+    """The name of the task that failed the play (the last failed one: a rescue may fail again with the reason)."""
     failed = [outcome.task for outcome in run.outcomes if outcome.failed and not outcome.ignored]
-    assert len(failed) == 1, f'expected one failed task, got {failed}'
-    return failed[0]
+    assert failed, 'no task failed'
+    return failed[-1]
 
 
 def check_failure_message(message: str, *, proxy: FaultProxy, row: PersistentFault) -> None:

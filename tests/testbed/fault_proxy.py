@@ -60,6 +60,7 @@ class ProxyRecord:  # pylint: disable=too-many-instance-attributes  # one line o
     fault: str | None  # Fault.label, None when passed through untouched
     reached_ca: bool  # whether pebble received the request
     ca_status: int | None  # pebble's status code, when it answered
+    is_read: bool = False  # GET, HEAD or POST-as-GET (an empty JWS payload): safe to send again
 
     @property
     def processed(self) -> bool:
@@ -283,7 +284,8 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
         if fault is None or fault.forwards:
             answer = self._forward(request)
         self._record(ProxyRecord(arrived, request.method, request.path, resource, occurrence,
-                                 fault.label if fault else None, answer is not None, answer.status if answer else None))
+                                 fault.label if fault else None, answer is not None, answer.status if answer else None,
+                                 _is_read(request)))
         if fault is None:
             assert answer is not None
             self._send(connection, answer, head=request.method == 'HEAD')
@@ -398,6 +400,15 @@ def _read_request(reader: BinaryIO) -> _Request | None:
     request = _Request(method, path, headers, b'')
     length = int(request.header('Content-Length') or 0)
     return dataclasses.replace(request, body=reader.read(length) if length else b'')
+
+
+def _is_read(request: _Request) -> bool:
+    if request.method != 'POST':
+        return True
+    try:
+        return json.loads(request.body).get('payload') == ''
+    except (ValueError, AttributeError):
+        return False
 
 
 def _status_answer(fault: Fault) -> _Answer:
