@@ -86,7 +86,8 @@ PERSISTENT_FAULTS = (
     PersistentFault(Fault(SILENT), 'finalize', r'(?i)timed out|time-?out|no answer'),
     PersistentFault(Fault.status(502), 'certificate', r'\b502\b'),
     PersistentFault(Fault(TRUNCATE), 'certificate', r'(?i)truncat|incomplete|PEM|chain'),
-    PersistentFault(Fault(NON_PEM), 'certificate', r'PEM'),
+    # A badNonce answer is replaced too, so the last try may have seen a problem document that does not parse.
+    PersistentFault(Fault(NON_PEM), 'certificate', r'(?i)PEM|does not parse'),
     PersistentFault(Fault(BROKEN_PEM), 'certificate', r'(?i)PEM|cut off'),
 )
 # A count of tries and a duration, e.g. "5 tries over 8 s" (any wording with both numbers).
