@@ -40,6 +40,7 @@ if str(TESTS_DIR) not in sys.path:
 from testbed.fixtures import (  # noqa: E402  pylint: disable=wrong-import-position,unused-import
     bind9,
     challenge_ports,
+    fault_proxy,
     pebble,
     pebble_eab,
     pebble_factory,

@@ -15,6 +15,7 @@ import pytest
 
 from .ansible import PlaybookRun, PlaybookRunner
 from .bind9 import Bind9Server
+from .fault_proxy import FaultProxy
 from .pebble import PebbleServer, PebbleSettings, new_eab_credentials
 from .ports import free_port
 from .tls import ServerTLS, create_server_tls
@@ -133,3 +134,17 @@ def playbook_runner(testbed_dir: pathlib.Path, collections_path: pathlib.Path) -
 def run_playbook(playbook_runner: PlaybookRunner) -> Callable[..., PlaybookRun]:
     """``run_playbook(path_or_yaml, extra_vars=None, check=False, diff=False, verbosity=0, expect_failure=False)``."""
     return playbook_runner.run
+
+
+@pytest.fixture
+def fault_proxy(pebble: PebbleServer, tmp_path: pathlib.Path) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of ``pebble`` for one test; ``fault_proxy.plan(...)`` says what to break.
+
+    It stops when the test ends, which also ends any stall or silent connection it holds.
+    """
+    proxy = FaultProxy(upstream_port=pebble.listen_port, tls=pebble.tls, log_path=tmp_path / 'fault-proxy.log')
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
