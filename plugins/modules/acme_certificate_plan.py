@@ -136,6 +136,12 @@ key_made:
       for this certificate is of an issuance that ended (its certificate deployed) and must not be resumed.
   returned: when needed
   type: bool
+completed_deploy:
+  description:
+    - Whether this run found the certificate deployed with the staged key still beside it (a deploy killed after it put
+      every file in place) and removed that staged key. The order of that certificate is finished.
+  returned: always
+  type: bool
 lock_path:
   description: The lock this run holds on the certificate directory, with O(lock_holder), when a certificate is needed.
   returned: when needed and locked
@@ -319,7 +325,7 @@ def main() -> None:
     for missing in missing_libraries():
         module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
     params = module.params
-    result: dict[str, t.Any] = {"changed": False, "certificate": None}
+    result: dict[str, t.Any] = {"changed": False, "certificate": None, "completed_deploy": False}
     locking = params["lock_holder"] is not None and not module.check_mode
     held = None
     try:
@@ -331,7 +337,7 @@ def main() -> None:
             found = inspect(params, wanted)
             if not found.decision.needed and finished_staged_key(params, found):
                 os.unlink(params["key_path"] + PENDING_SUFFIX)
-                result["changed"] = True
+                result["changed"] = result["completed_deploy"] = True
         decision = found.decision
         if found.certificate is not None:
             info = certificate_info(found.certificate)
