@@ -10,6 +10,7 @@ a truncated chain and a full chain that is the leaf alone, and a run that change
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import typing as t
 from collections.abc import Iterator
@@ -230,3 +231,39 @@ def test_after_the_repair_a_run_changes_nothing_and_asks_the_ca_nothing(repaired
     assert step.requests == [] and ca == CaEvents(0, [])
     assert step.changed_paths() == set()
 
+
+
+# Another run at work.
+
+@pytest.fixture(scope='module')
+def held_locks(fleet: Fleet, repaired_chains: tuple[Observed, Observed]) -> tuple[Observed, dict[str, pathlib.Path]]:  # pylint: disable=unused-argument
+    """A live run (this test process) holds web1's certificate directory and tls1's certificate on the controller
+    while every certificate is renewed by force, with a lock timeout of one second."""
+    holder = {**process_identity(os.getpid()), 'expires': '2999-01-01T00:00:00+00:00', 'expires_epoch': 32472144000}
+    locks = {'web1': fleet.cert_dir('web1', 'www') / '.acme_certificate.lock', 'tls1': fleet.state_dir / 'locks' / 'tls1-api.lock'}
+    for path in locks.values():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        path.write_text(json.dumps(holder), encoding='ascii')
+    try:
+        observed = observed_step(fleet, 'locks held by another run', expect_failure=True,
+                                 extra_vars={'acme_certificate_force': True, 'acme_certificate_lock_timeout': 1})
+        return observed, {host: pathlib.Path(str(path)) for host, path in locks.items() if path.exists()}
+    finally:
+        for path in locks.values():
+            path.unlink(missing_ok=True)
+
+
+def test_a_certificate_another_run_holds_is_refused_clearly(fleet: Fleet, held_locks: tuple[Observed, dict[str, pathlib.Path]]) -> None:
+    (step, _ca), still_held = held_locks
+    assert still_held == {'web1': fleet.cert_dir('web1', 'www') / '.acme_certificate.lock', 'tls1': fleet.state_dir / 'locks' / 'tls1-api.lock'}
+    me = process_identity(os.getpid())
+    failures = {outcome.host: next((item['msg'] for item in outcome.result.get('results', []) if item.get('failed')), outcome.result.get('msg'))
+                for outcome in step.run.outcomes if outcome.failed and not outcome.ignored}
+    assert set(failures) == {'web1', 'tls1'}
+    for host, path in still_held.items():
+        assert f"another run holds {path} (pid {me['pid']} on {me['controller']}), started at {me['started']}; " in failures[host]
+    assert failures['web1'].startswith('cert_path: ')
+    # dns1 was not in the way of either and renewed; tls1 released its host lock when it failed.
+    assert step.results['dns1']['mail']['changed'] is True
+    assert [path for path in lock_files(fleet) if str(path) not in {str(held) for held in still_held.values()}] == []
+    assert_deployed_whole(fleet, step, 'dns1')
