@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: provisioning_merge
 short_description: Several provisioning records as one, to remove what they name in one go
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes results of P(certforge.acme.challenge_provisioning#filter) - for example the records of what killed runs of the
     C(certforge.acme.acme_certificate) role provisioned - and merges them the way that filter groups one host's orders,

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: state_paths
 short_description: Where the acme_certificate role keeps the state of a host's certificates on the controller
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - For the certificate names of one host, the paths of their order state files (C(orders/<host>-<name>.uri)),
     records of what was provisioned for them (C(provisioned/<host>-<name>.json)) and controller locks

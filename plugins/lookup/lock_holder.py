@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: lock_holder
 short_description: Who this ansible-playbook run is, for the locks of the acme_certificate role
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Returns the identity of the running C(ansible-playbook) process on the controller - its pid, the start
     time of that pid, the controller's host name and boot id - as one dict, for the O(certforge.acme.acme_certificate_lock#module:holder)

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: acme_certificate_lock
 short_description: Take or release the locks that keep two runs off one certificate
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes (V(present)) or releases (V(absent)) lock files for the holder given, the running C(ansible-playbook)
     as P(certforge.acme.lock_holder#lookup) names it. The C(certforge.acme.acme_certificate) role takes one per host

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: acme_state_files
 short_description: Write and remove the small state files of runs in flight, many in one go
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Writes each file of O(write) atomically (mode C(0600), its directory created with mode C(0700)) and removes
     each file of O(remove), in one module run. The C(certforge.acme.acme_certificate) role keeps its records of
