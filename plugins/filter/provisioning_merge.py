@@ -29,7 +29,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(http-01) (list of groups), C(dns-01) (record name -> values) and C(tls-alpn-01) (list), as P(certforge.acme.challenge_provisioning#filter) gives them.
+  description:
+    - C(http-01) (list of groups), C(dns-01) (record name -> values) and C(tls-alpn-01) (list),
+      as P(certforge.acme.challenge_provisioning#filter) gives them.
   type: dict
 """
 

@@ -195,6 +195,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import (
     public_key_pem,
 )
 from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal import Decision, decide, renewal_time
+from ansible_collections.certforge.acme.plugins.module_utils.deploy_files import leftovers
 from ansible_collections.certforge.acme.plugins.module_utils.deployed_chain import chain_problem
 from ansible_collections.certforge.acme.plugins.module_utils.run_locks import LockHeld, acquire, release
 
@@ -337,6 +338,9 @@ def main() -> None:
             found = inspect(params, wanted)
             if not found.decision.needed and finished_staged_key(params, found):
                 os.unlink(params["key_path"] + PENDING_SUFFIX)
+                for option in ("key_path", "cert_path", "chain_path", "fullchain_path"):
+                    for leftover in leftovers(params[option]) if params[option] else []:
+                        os.unlink(leftover)  # the killed deploy's saved copies of the previous files
                 result["changed"] = result["completed_deploy"] = True
         decision = found.decision
         if found.certificate is not None:

@@ -267,3 +267,28 @@ def test_a_certificate_another_run_holds_is_refused_clearly(fleet: Fleet, held_l
     assert step.results['dns1']['mail']['changed'] is True
     assert [path for path in lock_files(fleet) if str(path) not in {str(held) for held in still_held.values()}] == []
     assert_deployed_whole(fleet, step, 'dns1')
+
+
+# A deploy killed after it put every file in place, before it removed the staged key.
+
+@pytest.fixture(scope='module')
+def completed_deploy(fleet: Fleet, held_locks: tuple[Observed, dict[str, pathlib.Path]]) -> Observed:  # pylint: disable=unused-argument
+    """tls1's api as such a deploy leaves it: the staged key beside the key it became, a saved copy of the
+    previous certificate, and the order still recorded on the controller."""
+    api = fleet.cert_dir('tls1', 'api')
+    (api / 'privkey.pem.pending').write_bytes((api / 'privkey.pem').read_bytes())
+    (api / '.cert.pem.k1ll3d00.restore').write_bytes(b'the previous certificate')
+    (fleet.state_dir / 'orders' / 'tls1-api.uri').write_text('https://127.0.0.1:9/my-order/deployed\n', encoding='ascii')
+    return observed_step(fleet, 'deploy completed after a kill')
+
+
+def test_a_deploy_killed_after_its_last_rename_is_completed_without_the_ca(fleet: Fleet, completed_deploy: Observed) -> None:
+    step, ca = completed_deploy
+    assert step.requests == [] and ca == CaEvents(0, [])
+    api = fleet.cert_dir('tls1', 'api')
+    assert sorted(path for path in step.changed_paths() if path.startswith(f'{fleet.root}/tls1/')) == sorted(
+        [str(api / 'privkey.pem.pending'), str(api / '.cert.pem.k1ll3d00.restore'), str(api)])
+    assert state_files(fleet, 'orders') == []
+    assert step.results['tls1']['api']['action'] == 'none'
+    assert_deployed_whole(fleet, step, 'tls1')
+    assert lock_files(fleet) == []
