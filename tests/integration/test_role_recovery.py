@@ -232,7 +232,6 @@ def test_after_the_repair_a_run_changes_nothing_and_asks_the_ca_nothing(repaired
     assert step.changed_paths() == set()
 
 
-
 # Another run at work.
 
 @pytest.fixture(scope='module')

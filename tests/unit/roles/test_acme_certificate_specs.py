@@ -50,8 +50,9 @@ def test_internal_variables_use_the_double_underscore_prefix():
                 assert name in _options() or name in ("acme_certificate_results",), f"{path.name}: {name} is neither public nor __-prefixed"
 
 
-CA_FACING_MODULES = {f"certforge.acme.{name}" for name in ("acme_account", "acme_order", "acme_challenge", "acme_finalize", "acme_revoke",
-                                                          "acme_renewal_info")}
+CA_FACING_MODULES = {
+    f"certforge.acme.{name}" for name in ("acme_account", "acme_order", "acme_challenge", "acme_finalize", "acme_revoke", "acme_renewal_info")
+}
 
 
 def _tasks(tasks: list, inherited_defaults: bool = False):

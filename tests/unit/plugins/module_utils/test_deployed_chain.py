@@ -34,7 +34,7 @@ def pem(*certificates: x509.Certificate) -> bytes:
 
 @pytest.fixture(scope="module")
 def pki():
-    root_key, intermediate_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root_key, intermediate_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _unused in range(3))
     root = issue("root", root_key, "root", root_key, ca=True)
     intermediate = issue("intermediate", intermediate_key, "root", root_key, ca=True)
     leaf = issue("www.example.com", leaf_key, "intermediate", intermediate_key, ca=False)
