@@ -24,7 +24,7 @@ attributes:
     support: full
 options:
   write:
-    description: Path -> content. A dict or list is written as JSON.
+    description: Absolute path -> content. A dict or list is written as JSON.
     type: dict
     default: {}
   remove:
@@ -90,7 +90,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    files = {os.path.expanduser(path): content_of(value) for path, value in params["write"].items()}
+    files = {path: content_of(value) for path, value in params["write"].items()}
     written = [path for path, content in files.items() if current(path) != content]
     removed = [path for path in params["remove"] if os.path.lexists(path)]
     if not module.check_mode:
