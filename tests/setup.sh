@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a Debian 12 machine for `make test`: the servers the integration tests start,
-# faketime (moved clocks for renewal tests), stress-ng (make test-loaded), the ShellCheck linter, the .venv with the test tools and the get-pip stand-in for ansible-test.
+# faketime (moved clocks for renewal tests), stress-ng (make test-loaded), the ShellCheck
+# linter, the .venv with the test tools and the get-pip stand-in for ansible-test.
 # Every step checks first, so a second run finishes in well under a second.
 set -euo pipefail
 
