@@ -17,7 +17,7 @@ description:
     and document root; an identifier that two certificates of the host validate at once goes to a second group.
   - C(dns-01) becomes one set of TXT records (record name -> all values), and C(tls-alpn-01) one list of
     challenge certificates for one responder.
-positional: host
+positional: host, webroots
 options:
   _input:
     description: The C(results) of the role's C(acme_order) loop.
@@ -28,6 +28,12 @@ options:
     description: The inventory name of the host the certificates belong to (the web server when an entry lists no C(webroot_hosts)).
     type: str
     required: true
+  webroots:
+    description:
+      - Web server -> its own C(webroot), C(webroot_owner) and C(webroot_group), used where an entry sets none, so the
+        result (and the role's record of it) says where the files really go.
+      - Without it, these fields are V('') where the entry sets none.
+    type: dict
 author:
   - certforge.acme developers (@certforge)
 """
@@ -57,7 +63,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.certforge.acme.plugins.filter.challenges_by_type import challenges_by_type
 
 
-def _add_http01(groups: list[dict[str, t.Any]], place: dict[str, str], challenge_data: dict[str, t.Any]) -> None:
+def add_http01(groups: list[dict[str, t.Any]], place: dict[str, str], challenge_data: dict[str, t.Any]) -> None:
     for identifier, data in challenge_data.items():
         for group in groups:
             same_place = all(group[key] == value for key, value in place.items())
@@ -68,7 +74,10 @@ def _add_http01(groups: list[dict[str, t.Any]], place: dict[str, str], challenge
             groups.append({**place, "challenge_data": {identifier: data}})
 
 
-def challenge_provisioning(orders: list[dict[str, t.Any]], host: str) -> dict[str, t.Any]:
+PLACE_FIELDS = ("webroot", "webroot_owner", "webroot_group")
+
+
+def challenge_provisioning(orders: list[dict[str, t.Any]], host: str, webroots: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
     http01: list[dict[str, t.Any]] = []
     dns01: dict[str, list[str]] = {}
     tls_alpn01: dict[str, dict[str, str]] = {}
@@ -77,8 +86,9 @@ def challenge_provisioning(orders: list[dict[str, t.Any]], host: str) -> dict[st
         by_type = challenges_by_type(order, spec.get("challenge") or "http-01", spec.get("challenge_overrides"))
         if by_type["http-01"]:
             for web_server in spec.get("webroot_hosts") or [host]:
-                place = {"host": web_server, **{key: spec.get(key) or "" for key in ("webroot", "webroot_owner", "webroot_group")}}
-                _add_http01(http01, place, by_type["http-01"])
+                own = (webroots or {}).get(web_server) or {}
+                place = {"host": web_server, **{key: spec.get(key) or own.get(key) or "" for key in PLACE_FIELDS}}
+                add_http01(http01, place, by_type["http-01"])
         for record, values in by_type["dns-01"].items():
             dns01.setdefault(record, []).extend(value for value in values if value not in dns01.get(record, []))
         for entry in by_type["tls-alpn-01"]:

@@ -14,6 +14,10 @@ description:
     each atomically and only when its content changes, keeping a backup of the previous files.
   - Installs the key staged by M(certforge.acme.acme_certificate_plan) (O(key_src)) in place of the
     old key, after checking that the certificate belongs to it; nothing is written when it does not.
+  - Every changed file is staged beside its target first, then renamed in place key first, so a new
+    certificate never stands beside the old key. A failure part way puts the previous files back and
+    the error says which files are in place. The staged key is removed only after all files are in place,
+    so a run killed part way is completed by the next one.
 attributes:
   check_mode:
     description: Reports which files would change; writes nothing.
@@ -118,7 +122,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.certforge.acme.plugins.module_utils._acme.certificates import load_certificate
 from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
-from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, stage_file
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file
+from ansible_collections.certforge.acme.plugins.module_utils.deploy_files import DeployFailed, DeployFile, install
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key, public_key_pem
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
 
@@ -135,16 +140,17 @@ class PlannedFile(t.NamedTuple):
 
 
 def planned_files(params: dict[str, t.Any], key_pem: bytes) -> list[PlannedFile]:
-    """Every file to deploy, with the option that names it (for error messages)."""
+    """Every file to deploy, with the option that names it (for error messages), in the order they are
+    put in place: the key before any certificate that needs it."""
     cert, chain = _text(params["cert"]), _text(params["chain"])
-    files = [PlannedFile("cert_path", params["cert_path"], cert, params["mode"])]
+    files = [PlannedFile("key_path", params["key_path"], key_pem, params["key_mode"]),
+             PlannedFile("cert_path", params["cert_path"], cert, params["mode"])]
     if params["chain_path"]:
         files.append(PlannedFile("chain_path", params["chain_path"], chain, params["mode"]))
     if params["fullchain_path"]:
         files.append(PlannedFile("fullchain_path", params["fullchain_path"], cert + chain, params["mode"]))
     if params["combined_path"]:
         files.append(PlannedFile("combined_path", params["combined_path"], cert + chain + key_pem, params["key_mode"]))
-    files.append(PlannedFile("key_path", params["key_path"], key_pem, params["key_mode"]))
     return files
 
 
@@ -162,27 +168,6 @@ def owner_ids(params: dict[str, t.Any]) -> tuple[int | None, int | None]:
     except KeyError:
         raise ConfigurationError(f"there is no group {params['group']!r} on this host; nothing was deployed", option="group") from None
     return uid, gid
-
-
-def install(module: AnsibleModule, changed: list[PlannedFile], *, uid: int | None, gid: int | None) -> list[str]:
-    """Stage every changed file beside its target first, then rename them all: a failure while
-    staging leaves every old file in place, so a certificate never ends up beside the wrong key."""
-    staged: list[tuple[str, PlannedFile]] = []
-    backups = []
-    try:
-        for item in changed:
-            os.makedirs(os.path.dirname(item.path) or ".", mode=0o755, exist_ok=True)
-            staged.append((stage_file(item.path, item.content, mode=0o600, uid=uid, gid=gid), item))
-        for temp_path, item in staged:
-            if module.params["backup"] and os.path.exists(item.path):
-                backups.append(module.backup_local(item.path))
-        for temp_path, item in staged:
-            os.replace(temp_path, item.path)
-    finally:
-        for temp_path, _item in staged:
-            if os.path.exists(temp_path):
-                os.unlink(temp_path)
-    return backups
 
 
 def main() -> None:
@@ -222,15 +207,20 @@ def main() -> None:
         changed = [item for item in files if not os.path.isfile(item.path) or read_file(item.path, option=item.option) != item.content]
         changed_files = [item.path for item in changed]
         if changed and not module.check_mode:
-            backups = install(module, changed, uid=uid, gid=gid)
+            backups = install(
+                [DeployFile(item.option, item.path, item.content) for item in changed],
+                uid=uid, gid=gid, backup=module.backup_local if params["backup"] else None,
+            )
         for item in files:
             attributes_changed = os.path.exists(item.path) and apply_file_attributes(
                 module, item.path, owner=params["owner"], group=params["group"], mode=item.mode
             )
             if attributes_changed and item.path not in changed_files:
                 changed_files.append(item.path)
-        if key_src != params["key_path"] and not module.check_mode:
+        if key_src != params["key_path"] and not module.check_mode and os.path.exists(key_src):
             os.unlink(key_src)  # its content is now at key_path
+    except DeployFailed as error:
+        module.fail_json(msg=str(error))
     except AcmeError as error:
         module.fail_json(msg=str(error), **error.to_result())
     except OSError as error:

@@ -17,6 +17,12 @@ description:
     C(0600) and only replaces it when M(certforge.acme.acme_certificate_deploy) installs the new
     certificate, so a failed renewal leaves the working pair untouched. The key never leaves the host.
   - A staged key left by an interrupted run is reused, so a resumed order gets a matching CSR.
+  - A certificate that is fine by date, names and key but whose deployed O(chain_path) or O(fullchain_path) is
+    not whole (incomplete or unparseable PEM, an empty chain, a full chain that is not the certificate followed
+    by the chain, a certificate not signed by the chain's first certificate) needs a repair (V(renew), with the reason).
+  - With O(lock_holder), a needed certificate is locked first - C(.acme_certificate.lock) in the directory of
+    O(cert_path), as M(certforge.acme.acme_certificate_lock) takes locks - and decided again once the lock is
+    held, since the run it waited for may have renewed it; release it with M(certforge.acme.acme_certificate_lock).
 attributes:
   check_mode:
     description: Decides and reports; writes no key and returns no CSR.
@@ -59,6 +65,25 @@ options:
     description: Make a new certificate even when the current one is fine.
     type: bool
     default: false
+  chain_path:
+    description: The deployed intermediates, checked to be whole and to belong to the certificate.
+    type: path
+  fullchain_path:
+    description: The deployed certificate followed by its intermediates, checked likewise.
+    type: path
+  lock_holder:
+    description:
+      - Who locks the certificate directory while a certificate is needed, as C(lookup('certforge.acme.lock_holder'))
+        gives it. Without it, nothing is locked.
+    type: dict
+  lock_timeout:
+    description: Seconds to wait for the lock another live run holds, before failing with who holds it.
+    type: int
+    default: 300
+  lock_lease:
+    description: Seconds after which the lock counts as abandoned by a run on another machine.
+    type: int
+    default: 3600
   force_reason:
     description:
       - Why the renewal is forced, reported as RV(reason) instead of the generic one; for example what the CA's
@@ -105,6 +130,22 @@ key_src:
   returned: when needed
   type: str
   sample: /etc/ssl/private/www.example.com.key.pending
+key_made:
+  description:
+    - Whether the key was made by this run. When it was, no earlier order can belong to it - an order recorded
+      for this certificate is of an issuance that ended (its certificate deployed) and must not be resumed.
+  returned: when needed
+  type: bool
+completed_deploy:
+  description:
+    - Whether this run found the certificate deployed with the staged key still beside it (a deploy killed after it put
+      every file in place) and removed that staged key. The order of that certificate is finished.
+  returned: always
+  type: bool
+lock_path:
+  description: The lock this run holds on the certificate directory, with O(lock_holder), when a certificate is needed.
+  returned: when needed and locked
+  type: str
 certificate:
   description: The certificate found, or V(null).
   returned: always
@@ -153,9 +194,12 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import (
     private_key_pem,
     public_key_pem,
 )
-from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal import decide, renewal_time
+from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal import Decision, decide, renewal_time
+from ansible_collections.certforge.acme.plugins.module_utils.deployed_chain import chain_problem
+from ansible_collections.certforge.acme.plugins.module_utils.run_locks import LockHeld, acquire, release
 
 PENDING_SUFFIX = ".pending"
+LOCK_NAME = ".acme_certificate.lock"
 
 
 def read_key(path: str) -> t.Any:
@@ -199,6 +243,66 @@ def signing_key(module: AnsibleModule, current_key: t.Any) -> tuple[t.Any, str, 
     return staged, staged_path, True
 
 
+class Found(t.NamedTuple):
+    """What is deployed now, and what follows from it."""
+
+    certificate: t.Any
+    current_key: t.Any
+    decision: Decision
+
+
+def inspect(params: dict[str, t.Any], wanted: list[t.Any]) -> Found:
+    """Read the deployed certificate, key and chain, and decide."""
+    certificate, problem = read_certificate(params["cert_path"])
+    current_key = read_key(params["key_path"])
+    info = certificate_info(certificate) if certificate is not None else None
+    key_matches = (
+        certificate is not None and current_key is not None and public_key_pem(current_key) == public_key_pem(certificate.public_key())
+    )
+    decision = decide(
+        info=info,
+        problem=problem,
+        wanted=wanted,
+        wanted_key_type=params["key_type"],
+        current_key_type=key_type_of(current_key) if current_key is not None else None,
+        key_matches=key_matches,
+        now=datetime.datetime.now(datetime.timezone.utc),
+        renew_before_days=params["renew_before_days"],
+        force=params["force"],
+    )
+    if decision.reason == "renewal is forced" and params["force_reason"]:
+        decision = decision._replace(reason=params["force_reason"])
+    if not decision.needed and certificate is not None:
+        broken = chain_problem(certificate, chain_path=params["chain_path"], fullchain_path=params["fullchain_path"])
+        if broken:
+            decision = Decision("renew", f"{broken}: getting the certificate again")
+    return Found(certificate, current_key, decision)
+
+
+def finished_staged_key(params: dict[str, t.Any], found: Found) -> bool:
+    """Whether a staged key is the one the deployed certificate already has: left by a deploy killed
+    after it installed the key, before it removed the staged copy."""
+    staged = read_key(params["key_path"] + PENDING_SUFFIX)
+    return (
+        staged is not None
+        and found.certificate is not None
+        and public_key_pem(staged) == public_key_pem(found.certificate.public_key())
+    )
+
+
+def lock_path(params: dict[str, t.Any]) -> str:
+    return os.path.join(os.path.dirname(params["cert_path"]) or ".", LOCK_NAME)
+
+
+def take_lock(params: dict[str, t.Any]) -> str:
+    path = lock_path(params)
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o755)  # as the deploy makes it: a service user must get through
+    acquire(path, params["lock_holder"], timeout=params["lock_timeout"], lease=params["lock_lease"])
+    return path
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -210,56 +314,70 @@ def main() -> None:
             "renew_before_days": {"type": "int"},
             "force": {"type": "bool", "default": False},
             "force_reason": {"type": "str"},
+            "chain_path": {"type": "path"},
+            "fullchain_path": {"type": "path"},
+            "lock_holder": {"type": "dict"},
+            "lock_timeout": {"type": "int", "default": 300},
+            "lock_lease": {"type": "int", "default": 3600},
         },
         supports_check_mode=True,
     )
     for missing in missing_libraries():
         module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
     params = module.params
-    result: dict[str, t.Any] = {"changed": False, "certificate": None}
+    result: dict[str, t.Any] = {"changed": False, "certificate": None, "completed_deploy": False}
+    locking = params["lock_holder"] is not None and not module.check_mode
+    held = None
     try:
         wanted = parse_identifiers(params["identifiers"])
-        certificate, problem = read_certificate(params["cert_path"])
-        current_key = read_key(params["key_path"])
-        info = certificate_info(certificate) if certificate is not None else None
-        key_matches = (
-            certificate is not None
-            and current_key is not None
-            and public_key_pem(current_key) == public_key_pem(certificate.public_key())
-        )
-        decision = decide(
-            info=info,
-            problem=problem,
-            wanted=wanted,
-            wanted_key_type=params["key_type"],
-            current_key_type=key_type_of(current_key) if current_key is not None else None,
-            key_matches=key_matches,
-            now=datetime.datetime.now(datetime.timezone.utc),
-            renew_before_days=params["renew_before_days"],
-            force=params["force"],
-        )
-        if decision.reason == "renewal is forced" and params["force_reason"]:
-            decision = decision._replace(reason=params["force_reason"])
-        if info is not None:
+        found = inspect(params, wanted)
+        if locking and (found.decision.needed or finished_staged_key(params, found)):
+            # Decide again under the lock: the run it waited for may have deployed a certificate.
+            held = take_lock(params)
+            found = inspect(params, wanted)
+            if not found.decision.needed and finished_staged_key(params, found):
+                os.unlink(params["key_path"] + PENDING_SUFFIX)
+                result["changed"] = result["completed_deploy"] = True
+        decision = found.decision
+        if found.certificate is not None:
+            info = certificate_info(found.certificate)
             result["certificate"] = {
                 "identifiers": info.dns_names + info.ip_addresses,
                 "not_before": info.not_before.isoformat(),
                 "not_after": info.not_after.isoformat(),
                 "serial": info.serial_hex,
                 "ari_id": info.ari_id,
-                "key_type": key_type_of(current_key) if current_key is not None else None,
+                "key_type": key_type_of(found.current_key) if found.current_key is not None else None,
                 "renewal_due": renewal_time(info, renew_before_days=params["renew_before_days"]).isoformat(),
             }
         if decision.needed and not module.check_mode:
-            key, key_src, result["changed"] = signing_key(module, current_key)
+            key, key_src, made = signing_key(module, found.current_key)
             first_dns = next((item.value for item in wanted if item.type == "dns" and len(item.value) <= 64), None)
             csr = build_csr(key, [tuple(item) for item in wanted], common_name=first_dns)
-            result.update(csr=csr.decode("ascii"), key_src=key_src)
+            result.update(csr=csr.decode("ascii"), key_src=key_src, key_made=made, changed=result["changed"] or made)
+            if held:
+                result["lock_path"] = held
+        elif held:
+            release(held, params["lock_holder"])
+            held = None
+    except LockHeld as error:
+        module.fail_json(msg=f"cert_path: {error}")
     except AcmeError as error:
+        release_quietly(held, params["lock_holder"])
         module.fail_json(msg=str(error), **error.to_result())
     except OSError as error:
+        release_quietly(held, params["lock_holder"])
         module.fail_json(msg=f"key_path: cannot write the new key beside {params['key_path']}: {error.strerror}")
     module.exit_json(action=decision.action, needed=decision.needed, reason=decision.reason, **result)
+
+
+def release_quietly(path: str | None, holder: dict[str, t.Any] | None) -> None:
+    """Give the lock back after a failure; a lock left behind is taken over by the next run anyway."""
+    if path and holder is not None:
+        try:
+            release(path, holder)
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

@@ -48,3 +48,31 @@ def test_internal_variables_use_the_double_underscore_prefix():
         for name in re.findall(r"^\s+(\w+):\s", path.read_text(), re.MULTILINE):
             if name.startswith("acme_certificate") and not name.startswith("acme_certificate_dns_"):
                 assert name in _options() or name in ("acme_certificate_results",), f"{path.name}: {name} is neither public nor __-prefixed"
+
+
+CA_FACING_MODULES = {f"certforge.acme.{name}" for name in ("acme_account", "acme_order", "acme_challenge", "acme_finalize", "acme_revoke",
+                                                          "acme_renewal_info")}
+
+
+def _tasks(tasks: list, inherited_defaults: bool = False):
+    """(task, whether module_defaults of an enclosing block set the CA options) for every task, blocks flattened."""
+    for task in tasks or []:
+        defaults = inherited_defaults or "group/certforge.acme.acme" in (task.get("module_defaults") or {})
+        for section in ("block", "rescue", "always"):
+            yield from _tasks(task.get(section), defaults)
+        yield task, defaults
+
+
+def test_every_task_that_talks_to_the_ca_gets_the_retry_timeout():
+    ca = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__acme_certificate_ca"]
+    assert ca.get("retry_timeout") == "{{ acme_certificate_retry_timeout }}"
+    seen = 0
+    for path in (ROLE / "tasks").glob("*.yml"):
+        for task, has_defaults in _tasks(yaml.safe_load(path.read_text())):
+            module = next((key for key in task if key in CA_FACING_MODULES), None)
+            if module is None:
+                continue
+            seen += 1
+            arguments = task[module]
+            assert has_defaults or "retry_timeout" in arguments, f"{path.name}: {task['name']} does not pass retry_timeout"
+    assert seen >= 6

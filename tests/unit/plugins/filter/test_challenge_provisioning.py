@@ -10,6 +10,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.certforge.acme.plugins.filter.challenge_provisioning import challenge_provisioning
+from ansible_collections.certforge.acme.plugins.filter.provisioning_merge import provisioning_merge
+from ansible_collections.certforge.acme.plugins.filter.state_paths import state_paths
 
 
 def http01(token: str) -> dict[str, str]:
@@ -95,3 +97,38 @@ def test_overrides_are_matched_as_acme_challenge_matches_them():
     split = challenges_by_type(order, "http-01", {"WWW.example.com.": "dns-01", "Bücher.example": "dns-01"})
     assert split["http-01"] == {}
     assert split["dns-01"] == {"_acme-challenge.www.example.com": ["d"], "_acme-challenge.xn--bcher-kva.example": ["e"]}
+
+
+def test_each_web_servers_own_webroot_is_filled_in_where_the_entry_sets_none():
+    orders = [
+        order("www", {"www.example.com": {"http-01": http01("a")}}, webroot_hosts=["web1", "web2"]),
+        order("app", {"app.example.com": {"http-01": http01("b")}}, webroot="/srv/app"),
+    ]
+    webroots = {"web1": {"webroot": "/var/www/web1", "webroot_owner": "www-data", "webroot_group": ""},
+                "web2": {"webroot": "/var/www/web2", "webroot_owner": "", "webroot_group": "nginx"}}
+    places = [{key: group[key] for key in ("host", "webroot", "webroot_owner", "webroot_group")}
+              for group in challenge_provisioning(orders, "web1", webroots)["http-01"]]
+    assert places == [
+        {"host": "web1", "webroot": "/var/www/web1", "webroot_owner": "www-data", "webroot_group": ""},
+        {"host": "web2", "webroot": "/var/www/web2", "webroot_owner": "", "webroot_group": "nginx"},
+        {"host": "web1", "webroot": "/srv/app", "webroot_owner": "www-data", "webroot_group": ""},
+    ]
+
+
+def test_records_of_several_certificates_merge_like_their_orders():
+    orders = [
+        order("rsa", {"example.com": {"http-01": http01("a")}, "mail.example.com": {"dns-01": dns01("mail.example.com", "v1")}},
+              challenge_overrides={"mail.example.com": "dns-01"}),
+        order("ec", {"example.com": {"http-01": http01("b")}, "mail.example.com": {"dns-01": dns01("mail.example.com", "v2")}},
+              challenge_overrides={"mail.example.com": "dns-01"}),
+    ]
+    records = [challenge_provisioning([item], "web1") for item in orders]
+    assert provisioning_merge(records) == challenge_provisioning(orders, "web1")
+
+
+def test_state_paths_name_one_file_per_host_and_certificate():
+    assert state_paths(["www", "mail"], "/srv/acme", "web1") == {
+        "orders": {"www": "/srv/acme/orders/web1-www.uri", "mail": "/srv/acme/orders/web1-mail.uri"},
+        "provisioned": {"www": "/srv/acme/provisioned/web1-www.json", "mail": "/srv/acme/provisioned/web1-mail.json"},
+        "locks": {"www": "/srv/acme/locks/web1-www.lock", "mail": "/srv/acme/locks/web1-mail.lock"},
+    }
