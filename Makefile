@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 # Tools that look for ansible-* on PATH (ansible-lint, ansible-test) find the venv's first.
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: test setup unit integration sanity lint build-check demo
+.PHONY: test setup unit integration test-loaded sanity lint build-check demo
 # The order of `test` matters (setup first), so never run its steps side by side.
 .NOTPARALLEL:
 
@@ -20,6 +20,13 @@ unit:
 
 integration:
 	$(PYTHON) -m pytest tests/integration
+
+# The integration suite beside two CPU-bound processes (stress-ng from Debian), which this
+# target starts and stops by pid: no test may depend on how fast the machine is.
+test-loaded: setup
+	stress-ng --cpu 2 --quiet & stress=$$!; \
+	trap 'kill $$stress 2>/dev/null; wait $$stress 2>/dev/null' EXIT; \
+	$(PYTHON) -m pytest tests/integration $(ARGS)
 
 sanity:
 	tests/sanity.sh

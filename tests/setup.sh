@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a Debian 12 machine for `make test`: the servers the integration tests start,
-# the ShellCheck linter, the .venv with the test tools and the get-pip stand-in for ansible-test.
+# faketime (moved clocks for renewal tests), stress-ng (make test-loaded), the ShellCheck
+# linter, the .venv with the test tools and the get-pip stand-in for ansible-test.
 # Every step checks first, so a second run finishes in well under a second.
 set -euo pipefail
 
@@ -25,7 +26,7 @@ package_installed() {
 ensure_debian_packages() {
     local missing=() package
     # ansible-test skips its ShellCheck sanity test with only a warning when the tool is missing.
-    for package in pebble bind9 bind9-utils bind9-dnsutils shellcheck; do
+    for package in pebble bind9 bind9-utils bind9-dnsutils shellcheck faketime stress-ng; do
         package_installed "$package" || missing+=("$package")
     done
     command -v git >/dev/null || missing+=(git)

@@ -1,12 +1,15 @@
 """The acme_certificate role renews by the CA's rule: when less than a third of the lifetime is left.
 
-A pebble that issues one-minute certificates serves the fleet. web1 and dns1 get their certificates
-first, tls1 a while later; once the first two are past two thirds of their lifetime, a run renews
-exactly those two and leaves tls1's younger certificate alone.
+A pebble that issues one-day certificates serves the fleet. web1 and dns1 get their certificates
+first, tls1 a few seconds later. The third run decides on a moved clock: the hosts' planning module
+runs under faketime, frozen halfway between the moment the first two are due and the moment
+tls1's is due, so it renews exactly those two and leaves tls1's younger certificate alone however
+long the runs take (pebble and the controller keep the real clock; nothing is near expiry).
 """
 
 from __future__ import annotations
 
+import datetime
 import pathlib
 from collections.abc import Iterator
 
@@ -15,19 +18,21 @@ import pytest
 from test_role_support import Fleet, Step, certificate, create_fleet, serial_of, verify_fullchain, wait_until
 from testbed.bind9 import Bind9Server
 from testbed.fixtures import ChallengePorts, PebbleFactory
+from testbed.moved_clock import moved_clock_interpreter
 from testbed.pebble import PebbleServer, PebbleSettings
 from testbed.webserver import WebrootServer
 
-VALIDITY_SECONDS = 60
-# The longest a run may take from its start to the decision on each host.
-PLAN_SECONDS = 8
+VALIDITY_SECONDS = 24 * 3600
+# tls1's certificate starts at least this much later than the others (validity has one-second
+# resolution), so the moved clock has room on either side.
+AGE_GAP_SECONDS = 4
 # The certificate of each host in this test.
 CERTIFICATES = {'web1': 'www', 'dns1': 'mail', 'tls1': 'api'}
 
 
 @pytest.fixture(scope='module')
 def short_lived_pebble(pebble_factory: PebbleFactory) -> PebbleServer:
-    """A pebble whose certificates are valid for a minute."""
+    """A pebble whose certificates are valid for a day."""
     return pebble_factory(PebbleSettings(certificate_validity_seconds=VALIDITY_SECONDS), name='short-lived')
 
 
@@ -43,7 +48,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, short_lived_pebble: PebbleSe
             entry for entry in host_vars['acme_certificate_certificates'] if entry['name'] == name]
         fleet.set_host_vars(host, host_vars)
     yield fleet
-    print('\nrole runs with short-lived certificates:', ', '.join(f'{label} {seconds:.1f} s' for label, seconds in fleet.timings.items()))
+    print('\nrole runs with one-day certificates:', ', '.join(f'{label} {seconds:.1f} s' for label, seconds in fleet.timings.items()))
 
 
 def validity(step: Step, fleet: Fleet, host: str) -> tuple[float, float]:
@@ -60,20 +65,24 @@ def renewal_due(step: Step, fleet: Fleet, host: str) -> float:
 
 @pytest.fixture(scope='module')
 def steps(fleet: Fleet) -> tuple[Step, Step, Step]:
-    """web1 and dns1 first; tls1 once a quarter of their lifetime has passed; then the run at which
+    """web1 and dns1 first; tls1 a few seconds later; then the run whose hosts see the clock at which
     the first two are due and tls1's is not."""
     tls1_certificates = fleet.host_vars('tls1')['acme_certificate_certificates']
     fleet.set_host_var('tls1', 'acme_certificate_certificates', [])
     first = fleet.step('web1 and dns1 issued')
-    wait_until(validity(first, fleet, 'web1')[0] + VALIDITY_SECONDS / 4)
+    # Waiting for a moment, not racing: tls1's certificate must merely start later.
+    wait_until(max(validity(first, fleet, host)[0] for host in ('web1', 'dns1')) + AGE_GAP_SECONDS)
     fleet.set_host_var('tls1', 'acme_certificate_certificates', tls1_certificates)
     second = fleet.step('tls1 issued')
-    due = max(renewal_due(first, fleet, host) for host in ('web1', 'dns1')) + 1
-    # The third run decides within seconds of starting; tls1's certificate must not be due by then.
-    if renewal_due(second, fleet, 'tls1') < due + PLAN_SECONDS:
-        pytest.fail('tls1 was issued too late after the others for this test to tell them apart; the machine is too slow')
-    wait_until(due)
-    third = fleet.step('renewal of the due certificates')
+    first_due = max(renewal_due(first, fleet, host) for host in ('web1', 'dns1'))
+    tls1_due = renewal_due(second, fleet, 'tls1')
+    assert tls1_due - first_due >= AGE_GAP_SECONDS / 2, (first_due, tls1_due)
+    moment = datetime.datetime.fromtimestamp((first_due + tls1_due) / 2, tz=datetime.timezone.utc)
+    interpreter = moved_clock_interpreter(fleet.root / 'python-at-renewal-time', at=moment)
+    with fleet.inventory_changes():
+        for host in CERTIFICATES:
+            fleet.set_host_var(host, 'ansible_python_interpreter', str(interpreter))
+        third = fleet.step('renewal of the due certificates (moved clock)')
     return first, second, third
 
 
