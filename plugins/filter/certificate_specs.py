@@ -80,6 +80,14 @@ def _identifiers(entry: dict[str, t.Any], add_bare_domain: bool) -> list[str]:
     return names
 
 
+def _webroot_hosts(entry: dict[str, t.Any], name: str) -> list[str]:
+    hosts = entry.get("webroot_hosts") or []
+    # A bare string would be read letter by letter as host names to connect to.
+    if not isinstance(hosts, list) or not all(isinstance(host, str) and host for host in hosts):
+        raise AnsibleFilterError(f"acme_certificate_certificates: {name}: webroot_hosts must be a list of inventory host names, e.g. [web1, web2]")
+    return list(hosts)
+
+
 def complete(entry: dict[str, t.Any], defaults: dict[str, t.Any]) -> dict[str, t.Any]:
     name = str(entry.get("name") or "")
     if not _SAFE_NAME.match(name):
@@ -96,7 +104,7 @@ def complete(entry: dict[str, t.Any], defaults: dict[str, t.Any]) -> dict[str, t
         identifiers=_identifiers(entry, bool(spec["add_bare_domain"])),
         combined_path=entry.get("combined_path") or "",
         challenge_overrides=entry.get("challenge_overrides") or {},
-        webroot_hosts=list(entry.get("webroot_hosts") or []),
+        webroot_hosts=_webroot_hosts(entry, name),
         notify=list(spec["notify"] or []),
     )
     return spec
