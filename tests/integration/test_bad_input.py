@@ -1,0 +1,161 @@
+"""Bad input, table-driven: each fails with one short line naming the option or variable, and changes nothing.
+
+Complements ``playbooks/account/bad_input.yml`` (directories, account keys, contacts) and the
+revoke mistakes: here every other module and the role's variables. The inputs of a kind run as
+the tasks of one playbook (modules) or the rows of one loop over the role (role variables), so
+the whole table takes two playbook runs. Each message must be one line without a traceback, name
+what was wrong, and never be Ansible's "Finalization of task args ... Error while resolving value"
+wrapper around a filter error. Nothing may be created below ``out_dir``, and the CA receives no
+POST from any of them.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import typing as t
+
+import pytest
+
+from testbed.ansible import PlaybookRun
+from testbed.pebble import PebbleServer
+
+PLAYBOOKS = pathlib.Path(__file__).resolve().parent / 'playbooks' / 'bad_input'
+RunPlaybook = t.Callable[..., PlaybookRun]
+# Ansible's wrappers around an error raised while templating: the user must get the error itself.
+WRAPPERS = ('Finalization of task args', 'Error while resolving value', 'Traceback (most recent call last)')
+TRACEBACK = 'Traceback (most recent call last)'
+
+# Task of modules.yml -> what its message must name (the option).
+MODULE_ROWS = {
+    'order with no identifiers': 'identifiers',
+    'order with an empty identifier': 'identifiers',
+    'order with a name that has a space': 'identifiers',
+    'order with a URL as identifier': 'identifiers',
+    'order with a dict as identifier': 'identifiers',
+    'order with a not_before that is no date': 'not_before',
+    'order with a not_after that is no date': 'not_after',
+    'order with an order_uri that is no URL': 'order_uri',
+    'order with an order_uri_file in a missing directory': 'order_uri_file',
+    'order with a replaces that is no ARI id': 'replaces',
+    'challenge of an unknown type': 'challenge',
+    'challenge with a negative timeout': 'timeout',
+    'challenge with an order_uri that is no URL': 'order_uri',
+    'challenge with a word as timeout': 'timeout',
+    'finalize with a CSR that is no PEM': 'csr_content',
+    'finalize with a CSR file that does not exist': 'csr_src',
+    'finalize with a CSR that is a certificate': 'csr_src',
+    'finalize without any CSR': 'csr_',
+    'finalize with a negative timeout': 'timeout',
+    'finalize with a select_chain entry that is no dict': 'select_chain',
+    'account with a negative request_timeout': 'request_timeout',
+    'account with a word as request_timeout': 'request_timeout',
+    'account with an acme_directory that is no URL': 'acme_directory',
+    'account with an EAB without its key': 'external_account_binding',
+    'account with an EAB key that is not base64url': 'external_account_binding',
+    'revoke with a certificate that is no PEM': 'certificate_content',
+    'revoke with a reason code out of range': 'reason',
+    'renewal info with an id that is no ARI id': 'ari_ids',
+    'renewal info with a number as id': 'ari_ids',
+    'account key of an unknown type': 'key_type',
+    'account key in a missing directory': 'path',
+    'account key path that is a directory': 'path',
+    'plan with no identifiers': 'identifiers',
+    'plan with an identifier that has a space': 'identifiers',
+    'plan with an unknown key type': 'key_type',
+    'plan with a negative renew_before_days': 'renew_before_days',
+    'plan with a certificate path that is a directory': 'cert_path',
+    'http-01 files with a relative webroot': 'webroot',
+    'http-01 files with challenge data that is no token map': 'challenge_data',
+    'http-01 files with a mode that is no mode': 'mode',
+    'dns update with a port out of range': 'port',
+    'dns update with a key secret that is not base64': 'key_secret',
+    'dns update with a key name and no secret': 'key_secret',
+    'dns update with a negative ttl': 'ttl',
+    'dns update with records that are no map of lists': 'records',
+    'tls-alpn responder on a port out of range': 'port',
+    'tls-alpn responder with challenges that are no list': 'challenges',
+    'tls-alpn responder with a listen address that is no address': 'listen',
+    'deploy a certificate that is no PEM': 'cert',
+    'deploy with a key mode that is no mode': 'key_mode',
+    'deploy to an owner that does not exist': 'owner',
+}
+
+# Row of role.yml -> what its message must name (the variable).
+ROLE_ROWS = {
+    'certificates that are no list': 'acme_certificate_certificates',
+    'certificate entry that is no dict': 'acme_certificate_certificates',
+    'certificate entry without name': 'name',
+    'certificate name with a slash': 'name',
+    'certificate names used twice': 'www',
+    'certificate without identifiers': 'identifiers',
+    'identifiers that are no list': 'identifiers',
+    'identifier with a space': 'identifiers',
+    'identifier that is a URL': 'identifiers',
+    'unknown challenge of an entry': 'challenge',
+    'unknown key_type of an entry': 'key_type',
+    'renew_before_days of an entry that is no number': 'renew_before_days',
+    'mode of an entry that is no mode': 'mode',
+    'webroot_hosts that is no list': 'webroot_hosts',
+    'unknown challenge': 'acme_certificate_challenge',
+    'unknown key_type': 'acme_certificate_key_type',
+    'unknown account key type': 'acme_certificate_account_key_type',
+    'directory that is no URL': 'acme_certificate_directory',
+    'request_timeout that is no number': 'acme_certificate_request_timeout',
+    'negative challenge_timeout': 'acme_certificate_challenge_timeout',
+    'renew_before_days that is no number': 'acme_certificate_renew_before_days',
+    'unknown dns provider': 'acme_certificate_dns_provider',
+}
+
+
+class BadInputRuns(t.NamedTuple):
+    """The two runs and what they left: files below out_dir and POSTs the CA received."""
+
+    modules: PlaybookRun
+    role: PlaybookRun
+    created: list[str]
+    ca_posts: list[str]
+
+
+@pytest.fixture(scope='module')
+def bad_input_runs(run_playbook: RunPlaybook, pebble: PebbleServer, tmp_path_factory: pytest.TempPathFactory) -> BadInputRuns:
+    """An account to use, then both tables."""
+    work_dir = tmp_path_factory.mktemp('bad-input')
+    out_dir = work_dir / 'out'
+    common = {'acme_directory': pebble.directory_url, 'ca_path': str(pebble.ca_path), 'work_dir': str(work_dir), 'out_dir': str(out_dir)}
+    setup = run_playbook(PLAYBOOKS / 'setup.yml', extra_vars=common)
+    requests_before = len(pebble.logged_requests())
+    modules = run_playbook(PLAYBOOKS / 'modules.yml', extra_vars={**common, 'account_uri': setup['Show the account']['account.account_uri']})
+    role = run_playbook(PLAYBOOKS / 'role.yml', extra_vars=common)
+    ca_posts = [request.path for request in pebble.logged_requests()[requests_before:] if request.method == 'POST']
+    created = sorted(str(path) for path in out_dir.rglob('*')) + ([str(out_dir)] if out_dir.exists() else [])
+    return BadInputRuns(modules, role, created, ca_posts)
+
+
+def assert_clear(message: str, named: str) -> None:
+    """One short line, no wrapper or traceback, naming ``named``."""
+    assert '\n' not in message.strip(), message
+    assert not any(wrapper in message for wrapper in WRAPPERS), message
+    assert named in message, f'{named!r} is not named in: {message}'
+
+
+@pytest.mark.parametrize('task', list(MODULE_ROWS))
+def test_module_bad_input_fails_with_one_line_naming_the_option(bad_input_runs: BadInputRuns, task: str) -> None:
+    outcome = bad_input_runs.modules.outcome(task)
+    assert outcome.failed, f'{task!r} did not fail: {outcome.result}'
+    assert TRACEBACK not in str(outcome.result.get('exception', '')), outcome.result['exception']
+    assert_clear(str(outcome.result.get('msg', '')), MODULE_ROWS[task])
+
+
+@pytest.mark.parametrize('row', list(ROLE_ROWS))
+def test_role_bad_variable_fails_with_one_line_naming_it(bad_input_runs: BadInputRuns, row: str) -> None:
+    failures = bad_input_runs.role['Show the role failures']['bad_role_inputs']
+    failure = failures[row]
+    assert failure['failed'], f'the role accepted {row!r}'
+    assert TRACEBACK not in failure['exception'], failure['exception']
+    assert_clear(failure['msg'], ROLE_ROWS[row])
+
+
+def test_bad_input_changes_nothing(bad_input_runs: BadInputRuns) -> None:
+    assert bad_input_runs.created == []
+    assert bad_input_runs.ca_posts == []
+
