@@ -171,4 +171,3 @@ def test_role_bad_variable_fails_with_one_line_naming_it(bad_input_runs: BadInpu
 def test_bad_input_changes_nothing(bad_input_runs: BadInputRuns) -> None:
     assert bad_input_runs.created == []
     assert bad_input_runs.ca_posts == []
-
