@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import typing as t
+from urllib.parse import urlparse
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.errors import NoLogError
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.account import AccountClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
@@ -56,7 +58,20 @@ class AcmeModule(AnsibleModule):
 
     def fail_json(self, msg: str, **kwargs: t.Any) -> t.NoReturn:
         self._report_retries(kwargs)
-        super().fail_json(msg, **kwargs)
+        super().fail_json(self._clearest_validation_error(msg), **kwargs)
+
+    def _clearest_validation_error(self, msg: str) -> str:
+        """The argument error that names its option, when ansible-core would report another first.
+
+        For a list of dicts given a string element (``select_chain: [issuer]``), ansible-core's
+        first error is its no_log scan's, which names no option; the element error after it does.
+        """
+        validation = getattr(self, "validation_result", None)
+        errors = list(validation.errors) if validation is not None else []
+        if not errors or msg != validation.errors.msg:
+            return msg  # not the argument validation of AnsibleModule.__init__
+        named = [error for error in errors if not isinstance(error, NoLogError)]
+        return named[0].msg if named else msg
 
     def _report_retries(self, result: dict[str, t.Any]) -> None:
         log = self.acme_session.retries if self.acme_session is not None else RetryLog()
@@ -96,8 +111,24 @@ def failing_on_errors(module: AnsibleModule) -> t.Iterator[None]:
         module.fail_json(msg=str(error), **error.to_result())
 
 
+def require_https_url(value: str | None, *, option: str) -> None:
+    """Refuse, before anything is signed, a resource URL that cannot be an ACME URL (RFC 8555 section 6.1)."""
+    if value is None:
+        return
+    parsed = urlparse(value)
+    if parsed.scheme != "https" or not parsed.netloc:
+        raise ConfigurationError(f"{value!r} is not an https:// URL; give the URL the CA returned (RFC 8555 section 6.1)", option=option)
+
+
+def require_wait_seconds(value: int, *, option: str) -> None:
+    """A wait of `value` seconds: 0 looks once without waiting, a negative one is a mistake."""
+    if value < 0:
+        raise ConfigurationError(f"must be 0 (look once, do not wait) or more seconds, not {value}", option=option)
+
+
 def open_session(module: AnsibleModule) -> AcmeSession:
     params = module.params
+    require_https_url(params["account_uri"], option="account_uri")
     if params["ca_path"] and not params["validate_certs"]:
         module.warn("ca_path is ignored because validate_certs is false")
     if not params["validate_certs"]:

@@ -223,6 +223,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.account impor
     ExternalAccountBinding,
 )
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import eab_secret
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
     create_module,
     failing_on_errors,
@@ -330,6 +331,8 @@ def main() -> None:
     params = module.params
     with failing_on_errors(module):
         _check_contact(params["contact"])
+        if params["external_account_binding"]:  # a mistyped key must show now, not at the next registration
+            eab_secret(params["external_account_binding"]["key"], params["external_account_binding"]["alg"])
         key_path = params["account_key_src"]
         if module.check_mode and key_path and not os.path.exists(key_path) and params["state"] == "present":
             # A key that an earlier task would create in a real run has no account yet.

@@ -108,6 +108,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import (
     create_file_exclusively,
     read_file,
+    require_creatable_file,
     write_file_atomically,
 )
 from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import SigningKey
@@ -161,6 +162,7 @@ def main() -> None:
     params = module.params
     result: dict[str, t.Any] = {"path": params["path"], "key_type": params["key_type"], "thumbprint": None}
     try:
+        require_creatable_file(params["path"], option="path")
         key = existing_key(module)
         changed = key is None
         if key is None and not module.check_mode:

@@ -64,7 +64,7 @@ options:
     type: list
     elements: dict
   timeout:
-    description: Seconds to wait for the CA to validate all authorizations.
+    description: Seconds to wait for the CA to validate all authorizations; V(0) looks once without waiting.
     type: int
     default: 120
 seealso:
@@ -215,6 +215,8 @@ from ansible_collections.certforge.acme.plugins.module_utils.module_support impo
     create_module,
     failing_on_errors,
     open_session,
+    require_https_url,
+    require_wait_seconds,
     resolve_account,
 )
 
@@ -373,6 +375,8 @@ def main() -> None:
         supports_check_mode=True,
     )
     with failing_on_errors(module):
+        require_https_url(module.params["order_uri"], option="order_uri")
+        require_wait_seconds(module.params["timeout"], option="timeout")
         session = open_session(module)
         key, account_uri = resolve_account(module, session)
         orders = OrderClient(session, key, account_uri)

@@ -88,7 +88,7 @@ options:
         removed once the certificate is downloaded, because the order is finished.
     type: path
   timeout:
-    description: Seconds to wait for the CA to issue the certificate.
+    description: Seconds to wait for the CA to issue the certificate; V(0) looks once without waiting.
     type: int
     default: 120
 notes:
@@ -260,6 +260,8 @@ from ansible_collections.certforge.acme.plugins.module_utils.module_support impo
     create_module,
     failing_on_errors,
     open_session,
+    require_https_url,
+    require_wait_seconds,
     resolve_account,
 )
 
@@ -336,6 +338,8 @@ def main() -> None:
         supports_check_mode=True,
     )
     with failing_on_errors(module):
+        require_https_url(module.params["order_uri"], option="order_uri")
+        require_wait_seconds(module.params["timeout"], option="timeout")
         csr, csr_option = load_module_csr(module)
         session = open_session(module)
         key, account_uri = resolve_account(module, session)

@@ -56,10 +56,10 @@ options:
       - M(certforge.acme.acme_finalize) removes it once the certificate is downloaded (its O(certforge.acme.acme_finalize#module:order_uri_file)).
     type: path
   not_before:
-    description: Requested start of validity, RFC 3339 (V(2026-12-01T00:00:00Z)). Many CAs refuse it.
+    description: Requested start of validity, an RFC 3339 date-time with its offset (V(2026-12-01T00:00:00Z)). Many CAs refuse it.
     type: str
   not_after:
-    description: Requested end of validity, RFC 3339. Many CAs refuse it.
+    description: Requested end of validity, an RFC 3339 date-time later than O(not_before). Many CAs refuse it.
     type: str
   replaces:
     description:
@@ -276,13 +276,16 @@ import typing as t
 from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import AuthorizationClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.challenges import authorization_data
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProblemError
-from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, require_creatable_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifiers
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import LIVE_STATUSES, Order, OrderClient
+from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import check_ari_id
+from ansible_collections.certforge.acme.plugins.module_utils._acme.timestamps import check_validity_period
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
     create_module,
     failing_on_errors,
     open_session,
+    require_https_url,
     resolve_account,
 )
 
@@ -370,6 +373,12 @@ def main() -> None:
     params = module.params
     with failing_on_errors(module):
         identifiers = parse_identifiers(params["identifiers"])
+        check_validity_period(params["not_before"], params["not_after"])
+        if params["replaces"]:
+            check_ari_id(params["replaces"], option="replaces")
+        require_https_url(params["order_uri"], option="order_uri")
+        if params["order_uri_file"]:
+            require_creatable_file(params["order_uri_file"], option="order_uri_file")
         session = open_session(module)
         key, account_uri = resolve_account(module, session)
         orders = OrderClient(session, key, account_uri, warn=module.warn)

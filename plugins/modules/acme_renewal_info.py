@@ -107,7 +107,7 @@ renewal_info:
 import datetime
 import typing as t
 
-from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import fetch_renewal_info
+from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import check_ari_id, fetch_renewal_info
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import create_module, failing_on_errors, open_session
 
 
@@ -115,6 +115,8 @@ def main() -> None:
     module = create_module({"ari_ids": {"type": "list", "elements": "str", "required": True}}, account_key_required=False, supports_check_mode=True)
     result: dict[str, t.Any] = {"changed": False, "supported": False, "due": [], "renewal_info": {}}
     with failing_on_errors(module):
+        for ari_id in module.params["ari_ids"]:
+            check_ari_id(ari_id, option="ari_ids")
         session = open_session(module)
         if session.directory.resource("renewalInfo") is None:
             module.exit_json(**result)

@@ -24,60 +24,65 @@ RunPlaybook = t.Callable[..., PlaybookRun]
 # Ansible's wrappers around an error raised while templating: the user must get the error itself.
 WRAPPERS = ('Finalization of task args', 'Error while resolving value', 'Traceback (most recent call last)')
 TRACEBACK = 'Traceback (most recent call last)'
+# How ansible-core's role argument validation (meta/argument_specs.yml) begins its message.
+ARGUMENT_VALIDATION = 'Validation of arguments failed:'
+# ansible-core (2.19) reports a string where a list of dicts with options is wanted twice: first
+# this line of its no_log scan, which names nothing, then an element error naming the variable.
+ANSIBLE_NO_LOG_SCAN_ERROR = 'dictionary requested, could not parse JSON or key=value'
 
 # Task of modules.yml -> what its message must name (the option).
 MODULE_ROWS = {
-    'order with no identifiers': 'identifiers',
-    'order with an empty identifier': 'identifiers',
-    'order with a name that has a space': 'identifiers',
-    'order with a URL as identifier': 'identifiers',
-    'order with a dict as identifier': 'identifiers',
-    'order with a not_before that is no date': 'not_before',
-    'order with a not_after that is no date': 'not_after',
-    'order with an order_uri that is no URL': 'order_uri',
-    'order with an order_uri_file in a missing directory': 'order_uri_file',
-    'order with a replaces that is no ARI id': 'replaces',
-    'challenge of an unknown type': 'challenge',
-    'challenge with a negative timeout': 'timeout',
-    'challenge with an order_uri that is no URL': 'order_uri',
-    'challenge with a word as timeout': 'timeout',
-    'finalize with a CSR that is no PEM': 'csr_content',
-    'finalize with a CSR file that does not exist': 'csr_src',
-    'finalize with a CSR that is a certificate': 'csr_src',
-    'finalize without any CSR': 'csr_',
-    'finalize with a negative timeout': 'timeout',
-    'finalize with a select_chain entry that is no dict': 'select_chain',
-    'account with a negative request_timeout': 'request_timeout',
-    'account with a word as request_timeout': 'request_timeout',
-    'account with an acme_directory that is no URL': 'acme_directory',
-    'account with an EAB without its key': 'external_account_binding',
-    'account with an EAB key that is not base64url': 'external_account_binding',
-    'revoke with a certificate that is no PEM': 'certificate_content',
-    'revoke with a reason code out of range': 'reason',
-    'renewal info with an id that is no ARI id': 'ari_ids',
-    'renewal info with a number as id': 'ari_ids',
-    'account key of an unknown type': 'key_type',
-    'account key in a missing directory': 'path',
-    'account key path that is a directory': 'path',
-    'plan with no identifiers': 'identifiers',
-    'plan with an identifier that has a space': 'identifiers',
-    'plan with an unknown key type': 'key_type',
-    'plan with a negative renew_before_days': 'renew_before_days',
-    'plan with a certificate path that is a directory': 'cert_path',
-    'http-01 files with a relative webroot': 'webroot',
-    'http-01 files with challenge data that is no token map': 'challenge_data',
-    'http-01 files with a mode that is no mode': 'mode',
-    'dns update with a port out of range': 'port',
-    'dns update with a key secret that is not base64': 'key_secret',
-    'dns update with a key name and no secret': 'key_secret',
-    'dns update with a negative ttl': 'ttl',
-    'dns update with records that are no map of lists': 'records',
-    'tls-alpn responder on a port out of range': 'port',
-    'tls-alpn responder with challenges that are no list': 'challenges',
-    'tls-alpn responder with a listen address that is no address': 'listen',
-    'deploy a certificate that is no PEM': 'cert',
-    'deploy with a key mode that is no mode': 'key_mode',
-    'deploy to an owner that does not exist': 'owner',
+    'Order with no identifiers': 'identifiers',
+    'Order with an empty identifier': 'identifiers',
+    'Order with a name that has a space': 'identifiers',
+    'Order with a URL as identifier': 'identifiers',
+    'Order with a dict as identifier': 'identifiers',
+    'Order with a not_before that is no date': 'not_before',
+    'Order with a not_after that is no date': 'not_after',
+    'Order with an order_uri that is no URL': 'order_uri',
+    'Order with an order_uri_file below a file': 'order_uri_file',
+    'Order with a replaces that is no ARI id': 'replaces',
+    'Challenge of an unknown type': 'challenge',
+    'Challenge with a negative timeout': 'timeout',
+    'Challenge with an order_uri that is no URL': 'order_uri',
+    'Challenge with a word as timeout': 'timeout',
+    'Finalize with a CSR that is no PEM': 'csr_content',
+    'Finalize with a CSR file that does not exist': 'csr_src',
+    'Finalize with a CSR that is a certificate': 'csr_src',
+    'Finalize without any CSR': 'csr_',
+    'Finalize with a negative timeout': 'timeout',
+    'Finalize with a select_chain entry that is no dict': 'select_chain',
+    'Account with a negative request_timeout': 'request_timeout',
+    'Account with a word as request_timeout': 'request_timeout',
+    'Account with an acme_directory that is no URL': 'acme_directory',
+    'Account with an EAB without its key': 'external_account_binding',
+    'Account with an EAB key that is not base64url': 'external_account_binding',
+    'Revoke with a certificate that is no PEM': 'certificate_content',
+    'Revoke with a reason code out of range': 'reason',
+    'Renewal info with an id that is no ARI id': 'ari_ids',
+    'Renewal info with a number as id': 'ari_ids',
+    'Account key of an unknown type': 'key_type',
+    'Account key below a file': 'path',
+    'Account key path that is a directory': 'path',
+    'Plan with no identifiers': 'identifiers',
+    'Plan with an identifier that has a space': 'identifiers',
+    'Plan with an unknown key type': 'key_type',
+    'Plan with a negative renew_before_days': 'renew_before_days',
+    'Plan with a certificate path that is a directory': 'cert_path',
+    'HTTP-01 files with a relative webroot': 'webroot',
+    'HTTP-01 files with challenge data that is no token map': 'challenge_data',
+    'HTTP-01 files with a mode that is no mode': 'mode',
+    'DNS update with a port out of range': 'port',
+    'DNS update with a key secret that is not base64': 'key_secret',
+    'DNS update with a key name and no secret': 'key_secret',
+    'DNS update with a negative ttl': 'ttl',
+    'DNS update with records that are no map of lists': 'records',
+    'TLS-ALPN responder on a port out of range': 'port',
+    'TLS-ALPN responder with challenges that are no list': 'challenges',
+    'TLS-ALPN responder with a listen address that is no address': 'listen',
+    'Deploy a certificate that is no PEM': 'cert',
+    'Deploy with a key mode that is no mode': 'key_mode',
+    'Deploy to an owner that does not exist': 'owner',
 }
 
 # Row of role.yml -> what its message must name (the variable).
@@ -152,10 +157,17 @@ def test_role_bad_variable_fails_with_one_line_naming_it(bad_input_runs: BadInpu
     failure = failures[row]
     assert failure['failed'], f'the role accepted {row!r}'
     assert TRACEBACK not in failure['exception'], failure['exception']
-    assert_clear(failure['msg'], ROLE_ROWS[row])
+    if failure['msg'].startswith(ARGUMENT_VALIDATION):
+        # Ansible's own check of meta/argument_specs.yml: its standard heading, then one line per
+        # error in argument_errors, each naming the variable.
+        errors = [error for error in failure['argument_errors'] if error != ANSIBLE_NO_LOG_SCAN_ERROR]
+        assert errors, failure
+        for error in errors:
+            assert_clear(error, ROLE_ROWS[row])
+    else:
+        assert_clear(failure['msg'], ROLE_ROWS[row])
 
 
 def test_bad_input_changes_nothing(bad_input_runs: BadInputRuns) -> None:
     assert bad_input_runs.created == []
     assert bad_input_runs.ca_posts == []
-

@@ -22,6 +22,20 @@ def read_file(path: str, *, option: str) -> bytes:
         raise ConfigurationError(f"cannot read {path}: {exc.strerror}", option=option) from None
 
 
+def require_creatable_file(path: str, *, option: str) -> None:
+    """Refuse, before any work, a file path that can never be written: a directory, or a path below a file.
+
+    Missing directories are fine: the writers create them.
+    """
+    if os.path.isdir(path):
+        raise ConfigurationError(f"{path} is a directory; give the path of a file in it", option=option)
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ConfigurationError(f"cannot create {path}: {parent} is not a directory; give a path below a directory", option=option)
+
+
 def stage_file(path: str, content: bytes, *, mode: int, uid: int | None = None, gid: int | None = None) -> str:
     """Write `content` to a temporary file beside `path`, ready to be renamed over it.
 

@@ -141,8 +141,8 @@ def sign_jws(
     return _flattened(protected, b"" if payload is None else _json_bytes(payload), key.sign)
 
 
-def external_account_binding(*, account_key: SigningKey, url: str, kid: str, hmac_key: str, alg: str) -> dict[str, str]:
-    """The `externalAccountBinding` JWS of newAccount (RFC 8555 section 7.3.4)."""
+def eab_secret(hmac_key: str, alg: str) -> bytes:
+    """The HMAC key of an External Account Binding, checked before any account is looked up."""
     if alg not in EAB_ALGORITHMS:
         raise ConfigurationError(f"alg must be one of {', '.join(EAB_ALGORITHMS)}, not {alg!r}", option="external_account_binding")
     try:
@@ -152,7 +152,13 @@ def external_account_binding(*, account_key: SigningKey, url: str, kid: str, hma
             "key is not base64url-encoded; pass the HMAC key exactly as the CA issued it", option="external_account_binding"
         ) from None
     if not secret:
-        raise ConfigurationError("key is empty", option="external_account_binding")
+        raise ConfigurationError("key is empty; pass the HMAC key the CA issued", option="external_account_binding")
+    return secret
+
+
+def external_account_binding(*, account_key: SigningKey, url: str, kid: str, hmac_key: str, alg: str) -> dict[str, str]:
+    """The `externalAccountBinding` JWS of newAccount (RFC 8555 section 7.3.4)."""
+    secret = eab_secret(hmac_key, alg)
     protected = {"alg": alg, "kid": kid, "url": url}
     return _flattened(protected, _json_bytes(account_key.jwk), lambda data: hmac.new(secret, data, EAB_ALGORITHMS[alg]).digest())
 

@@ -19,6 +19,7 @@ from .identifiers import Identifier, identifiers_from_acme
 from .jose import SigningKey, b64url_encode
 from .polling import poll
 from .reconcile import RESEND_TRIES
+from .timestamps import check_validity_period
 from .transport import AcmeResponse, AcmeSession
 
 # Order statuses (section 7.1.6); those that can still lead to a certificate.
@@ -133,6 +134,7 @@ class OrderClient:
         When the answer is lost (or has no Location), the order it may have made is looked for in
         the account's orders list (section 7.1.2.1) before ordering again.
         """
+        check_validity_period(not_before, not_after)
         directory = self.session.directory
         payload: dict[str, t.Any] = {"identifiers": [identifier.as_acme() for identifier in identifiers]}
         if not_before:

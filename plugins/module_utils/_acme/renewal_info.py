@@ -6,10 +6,24 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import re
 import typing as t
 
 from .errors import ConfigurationError, ProtocolError
 from .transport import AcmeSession
+
+# RFC 9773 section 4.1: base64url (no padding) of the AKI keyIdentifier, ".", base64url of the serial's DER bytes.
+_ARI_ID = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
+
+
+def check_ari_id(value: str, *, option: str) -> None:
+    """Refuse, before anything is sent, a value that cannot be an ARI certificate identifier."""
+    if not _ARI_ID.fullmatch(value) or any(len(part) % 4 == 1 for part in value.split(".")):
+        raise ConfigurationError(
+            f"{value!r} is not an ARI certificate identifier (two base64url parts joined by '.'); "
+            "use the ari_id that acme_finalize or acme_certificate_plan returns",
+            option=option,
+        )
 
 
 class RenewalInfo(t.NamedTuple):

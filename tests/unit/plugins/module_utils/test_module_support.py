@@ -11,8 +11,15 @@ from ansible.module_utils import _internal as ansible_internal
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.retries import RETRY_KINDS
-from ansible_collections.certforge.acme.plugins.module_utils.module_support import create_module, open_session
+from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
+    create_module,
+    failing_on_errors,
+    open_session,
+    require_https_url,
+    require_wait_seconds,
+)
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import DIRECTORY_URL, FakeClock, FakeHttp
 
 
@@ -76,3 +83,44 @@ def test_without_retries_the_counts_are_zero_and_nothing_is_warned(capsys):
 def test_a_module_that_never_opened_a_session_reports_zero_retries(capsys):
     result = run_module(capsys, lambda module: module.fail_json(msg="bad input"))
     assert result["retries"] == dict.fromkeys(RETRY_KINDS, 0)
+
+
+def test_a_string_in_a_list_of_dicts_is_reported_naming_the_option(capsys):
+    # ansible-core's first error here is its no_log scan's, which names no option
+    spec = {"select_chain": {"type": "list", "elements": "dict", "default": [], "options": {"issuer_common_name": {"type": "str"}}}}
+    with patch_module_args({**ARGS, "select_chain": ["issuer"]}):
+        with pytest.raises(SystemExit):
+            create_module(spec, supports_check_mode=True)
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True
+    assert result["msg"].startswith("Elements value for option 'select_chain' is of type str"), result["msg"]
+
+
+@pytest.mark.parametrize("value", ["not-a-url", "http://ca.example/order/1", "https://", "/order/1"])
+def test_a_resource_url_that_is_not_https_is_refused_naming_the_option(value):
+    with pytest.raises(ConfigurationError, match=r"^order_uri: .* is not an https:// URL; give the URL the CA returned"):
+        require_https_url(value, option="order_uri")
+
+
+def test_an_https_resource_url_and_none_are_accepted():
+    require_https_url("https://ca.example/order/1", option="order_uri")
+    require_https_url(None, option="order_uri")
+
+
+def test_a_negative_wait_is_refused_and_zero_looks_once():
+    require_wait_seconds(0, option="timeout")
+    with pytest.raises(ConfigurationError, match=r"^timeout: must be 0 \(look once, do not wait\) or more seconds, not -5$"):
+        require_wait_seconds(-5, option="timeout")
+
+
+def test_an_account_uri_that_is_not_a_url_is_refused_before_any_request(capsys):
+    def finish(module):
+        with failing_on_errors(module):
+            open_session(module)
+
+    with patch_module_args({**ARGS, "account_uri": "my-account"}):
+        module = create_module({}, supports_check_mode=True)
+        with pytest.raises(SystemExit):
+            finish(module)
+    result = json.loads(capsys.readouterr().out)
+    assert result["msg"].startswith("account_uri: 'my-account' is not an https:// URL")

@@ -135,3 +135,19 @@ def test_replacing_a_file_keeps_its_owner(tmp_path):
     write_file_atomically(str(path), b"new", mode=0o600)
     assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534)
     assert path.read_bytes() == b"new"
+
+
+def test_a_file_in_directories_still_to_be_made_can_be_created(tmp_path):
+    files.require_creatable_file(str(tmp_path / "missing" / "deeper" / "state.uri"), option="order_uri_file")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_path_below_a_file_is_refused_naming_the_file(tmp_path):
+    (tmp_path / "account.key").write_text("key")
+    with pytest.raises(ConfigurationError, match=rf"^path: cannot create .*: {tmp_path}/account.key is not a directory"):
+        files.require_creatable_file(str(tmp_path / "account.key" / "sub" / "account.key"), option="path")
+
+
+def test_a_directory_is_refused_as_a_file(tmp_path):
+    with pytest.raises(ConfigurationError, match=r"^path: .* is a directory; give the path of a file in it$"):
+        files.require_creatable_file(str(tmp_path), option="path")

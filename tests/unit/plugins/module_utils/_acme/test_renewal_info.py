@@ -9,7 +9,7 @@ import datetime
 import pytest
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProtocolError
-from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import fetch_renewal_info
+from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import check_ari_id, fetch_renewal_info
 from ansible_collections.certforge.acme.plugins.module_utils._acme.transport import AcmeSession
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import DIRECTORY_URL, FakeHttp, load_fixture
 
@@ -75,3 +75,14 @@ def test_unknown_certificate_surfaces_the_problem():
     http.on("GET", f"{RENEWAL_INFO}/{ARI_ID}", http.reply(404, problem))
     with pytest.raises(ProtocolError, match="certificate not found"):
         fetch_renewal_info(session_for(http), ARI_ID)
+
+
+@pytest.mark.parametrize("ari_id", [ARI_ID, "AAAA.AA", "a-_b.c_-d"])
+def test_ari_ids_of_two_base64url_parts_are_accepted(ari_id):
+    check_ari_id(ari_id, option="ari_ids")
+
+
+@pytest.mark.parametrize("ari_id", ["not an ari id", "12", "", "abc.", ".abc", "a.b.c", "aYhba4dGQEHhs3uE=.AIdlQyE", "A.AAAA"])
+def test_anything_else_is_refused_naming_the_option(ari_id):
+    with pytest.raises(ConfigurationError, match=r"^replaces: .* is not an ARI certificate identifier"):
+        check_ari_id(ari_id, option="replaces")
