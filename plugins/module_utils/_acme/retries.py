@@ -113,10 +113,17 @@ class Attempts:
         return True
 
     def account(self) -> str:
-        """How the request was tried, for the final error: "6 tries over 16 s"."""
+        """How the request was tried, for the final error: "6 tries over 16 s".
+
+        Tries refused as badNonce are named apart: they are the CA's nonce bookkeeping, answered
+        at once with its fresh nonce, not tries of the fault that ended the request.
+        """
         if self.retry_timeout <= 0 and self.tries <= 1:
             return "not retried: retry_timeout is 0"
-        tries = "1 try" if self.tries == 1 else f"{self.tries} tries over {self._clock() - self._started:.0f} s"
+        counted = self.tries - self.bad_nonces
+        tries = "1 try" if counted == 1 else f"{counted} tries over {self._clock() - self._started:.0f} s"
+        if self.bad_nonces:
+            tries += f", besides {self.bad_nonces} refused as badNonce"
         if self._waited_too_long is not None:
             return f"{tries}; the CA asked to wait {self._waited_too_long:.0f} s, beyond retry_timeout {self.retry_timeout:g} s"
         return tries

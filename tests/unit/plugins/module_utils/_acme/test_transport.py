@@ -98,10 +98,22 @@ def test_directory_answering_404_names_acme_directory(http, session):
         session.directory  # pylint: disable=pointless-statement
 
 
-def test_directory_answering_html_names_acme_directory(http, session):
+def test_directory_answering_html_until_the_tries_are_spent_names_acme_directory_and_the_tries(http, session, clock):
     http.on("GET", DIRECTORY_URL, http.reply(200, content=b"<!doctype html><html><body>Welcome</body></html>", content_type="text/html"))
-    with pytest.raises(ConfigurationError, match="^acme_directory: .* did not answer with a JSON ACME directory .got text/html."):
+    with pytest.raises(ProtocolError) as caught:
         session.directory  # pylint: disable=pointless-statement
+    message = str(caught.value)
+    assert message.startswith(f"acme_directory: {DIRECTORY_URL} did not answer with a JSON ACME directory (got text/html) ")
+    assert f"({FAULT_TRIES} tries over {sum(clock.sleeps):.0f} s)" in message
+    assert "is this the CA's ACME directory URL?" in message and "try again later" in message
+    assert len(http.requests_to("GET", DIRECTORY_URL)) == FAULT_TRIES
+
+
+def test_directory_answering_html_once_is_read_again(http, session):
+    page = http.reply(200, content=b"<html><body>Service unavailable</body></html>", content_type="text/html")
+    http.on("GET", DIRECTORY_URL, page, http.reply(200, load_fixture("directory_letsencrypt_staging.json"), nonce=False))
+    assert session.directory.require("newOrder") == NEW_ORDER
+    assert len(http.requests_to("GET", DIRECTORY_URL)) == 2
 
 
 def test_directory_json_without_new_nonce_names_acme_directory(http, session):
