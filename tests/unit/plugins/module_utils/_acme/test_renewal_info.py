@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProtocolError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import fetch_renewal_info
+from ansible_collections.certforge.acme.plugins.module_utils._acme.retries import FAULT_TRIES
 from ansible_collections.certforge.acme.plugins.module_utils._acme.transport import AcmeSession
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import DIRECTORY_URL, FakeHttp, load_fixture
 
@@ -75,3 +76,31 @@ def test_unknown_certificate_surfaces_the_problem():
     http.on("GET", f"{RENEWAL_INFO}/{ARI_ID}", http.reply(404, problem))
     with pytest.raises(ProtocolError, match="certificate not found"):
         fetch_renewal_info(session_for(http), ARI_ID)
+
+
+def test_a_gateway_page_instead_of_the_window_is_read_again():
+    http = FakeHttp().with_directory()
+    http.on("GET", f"{RENEWAL_INFO}/{ARI_ID}", http.reply(200, content=b"<html>busy</html>", content_type="text/html"),
+            http.reply(200, load_fixture("renewal_info_window.json")))
+    session = session_for(http)
+    assert fetch_renewal_info(session, ARI_ID).window_end == datetime.datetime(2026, 12, 3, tzinfo=UTC)
+    assert len(http.requests_to("GET", f"{RENEWAL_INFO}/{ARI_ID}")) == 2
+    assert session.retries.counts()["incomplete_answer"] == 1
+
+
+def test_an_answer_that_never_reads_ends_in_one_line_with_url_tries_and_advice():
+    http = FakeHttp().with_directory()
+    http.on("GET", f"{RENEWAL_INFO}/{ARI_ID}", http.reply(200, content=b"<html>busy</html>", content_type="text/html"))
+    with pytest.raises(ProtocolError) as caught:
+        fetch_renewal_info(session_for(http), ARI_ID)
+    message = str(caught.value)
+    assert message.startswith(f"asking for the renewal information of {ARI_ID}: expected JSON from {RENEWAL_INFO}/{ARI_ID}")
+    assert f"({FAULT_TRIES} tries over " in message and "try again later" in message and "\n" not in message
+
+
+def test_a_bare_refusal_is_not_asked_again():
+    http = FakeHttp().with_directory()
+    http.on("GET", f"{RENEWAL_INFO}/{ARI_ID}", http.reply(404, content=b"not found", content_type="text/plain"))
+    with pytest.raises(ProtocolError, match="answered HTTP 404"):
+        fetch_renewal_info(session_for(http), ARI_ID)
+    assert len(http.requests_to("GET", f"{RENEWAL_INFO}/{ARI_ID}")) == 1
