@@ -244,6 +244,13 @@ def test_missing_replay_nonce_and_location(fault_proxy: FaultProxy) -> None:
     assert [record.fault for record in fault_proxy.records()] == ['no-nonce', None, None, 'no-location']
 
 
+def test_removing_a_header_the_answer_does_not_have_is_no_fault(fault_proxy: FaultProxy) -> None:
+    # The directory has no Location: counting it as faulted would count a request the fault never touched.
+    fault_proxy.plan(faults.always(Fault(faults.NO_LOCATION), ['directory']), faults.always(Fault(faults.NO_NONCE), ['directory']))
+    assert _get(fault_proxy).status_code == 200
+    assert [(record.resource, record.fault) for record in fault_proxy.records()] == [('directory', None)]
+
+
 def test_a_ca_that_goes_down_resets_the_request_and_refuses_every_later_connection(fault_proxy: FaultProxy) -> None:
     idle = _raw_exchange(fault_proxy)  # an open keep-alive connection is lost too
     assert idle.recv(4096).startswith(b'HTTP/1.1 200')

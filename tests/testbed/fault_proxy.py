@@ -283,6 +283,8 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
         answer: _Answer | None = None
         if fault is None or fault.forwards:
             answer = self._forward(request)
+        if fault is not None and answer is not None and _changes_nothing(fault, answer):
+            fault = None  # e.g. no Location to remove from a badNonce answer: the request passed untouched
         self._record(ProxyRecord(arrived, request.method, request.path, resource, occurrence,
                                  fault.label if fault else None, answer is not None, answer.status if answer else None,
                                  _is_read(request)))
@@ -409,6 +411,12 @@ def _is_read(request: _Request) -> bool:
         return json.loads(request.body).get('payload') == ''
     except (ValueError, AttributeError):
         return False
+
+
+def _changes_nothing(fault: Fault, answer: _Answer) -> bool:
+    """Whether removing a header would leave the answer as it is, because it has no such header."""
+    header = {faults.NO_NONCE: 'replay-nonce', faults.NO_LOCATION: 'location'}.get(fault.kind)
+    return header is not None and all(name.lower() != header for name, _value in answer.headers)
 
 
 def _status_answer(fault: Fault) -> _Answer:

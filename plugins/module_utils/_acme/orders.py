@@ -18,7 +18,7 @@ from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError,
 from .identifiers import Identifier, identifiers_from_acme
 from .jose import SigningKey, b64url_encode
 from .polling import poll
-from .reconcile import RESEND_TRIES
+from .reconcile import RESEND_TRIES, Resending
 from .transport import AcmeResponse, AcmeSession
 
 # Order statuses (section 7.1.6); those that can still lead to a certificate.
@@ -96,6 +96,13 @@ def _order(uri: str, data: dict[str, t.Any]) -> Order:
     )
 
 
+def _created_order(response: AcmeResponse) -> Order:
+    """The order a newOrder answer holds; without a Location the answer cannot be used (section 7.4)."""
+    if not response.location:
+        raise ProtocolError(f"the CA answered the new order ({response.url}) without a Location header", url=response.url)
+    return _order(response.location, response.json())
+
+
 class Certificate(t.NamedTuple):
     """A downloaded certificate chain (section 7.4.2) with the URLs of its alternates."""
 
@@ -130,8 +137,9 @@ class OrderClient:
     ) -> Order:
         """newOrder (section 7.4); `replaces` is RFC 9773 (ARI), `profile` the CA's profiles extension.
 
-        When the answer is lost (or has no Location), the order it may have made is looked for in
-        the account's orders list (section 7.1.2.1) before ordering again.
+        When the answer's body is lost or unreadable but its Location came, the order is read there.
+        When the whole answer is lost (or has no Location), the order it may have made is looked for
+        in the account's orders list (section 7.1.2.1) before ordering again.
         """
         directory = self.session.directory
         payload: dict[str, t.Any] = {"identifiers": [identifier.as_acme() for identifier in identifiers]}
@@ -145,28 +153,22 @@ class OrderClient:
         if profile:
             payload["profile"] = profile
         url = directory.require("newOrder")
-        failure: AcmeError | None = None
-        for attempt in range(1, RESEND_TRIES + 1):
+        resending = Resending(clock=self.session.clock, checked="after each, no pending order of the account matched, so it was sent again")
+        for attempt in resending.rounds():
             try:
-                response = self.session.post(url, key=self.key, kid=self.kid, payload=payload, context="creating the order")
+                return self.session.post(url, key=self.key, kid=self.kid, payload=payload, parse=_created_order, context="creating the order")
             except OutcomeUnknown as lost:
-                failure, what = lost, f"the CA's answer to the new order ({url}) was lost"
-            else:
-                if response.location:
-                    try:
-                        return _order(response.location, response.json())
-                    except ProtocolError:  # the order exists at its Location: read it there
-                        return self.get(response.location)
-                failure = ProtocolError("the CA created an order without a Location header", url=url, status=response.status)
-                what = f"the CA answered the new order ({url}) without a Location header"
+                if lost.location:  # the CA made the order there; only the body was lost on the way
+                    return self.get(lost.location)
+                resending.lost(lost)
+                what = lost.description
             found = self.find_live_order(identifiers)
             if found is not None:
                 return found
             if attempt < RESEND_TRIES:
-                self.warn(f"{what} and no pending order of this account matches: ordered again; "
-                          "the CA may hold an unused duplicate order (it expires unused)")
-        assert failure is not None  # every pass of the loop sets it or leaves the function
-        raise failure
+                self.warn(f"the CA's answer to the new order was lost ({what}) and no pending order of this account matches: "
+                          "ordered again; the CA may hold an unused duplicate order (it expires unused)")
+        raise resending.given_up()
 
     def find_live_order(self, identifiers: t.Sequence[Identifier]) -> Order | None:
         """A pending or ready order of this account for exactly these identifiers, if its list shows one."""
@@ -259,11 +261,14 @@ class OrderClient:
         `valid` means the CA has the CSR; `ready` means it does not, so it is sent again.
         """
         payload = {"csr": b64url_encode(csr_der)}
-        failure: AcmeError | None = None
-        for _attempt in range(RESEND_TRIES):
+
+        def parse(response: AcmeResponse) -> Order:
+            return _order(order.uri, response.json())
+
+        resending = Resending(clock=self.session.clock, checked="after each, the order was still ready, so the CSR was sent again")
+        for _attempt in resending.rounds():
             try:
-                response = self.session.post(order.finalize, key=self.key, kid=self.kid, payload=payload, context="finalizing the order")
-                return _order(order.uri, response.json())
+                return self.session.post(order.finalize, key=self.key, kid=self.kid, payload=payload, parse=parse, context="finalizing the order")
             except ProblemError as error:
                 if not error.has_type("orderNotReady"):
                     raise
@@ -271,16 +276,17 @@ class OrderClient:
                 if current.status in ("processing", "valid"):
                     return current
                 raise
-            except (OutcomeUnknown, ProtocolError) as error:  # lost, or an answer that is not an order
-                failure = error
+            except OutcomeUnknown as lost:  # lost, or an answer that is not an order
+                resending.lost(lost)
             current = self.get(order.uri)
             if current.status in ("processing", "valid"):
                 return current
             if current.status != "ready":
                 problem = order_problem(current)
-                raise problem if problem else ProtocolError(f"the order {order.uri} is {current.status} after finalizing", url=order.uri)
-        assert failure is not None  # every pass of the loop sets it or leaves the function
-        raise failure
+                raise problem if problem else ProtocolError(
+                    f"the order {order.uri} is {current.status} after finalizing; order again", url=order.uri
+                )
+        raise resending.given_up()
 
     # -- download ---------------------------------------------------------------------------------
 

@@ -69,11 +69,13 @@ T = t.TypeVar("T")
 class AcmeResponse:
     """An HTTP answer of the CA with the ACME-relevant parts decoded."""
 
-    def __init__(self, *, url: str, status: int, headers: t.Mapping[str, str], content: bytes) -> None:
+    def __init__(self, *, url: str, status: int, headers: t.Mapping[str, str], content: bytes, after_lost_answer: bool = False) -> None:
         self.url = url
         self.status = status
         self.headers = headers
         self.content = content
+        # an earlier try of this request may have reached the CA, its answer lost (see AcmeSession.post)
+        self.after_lost_answer = after_lost_answer
 
     @property
     def content_type(self) -> str:
@@ -413,6 +415,7 @@ class AcmeSession:
         if accept:
             headers["Accept"] = accept
         attempts = Attempts(retry_timeout=self.retry_timeout, log=self.retries, clock=self.clock, sleep=self.sleep)
+        reached = False  # whether a failed try may have reached the CA
         while True:
             body = make_body() if make_body is not None else None
             attempts.sent()
@@ -426,7 +429,9 @@ class AcmeSession:
             else:
                 self.request_count += 1
                 self._take_nonce(raw)
-                response = AcmeResponse(url=url, status=raw.status_code, headers=raw.headers, content=raw.content or b"")
+                response = AcmeResponse(
+                    url=url, status=raw.status_code, headers=raw.headers, content=raw.content or b"", after_lost_answer=reached
+                )
                 fault = self._fault_of_answer(response, method)
                 if fault is None and make_body is not None:
                     fault = self._refusal(response, context, changes_state=changes_state)
@@ -452,6 +457,7 @@ class AcmeSession:
                 )
             if not attempts.again(fault):
                 raise self._given_up(fault, attempts, url, response, context)
+            reached = reached or fault.reached
 
     def _fault_of_failure(self, exc: BaseException, url: str) -> Fault:
         """What a failed exchange means; raises at once when sending again cannot help."""
