@@ -17,7 +17,7 @@ from .chains import Chain, parse_issued_chain
 from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
 from .identifiers import Identifier, identifiers_from_acme
 from .jose import SigningKey, b64url_encode
-from .polling import poll
+from .polling import WaitTimeout, poll
 from .reconcile import RESEND_TRIES, Resending
 from .transport import AcmeResponse, AcmeSession
 
@@ -83,6 +83,8 @@ def _order(uri: str, data: dict[str, t.Any]) -> Order:
     except ConfigurationError as error:
         raise ProtocolError(f"the order {uri} lists unusable identifiers ({error})", url=uri) from None
     certificate = data.get("certificate")
+    if status == "valid" and not isinstance(certificate, str):
+        raise ProtocolError(f"the order {uri} is valid but has no certificate URL", url=uri)  # section 7.1.3: a damaged read
     return Order(
         uri=uri,
         status=status,
@@ -233,7 +235,15 @@ class OrderClient:
             current, retry_after = self._read(order.uri)
             return current, current.status not in pending, retry_after
 
-        return poll(fetch, timeout=timeout, sleep=self.session.sleep, clock=self.session.clock, what=what)
+        try:
+            return poll(fetch, timeout=timeout, sleep=self.session.sleep, clock=self.session.clock, what=what)
+        except WaitTimeout as error:
+            raise WaitTimeout(
+                f"gave up waiting for {what}: the order {order.uri} was still {error.last.status} after {timeout:g} seconds "
+                f"({error.reads} reads); raise timeout, or run again later to pick the order up where it is",
+                last=error.last,
+                reads=error.reads,
+            ) from None
 
     # -- finalize ---------------------------------------------------------------------------------
 
@@ -250,7 +260,9 @@ class OrderClient:
         order = self.wait(order, pending=("processing",), timeout=timeout, what="the CA to issue the certificate")
         if order.status != "valid" or not order.certificate:
             problem = order_problem(order)
-            raise problem if problem else ProtocolError(f"the order ended {order.status} without a certificate", url=order.uri)
+            raise problem if problem else ProtocolError(
+                f"the order {order.uri} ended {order.status} without a certificate and without an error from the CA; order again", url=order.uri
+            )
         return order, finalized
 
     def finalize(self, order: Order, csr_der: bytes) -> Order:

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import OutcomeUnknown, ProblemError, ProtocolError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.polling import WaitTimeout
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifiers
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import RESEND_TRIES, OrderClient
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import TestPki, load_fixture, pem
@@ -116,6 +117,21 @@ def test_wait_reads_until_the_status_moves(http, orders, reads, clock):
     order = orders.wait(orders.get(ORDER), pending=("processing",), timeout=60, what="issuance")
     assert order.status == "valid" and order.certificate == CERT
     assert reads == [ORDER] * 3
+
+
+def test_waiting_past_the_timeout_names_the_order_its_status_the_reads_and_what_to_do(http, orders):
+    http.on("POST", ORDER, order_reply(http, "processing"))
+    with pytest.raises(WaitTimeout) as caught:
+        orders.wait(orders.get(ORDER), pending=("processing",), timeout=5, what="the CA to issue the certificate")
+    message = str(caught.value)
+    assert message.startswith(f"gave up waiting for the CA to issue the certificate: the order {ORDER} was still processing after 5 seconds (")
+    assert f"({caught.value.reads} reads); raise timeout" in message and caught.value.reads > 1
+
+
+def test_a_valid_order_read_without_its_certificate_url_is_read_again(http, orders):
+    http.on("POST", ORDER, http.reply(200, {k: v for k, v in order_body("valid").items() if k != "certificate"}), order_reply(http, "valid"))
+    assert orders.get(ORDER).certificate == CERT
+    assert len(http.requests_to("POST", ORDER)) == 2
 
 
 # -- newOrder ------------------------------------------------------------------------------------------
