@@ -61,7 +61,8 @@ options:
       - Reads (fetching the directory, a nonce, renewal information, and every POST-as-GET of an account, order,
         authorization, challenge or certificate) are sent again, with a fresh nonce and signature, after a lost
         connection, a read timeout, an answer cut short or that cannot be read, or an HTTP 5xx answer, up to
-        6 tries with waits of 0.5, 1, 2, 4 and 8 seconds.
+        6 tries with waits of 0.5, 1, 2, 4 and 8 seconds. A O(retry_timeout) under 16 seconds starts these waits
+        lower (O(retry_timeout) divided by 31, at least 0.1 seconds), so that the tries fit in it.
       - HTTP 429 (rate limited) and 503 (service unavailable) answers are waited out as their C(Retry-After) says
         (seconds or a date; at least the backoff above, at most 10 tries). This also holds for requests that change
         state, such as creating an order, answering a challenge, finalizing or revoking, because the CA did not act on them.

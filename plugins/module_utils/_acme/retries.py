@@ -27,9 +27,19 @@ BAD_NONCE_TRIES = 100
 # Lost connections, cut-short answers and 5xx other than 503: with backoff 0.5, 1, 2, 4, 8 s, a CA
 # that restarts within about 15 s is ridden out.
 FAULT_TRIES = 6
+FIRST_BACKOFF = 0.5
+# A retry_timeout shorter than the whole backoff (15.5 s) starts it lower, so that all FAULT_TRIES fit
+# in the time the user gave; never below this, to stay gentle with the CA.
+MIN_FIRST_BACKOFF = 0.1
 # 429 and 503 say "not now": they are waited out as Retry-After asks, within retry_timeout.
 RATE_LIMIT_TRIES = 10
 MAX_BACKOFF = 10.0
+
+
+def first_backoff(retry_timeout: float) -> float:
+    """The first wait after a fault: 0.5 s, or less when retry_timeout is too short for all tries at that pace."""
+    whole_backoff = 2 ** (FAULT_TRIES - 1) - 1  # the doubling waits between FAULT_TRIES tries, in first waits
+    return max(MIN_FIRST_BACKOFF, min(FIRST_BACKOFF, retry_timeout / whole_backoff))
 
 
 class Fault(t.NamedTuple):
@@ -99,9 +109,9 @@ class Attempts:
             self._log.record(fault)
             return True
         self.failures += 1
-        if self.failures >= fault.tries:
+        if self.failures >= fault.tries or self.retry_timeout <= 0:
             return False
-        backoff = min(0.5 * 2 ** (self.failures - 1), MAX_BACKOFF)
+        backoff = min(first_backoff(self.retry_timeout) * 2 ** (self.failures - 1), MAX_BACKOFF)
         # Retry-After wins, but a zero or past one must not make us hammer the CA
         wait = max(fault.retry_after or 0.0, backoff)
         if self._clock() + wait > self._started + self.retry_timeout:

@@ -154,11 +154,24 @@ def test_a_persistent_read_timeout_names_request_timeout(http, make_session, acc
 
 
 def test_reads_are_bounded_by_retry_timeout(http, make_session, clock, account_key):
-    session = make_session(retry_timeout=3)
+    session = make_session(retry_timeout=2)
     http.on("POST", ORDER, connection_reset())
-    with pytest.raises(TransportError, match=r"\(3 tries over 2 s\)"):
+    with pytest.raises(TransportError, match=r"\(5 tries over 2 s\)"):
         read(session, account_key)
-    assert clock.sleeps == [0.5, 1.0]
+    assert clock.sleeps == [0.1, 0.2, 0.4, 0.8]  # the next, 1.6 s, would end past retry_timeout
+
+
+@pytest.mark.parametrize("retry_timeout, waits", [
+    (60, [0.5, 1.0, 2.0, 4.0, 8.0]),  # the default: a CA that restarts within about 15 s is ridden out
+    (31, [0.5, 1.0, 2.0, 4.0, 8.0]),
+    (8, [8 / 31, 16 / 31, 32 / 31, 64 / 31, 128 / 31]),  # a short retry_timeout: every try still fits in it
+])
+def test_the_backoff_starts_lower_when_retry_timeout_is_too_short_for_all_tries(http, make_session, clock, account_key, retry_timeout, waits):
+    session = make_session(retry_timeout=retry_timeout)
+    http.on("POST", ORDER, connection_reset())
+    with pytest.raises(TransportError, match=f"\\({FAULT_TRIES} tries over "):
+        read(session, account_key)
+    assert clock.sleeps == pytest.approx(waits)
 
 
 def test_retry_timeout_zero_sends_once_and_says_so(http, make_session, clock, account_key):
