@@ -45,6 +45,8 @@ HOP_BY_HOP_HEADERS = frozenset({'connection', 'keep-alive', 'proxy-connection', 
 GATEWAY_PAGE = b'<html><head><title>Service unavailable</title></head><body><h1>The service is unavailable</h1></body></html>\n'
 NON_PEM_BODY = b'This is not a certificate; the gateway lost it.\n'
 BROKEN_PEM_BODY = b'-----BEGIN CERTIFICATE-----\n'
+# Faults that take a header out of the answer: they apply only to answers that carry it.
+_HEADER_OF = {faults.NO_NONCE: 'replay-nonce', faults.NO_LOCATION: 'location'}
 PROBLEM_TYPES = {429: 'urn:ietf:params:acme:error:rateLimited', 500: 'urn:ietf:params:acme:error:serverInternal'}
 
 
@@ -133,6 +135,8 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
         self.port = 0
         self._rules: tuple[Rule, ...] = ()
         self._counts: collections.Counter[str] = collections.Counter()
+        # per (rule, resource): the answers that carried the header a header-removing rule takes out
+        self._header_counts: collections.Counter[tuple[int, str]] = collections.Counter()
         self._records: list[ProxyRecord] = []
         self._lock = threading.Lock()
         self._recorded = threading.Condition(self._lock)
@@ -167,6 +171,7 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
         with self._lock:
             self._rules = tuple(rules)
             self._counts.clear()
+            self._header_counts.clear()
 
     def records(self) -> list[ProxyRecord]:
         """Every request received since start, oldest first."""
@@ -279,12 +284,13 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
         with self._lock:
             self._counts[resource] += 1
             occurrence = self._counts[resource]
-            fault = next((rule.fault for rule in self._rules if rule.matches(resource, occurrence)), None)
+            rules = self._rules
+            fault = next((rule.fault for rule in rules if _HEADER_OF.get(rule.fault.kind) is None and rule.matches(resource, occurrence)), None)
         answer: _Answer | None = None
         if fault is None or fault.forwards:
             answer = self._forward(request)
-        if fault is not None and answer is not None and _changes_nothing(fault, answer):
-            fault = None  # e.g. no Location to remove from a badNonce answer: the request passed untouched
+        if fault is None and answer is not None:
+            fault = self._header_fault(rules, resource, answer)
         self._record(ProxyRecord(arrived, request.method, request.path, resource, occurrence,
                                  fault.label if fault else None, answer is not None, answer.status if answer else None,
                                  _is_read(request)))
@@ -293,6 +299,24 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
             self._send(connection, answer, head=request.method == 'HEAD')
             return request.header('Connection') != 'close', False
         return self._apply(connection, request, fault, answer)
+
+    def _header_fault(self, rules: tuple[Rule, ...], resource: str, answer: _Answer) -> Fault | None:
+        """The first header-removing rule that matches, counting only the answers that carry its header.
+
+        So ``first(Fault(NO_LOCATION))`` takes the Location out of the first answer of each resource that has
+        one (an account lookup refused without Location does not use it up). These rules come after the others.
+        """
+        with self._lock:
+            for index, rule in enumerate(rules):
+                header = _HEADER_OF.get(rule.fault.kind)
+                if header is None or (rule.resources is not None and resource not in rule.resources):
+                    continue
+                if not any(name.lower() == header for name, _value in answer.headers):
+                    continue
+                self._header_counts[index, resource] += 1
+                if rule.matches(resource, self._header_counts[index, resource]):
+                    return rule.fault
+        return None
 
     def _apply(self, connection: _Connection, request: _Request, fault: Fault, answer: _Answer | None) -> tuple[bool, bool]:
         # pylint: disable=too-many-return-statements  # one branch per kind of fault reads best
@@ -411,12 +435,6 @@ def _is_read(request: _Request) -> bool:
         return json.loads(request.body).get('payload') == ''
     except (ValueError, AttributeError):
         return False
-
-
-def _changes_nothing(fault: Fault, answer: _Answer) -> bool:
-    """Whether removing a header would leave the answer as it is, because it has no such header."""
-    header = {faults.NO_NONCE: 'replay-nonce', faults.NO_LOCATION: 'location'}.get(fault.kind)
-    return header is not None and all(name.lower() != header for name, _value in answer.headers)
 
 
 def _status_answer(fault: Fault) -> _Answer:

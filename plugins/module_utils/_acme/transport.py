@@ -434,7 +434,7 @@ class AcmeSession:
                 )
                 fault = self._fault_of_answer(response, method)
                 if fault is None and make_body is not None:
-                    fault = self._refusal(response, context, changes_state=changes_state)
+                    fault = self._refusal(response, context)
                 if fault is None:
                     try:
                         return parse(response)
@@ -508,30 +508,23 @@ class AcmeSession:
         return None
 
     @staticmethod
-    def _refusal(response: AcmeResponse, context: str | None, *, changes_state: bool) -> Fault | None:
+    def _refusal(response: AcmeResponse, context: str | None) -> Fault | None:
         """A POST the CA refused (section 6.7): badNonce is a fault to send again at once; others are raised.
 
         An ACME server refuses with a problem document; a 4xx without one comes from something in
-        front of it (a gateway's page), so a read or a lookup is asked again. A request that changes
-        state is not: whether it was passed on is unknown.
+        front of it (a gateway's page, or a refusal whose body was replaced). A 4xx says the request
+        was not acted on, so it is sent again, even one that changes state.
         """
         if response.is_problem():
             error = response.problem_error(context)
             if not error.has_type("badNonce"):
                 raise error
             return Fault(BAD_NONCE, "badNonce", f"the CA rejected the nonce at {response.url}", "", BAD_NONCE_TRIES, False)
-        if response.status >= 400 and not changes_state:
+        if response.status >= 400:
             return Fault(
                 INCOMPLETE_ANSWER, f"HTTP {response.status}",
                 f"{response.url} answered HTTP {response.status} ({response.content_type or 'no content type'}) instead of a problem document",
-                _ADVICE_NOT_THE_CA, FAULT_TRIES, True,
-            )
-        if response.status >= 400:
-            raise ProtocolError(
-                f"{_prefix(context)}the CA answered HTTP {response.status} "
-                f"({response.content_type or 'no content type'}) instead of a problem document",
-                url=response.url,
-                status=response.status,
+                _ADVICE_NOT_THE_CA, FAULT_TRIES, False,
             )
         return None
 
