@@ -14,7 +14,7 @@ import typing as t
 
 from .errors import OutcomeUnknown, ProblemError, ProtocolError
 from .jose import SigningKey, external_account_binding, sign_jws
-from .reconcile import RESEND_TRIES, Resending
+from .reconcile import Resending
 from .transport import AcmeResponse, AcmeSession
 
 STATUSES = ("valid", "deactivated", "revoked")

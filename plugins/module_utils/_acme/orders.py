@@ -14,7 +14,7 @@ import typing as t
 
 from .account import AccountClient
 from .chains import Chain, parse_issued_chain
-from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
+from .errors import ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
 from .identifiers import Identifier, identifiers_from_acme
 from .jose import SigningKey, b64url_encode
 from .polling import WaitTimeout, poll
