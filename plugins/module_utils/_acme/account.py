@@ -153,7 +153,7 @@ class AccountClient:
         """
         uri = t.cast(str, self.account_uri)
         payload = {"status": "deactivated"}
-        resending = Resending(clock=self.session.clock, checked="it was sent again after each, as deactivating twice does no harm")
+        resending = Resending(clock=self.session.clock, checked="deactivating twice does no harm, so each lost one was sent again")
         for attempt in resending.rounds():
             try:
                 return self.session.post(
@@ -172,7 +172,7 @@ class AccountClient:
         """Section 7.3.5: the inner JWS is signed by the new key, the outer one by the old."""
         uri = t.cast(str, self.account_uri)
         url = self.session.directory.require("keyChange")
-        resending = Resending(clock=self.session.clock, checked="after each, the new key found no account, so it was sent again")
+        resending = Resending(clock=self.session.clock, checked="the new key found no account after any of them")
         for _attempt in resending.rounds():
             inner = sign_jws(key=new_key, url=url, payload={"account": uri, "oldKey": self.key.jwk})
             try:

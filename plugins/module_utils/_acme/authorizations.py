@@ -121,7 +121,7 @@ class AuthorizationClient:
         def parse(response: AcmeResponse) -> Challenge:
             return _challenge(response.json(), challenge.url)
 
-        resending = Resending(clock=self.session.clock, checked="after each, the challenge was still pending, so it was answered again")
+        resending = Resending(clock=self.session.clock, checked="the challenge was still pending after each of them")
         for _attempt in resending.rounds():
             try:
                 return self.session.post(challenge.url, key=self.key, kid=self.kid, payload={}, parse=parse, context=f"answering {challenge.url}")
@@ -146,7 +146,7 @@ class AuthorizationClient:
         def parse(response: AcmeResponse) -> Authorization:
             return _authorization(authorization.uri, response.json())
 
-        resending = Resending(clock=self.session.clock, checked="after each, the authorization was not deactivated yet, so it was sent again")
+        resending = Resending(clock=self.session.clock, checked="the authorization was not deactivated after any of them")
         for _attempt in resending.rounds():
             try:
                 return self.session.post(

@@ -155,7 +155,7 @@ class OrderClient:
         if profile:
             payload["profile"] = profile
         url = directory.require("newOrder")
-        resending = Resending(clock=self.session.clock, checked="after each, no pending order of the account matched, so it was sent again")
+        resending = Resending(clock=self.session.clock, checked="no pending order of the account matched after any of them")
         for attempt in resending.rounds():
             try:
                 return self.session.post(url, key=self.key, kid=self.kid, payload=payload, parse=_created_order, context="creating the order")
@@ -277,7 +277,7 @@ class OrderClient:
         def parse(response: AcmeResponse) -> Order:
             return _order(order.uri, response.json())
 
-        resending = Resending(clock=self.session.clock, checked="after each, the order was still ready, so the CSR was sent again")
+        resending = Resending(clock=self.session.clock, checked="the order was still ready after each of them")
         for _attempt in resending.rounds():
             try:
                 return self.session.post(order.finalize, key=self.key, kid=self.kid, payload=payload, parse=parse, context="finalizing the order")

@@ -60,7 +60,7 @@ def revoke(
         payload["reason"] = reason
     url = session.directory.require("revokeCert")
     # revoking twice cannot do harm: the CA answers alreadyRevoked if the first arrived
-    resending = Resending(clock=session.clock, checked="it was sent again after each, as revoking twice does no harm")
+    resending = Resending(clock=session.clock, checked="revoking twice does no harm, so each lost one was sent again")
     for attempt in resending.rounds():
         try:
             session.post(url, key=key, kid=kid, payload=payload, context="revoking the certificate")

@@ -449,7 +449,7 @@ class AcmeSession:
                     f"{_prefix(context)}{fault.description}; the CA may have processed the request, so it was not sent again",
                     url=url,
                     description=fault.description,
-                    advice=fault.advice,
+                    advice=_advice_when_lost(fault),
                     tries=attempts.tries,
                     context=context,
                     location=response.location if response is not None else None,
@@ -541,6 +541,17 @@ class AcmeSession:
         if response is None:
             return TransportError(message, url=url)
         return ProtocolError(message, url=response.url, status=response.status, advice=fault.advice)
+
+
+def _advice_when_lost(fault: Fault) -> str:
+    """What to do when answers to a request that changes state keep getting lost (retry_timeout does not bound these)."""
+    if fault.label == "read timeout":
+        return "the CA is slow or stalled: raise request_timeout, or check the CA's status page and run again later"
+    if fault.kind == SERVER_ERROR:
+        return "the CA is failing: check the CA's status page and run again later"
+    if fault.kind == CONNECTION:
+        return "check that the CA is up and that nothing between here and the CA drops answers, then run again"
+    return fault.advice
 
 
 def _as_is(response: AcmeResponse) -> AcmeResponse:

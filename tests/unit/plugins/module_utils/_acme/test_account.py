@@ -312,7 +312,8 @@ def test_key_changes_lost_every_time_give_up_in_one_line(http, known_client, pri
     old_key = known_client.key
     http.on("POST", KEY_CHANGE, lost())
     http.on("POST", NEW_ACCOUNT, problem_reply(http, "problem_account_does_not_exist.json"))
-    with pytest.raises(OutcomeUnknown, match=f"^changing the account key: no answer from {KEY_CHANGE} .* .{RESEND_TRIES} tries over .*new key found no account"):
+    expected = f"^changing the account key: no answer from {KEY_CHANGE} .* .{RESEND_TRIES} tries over .*new key found no account"
+    with pytest.raises(OutcomeUnknown, match=expected):
         known_client.change_key(SigningKey(private_keys["rsa2048"]))
     assert len(http.requests_to("POST", KEY_CHANGE)) == RESEND_TRIES
     assert known_client.key is old_key
