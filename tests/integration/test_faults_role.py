@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import pathlib
 import sys
-from collections.abc import Callable
 
 import pytest
 import yaml
 
-from test_faults_support import (PERSISTENT_RETRY_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS, ROLE_PLAYBOOK, TRANSIENT_RETRY_TIMEOUT_SECONDS,
-                                check_certificate_files, failed_task)
+from test_faults_support import (
+    PERSISTENT_RETRY_TIMEOUT_SECONDS,
+    REQUEST_TIMEOUT_SECONDS,
+    ROLE_PLAYBOOK,
+    TRANSIENT_RETRY_TIMEOUT_SECONDS,
+    check_certificate_files,
+    failed_task,
+)
 from test_issuance_support import unique_name
 from testbed import faults
 from testbed.ansible import PlaybookRun, PlaybookRunner

@@ -241,7 +241,7 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
     def _accept_loop(self, listener: socket.socket) -> None:
         while not self._stopped.is_set():
             try:
-                readable, _, _ = select.select([listener], [], [], ACCEPT_POLL_SECONDS)
+                readable, _writable, _failed = select.select([listener], [], [], ACCEPT_POLL_SECONDS)
                 if not readable:
                     continue
                 sock, _address = listener.accept()
@@ -364,7 +364,7 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
     def _hold(self, connection: _Connection) -> None:
         """Say nothing until the client gives up or the test stops the proxy."""
         while not self._stopped.is_set():
-            readable, _, _ = select.select([connection.sock], [], [], HOLD_POLL_SECONDS)
+            readable, _writable, _failed = select.select([connection.sock], [], [], HOLD_POLL_SECONDS)
             if readable:
                 try:
                     if not connection.sock.recv(4096):
@@ -421,7 +421,7 @@ def _read_request(reader: BinaryIO) -> _Request | None:
         header_line = reader.readline(MAX_LINE_BYTES)
         if header_line in (b'\r\n', b'\n', b''):
             break
-        name, _, value = header_line.decode('latin-1').partition(':')
+        name, _colon, value = header_line.decode('latin-1').partition(':')
         headers.append((name.strip(), value.strip()))
     request = _Request(method, path, headers, b'')
     length = int(request.header('Content-Length') or 0)
@@ -466,4 +466,3 @@ def _with_body(answer: _Answer, body: bytes, content_type: str | None) -> _Answe
 
 def _without_header(answer: _Answer, header: str) -> _Answer:
     return dataclasses.replace(answer, headers=[(name, value) for name, value in answer.headers if name.lower() != header.lower()])
-
