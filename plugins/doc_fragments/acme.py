@@ -62,8 +62,8 @@ options:
         authorization, challenge or certificate) are sent again, with a fresh nonce and signature, after a lost
         connection, a read timeout, an answer cut short or that cannot be read, an HTTP 5xx answer, or an HTTP 4xx
         answer that is not an ACME problem document (a page of something in front of the CA), up to
-        6 tries with waits of 0.5, 1, 2, 4 and 8 seconds. A O(retry_timeout) under 16 seconds starts these waits
-        lower (O(retry_timeout) divided by 31, at least 0.1 seconds), so that the tries fit in it.
+        6 tries with waits of 0.5, 1, 2, 4 and 8 seconds. A O(retry_timeout) under 31 seconds starts these waits
+        lower (O(retry_timeout) divided by 62, at least 0.1 seconds), so that waiting takes at most half of it.
       - HTTP 429 (rate limited) and 503 (service unavailable) answers are waited out as their C(Retry-After) says
         (seconds or a date; at least the backoff above, at most 10 tries). This also holds for requests that change
         state, such as creating an order, answering a challenge, finalizing or revoking, because the CA did not act on them.

@@ -28,8 +28,8 @@ BAD_NONCE_TRIES = 100
 # that restarts within about 15 s is ridden out.
 FAULT_TRIES = 6
 FIRST_BACKOFF = 0.5
-# A retry_timeout shorter than the whole backoff (15.5 s) starts it lower, so that all FAULT_TRIES fit
-# in the time the user gave; never below this, to stay gentle with the CA.
+# A retry_timeout under twice the whole backoff (31 s) starts it lower, so that waiting takes at most half
+# of the time the user gave and the tries themselves the rest; never below this, to stay gentle with the CA.
 MIN_FIRST_BACKOFF = 0.1
 # 429 and 503 say "not now": they are waited out as Retry-After asks, within retry_timeout.
 RATE_LIMIT_TRIES = 10
@@ -39,7 +39,7 @@ MAX_BACKOFF = 10.0
 def first_backoff(retry_timeout: float) -> float:
     """The first wait after a fault: 0.5 s, or less when retry_timeout is too short for all tries at that pace."""
     whole_backoff = 2 ** (FAULT_TRIES - 1) - 1  # the doubling waits between FAULT_TRIES tries, in first waits
-    return max(MIN_FIRST_BACKOFF, min(FIRST_BACKOFF, retry_timeout / whole_backoff))
+    return max(MIN_FIRST_BACKOFF, min(FIRST_BACKOFF, retry_timeout / (2 * whole_backoff)))
 
 
 class Fault(t.NamedTuple):
@@ -135,5 +135,5 @@ class Attempts:
         if self.bad_nonces:
             tries += f", besides {self.bad_nonces} refused as badNonce"
         if self._waited_too_long is not None:
-            return f"{tries}; the CA asked to wait {self._waited_too_long:.0f} s, beyond retry_timeout {self.retry_timeout:g} s"
+            return f"{tries}; the CA asked to wait {self._waited_too_long:.0f} s more, which would end past retry_timeout {self.retry_timeout:g} s"
         return tries

@@ -164,7 +164,7 @@ def test_reads_are_bounded_by_retry_timeout(http, make_session, clock, account_k
 @pytest.mark.parametrize("retry_timeout, waits", [
     (60, [0.5, 1.0, 2.0, 4.0, 8.0]),  # the default: a CA that restarts within about 15 s is ridden out
     (31, [0.5, 1.0, 2.0, 4.0, 8.0]),
-    (8, [8 / 31, 16 / 31, 32 / 31, 64 / 31, 128 / 31]),  # a short retry_timeout: every try still fits in it
+    (12, [12 / 62, 24 / 62, 48 / 62, 96 / 62, 192 / 62]),  # a short retry_timeout: waiting takes half of it, all tries fit
 ])
 def test_the_backoff_starts_lower_when_retry_timeout_is_too_short_for_all_tries(http, make_session, clock, account_key, retry_timeout, waits):
     session = make_session(retry_timeout=retry_timeout)

@@ -249,12 +249,20 @@ def test_retry_after_beyond_retry_timeout_is_not_waited_for(http, make_session, 
 
 
 def test_503_without_retry_after_backs_off_until_retry_timeout(http, make_session, clock, account_key):
-    session = make_session(retry_timeout=30)
+    session = make_session(retry_timeout=31)
     http.on("POST", NEW_ORDER, problem(http, 503, "serverInternal"))
     with pytest.raises(ProblemError):
         post(session, account_key)
     assert clock.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0]
-    assert sum(clock.sleeps) <= 30
+    assert sum(clock.sleeps) <= 31
+
+
+def test_a_retry_after_that_would_end_past_retry_timeout_is_not_waited_and_says_so(http, make_session, clock, account_key):
+    session = make_session(retry_timeout=10)
+    http.on("POST", NEW_ORDER, problem(http, 503, "serverInternal", headers={"Retry-After": "100"}))
+    with pytest.raises(ProblemError, match=r"\(1 try; the CA asked to wait 100 s more, which would end past retry_timeout 10 s\)"):
+        post(session, account_key)
+    assert clock.sleeps == []
 
 
 def test_server_errors_of_reads_are_retried_with_backoff_up_to_fault_tries(http, session, clock, account_key):
