@@ -60,15 +60,18 @@ options:
         takes O(retry_timeout) plus O(request_timeout).
       - Reads (fetching the directory, a nonce, renewal information, and every POST-as-GET of an account, order,
         authorization, challenge or certificate) are sent again, with a fresh nonce and signature, after a lost
-        connection, a read timeout, an answer cut short or that cannot be read, or an HTTP 5xx answer, up to
-        6 tries with waits of 0.5, 1, 2, 4 and 8 seconds.
+        connection, a read timeout, an answer cut short or that cannot be read, an HTTP 5xx answer, or an HTTP 4xx
+        answer that is not an ACME problem document (a page of something in front of the CA), up to
+        6 tries with waits of 0.5, 1, 2, 4 and 8 seconds. A O(retry_timeout) under 31 seconds starts these waits
+        lower (O(retry_timeout) divided by 62, at least 0.1 seconds), so that waiting takes at most half of it.
       - HTTP 429 (rate limited) and 503 (service unavailable) answers are waited out as their C(Retry-After) says
         (seconds or a date; at least the backoff above, at most 10 tries). This also holds for requests that change
         state, such as creating an order, answering a challenge, finalizing or revoking, because the CA did not act on them.
       - A request that changes state is B(not) sent again when the CA may have acted on it (the connection was lost
         after it was sent, no answer within O(request_timeout), an answer cut short, or HTTP 500, 502 or 504);
-        the module then reads the resource back where it can, or fails saying that the CA may have processed it.
-        Only a connection that could not be made at all is retried for these.
+        the same holds for a success answer that cannot be read. The module then reads the resource back where it
+        can, or fails saying that the CA may have processed it. Only a connection that could not be made at all, and
+        an HTTP 4xx answer that is not an ACME problem document, are retried for these.
       - Rejected nonces (C(badNonce)) are sent again at once with the nonce the CA sent, up to 100 times in a row,
         whatever this option says.
       - V(0) disables every other retry.

@@ -13,8 +13,9 @@ description:
     contact addresses you list, and returns its URL for the other C(certforge.acme) modules.
   - Can also deactivate the account or roll it over to a new key (RFC 8555 section 7.3.5).
   - Check mode looks the account up without changing anything and reports what would change.
-  - A request whose answer was lost is sent again (a registration of the same key finds the same
-    account); a lost key rollover is checked by looking the account up with the new key.
+  - A request whose answer was lost, unreadable or without the account's C(Location) is sent again (a
+    registration of the same key finds the same account); a lost key rollover is checked by looking the
+    account up with the new key.
 extends_documentation_fragment:
   - certforge.acme.acme
   - certforge.acme.acme.actiongroup

@@ -14,7 +14,8 @@ description:
   - Returns, for every authorization that still needs validating, what to provision for each challenge
     type the CA offers (http-01 file, dns-01 TXT record, tls-alpn-01 certificate), ready to loop over.
   - The next steps are M(certforge.acme.acme_challenge) and M(certforge.acme.acme_finalize).
-  - When the CA's answer to the new order is lost (or lacks its C(Location)), the order it may have
+  - When the body of the CA's answer to the new order is lost or unreadable but its C(Location) came, the
+    order is read there. When the whole answer is lost (or lacks its C(Location)), the order it may have
     created is looked for in the account's orders list (RFC 8555 section 7.1.2.1) and used; a CA
     without that list gets the order again, with a warning that it may hold an unused duplicate
     (unused orders expire).

@@ -244,6 +244,16 @@ def test_missing_replay_nonce_and_location(fault_proxy: FaultProxy) -> None:
     assert [record.fault for record in fault_proxy.records()] == ['no-nonce', None, None, 'no-location']
 
 
+def test_removing_a_header_applies_to_the_first_answer_that_has_it(fault_proxy: FaultProxy) -> None:
+    # Directory and nonce answers have no Location: they neither count as faulted nor use the rule up.
+    fault_proxy.plan(faults.first(Fault(faults.NO_LOCATION)))
+    assert _get(fault_proxy).status_code == 200
+    created = _new_account(fault_proxy)
+    assert created.status_code == 201 and 'Location' not in created.headers
+    assert [(record.resource, record.fault) for record in fault_proxy.records()] == [
+        ('directory', None), ('directory', None), ('newNonce', None), ('newAccount', 'no-location')]
+
+
 def test_a_ca_that_goes_down_resets_the_request_and_refuses_every_later_connection(fault_proxy: FaultProxy) -> None:
     idle = _raw_exchange(fault_proxy)  # an open keep-alive connection is lost too
     assert idle.recv(4096).startswith(b'HTTP/1.1 200')

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import pathlib
 import sys
-from collections.abc import Callable
 
 import pytest
 import yaml
 
-from test_faults_support import REQUEST_TIMEOUT_SECONDS, ROLE_PLAYBOOK, TRANSIENT_RETRY_TIMEOUT_SECONDS, check_certificate_files, failed_task
+from test_faults_support import (
+    PERSISTENT_RETRY_TIMEOUT_SECONDS,
+    REQUEST_TIMEOUT_SECONDS,
+    ROLE_PLAYBOOK,
+    TRANSIENT_RETRY_TIMEOUT_SECONDS,
+    check_certificate_files,
+    failed_task,
+)
 from test_issuance_support import unique_name
 from testbed import faults
 from testbed.ansible import PlaybookRun, PlaybookRunner
@@ -99,7 +105,7 @@ def test_a_certificate_download_that_stays_truncated_fails_the_role_and_keeps_th
     before = one_host.deployed()
 
     fault_proxy.plan(faults.always(Fault(faults.TRUNCATE), ['certificate']))
-    renewal = one_host.run(extra_vars={'acme_certificate_force': True, 'acme_certificate_retry_timeout': 8}, expect_failure=True)
+    renewal = one_host.run(extra_vars={'acme_certificate_force': True, 'acme_certificate_retry_timeout': PERSISTENT_RETRY_TIMEOUT_SECONDS}, expect_failure=True)
     assert fault_proxy.faulted(), 'no download was truncated'
     renewal.failure_message(failed_task(renewal))  # one line, no traceback
     after = one_host.deployed()

@@ -1,7 +1,9 @@
 """What the fault tables share: the faults, the module flow through the proxy, and checks on its outcome.
 
 This file holds no tests (pytest collects nothing from it); it is named like the tests it serves.
-Timeouts are short so that a table of runs takes minutes; no test asserts how long anything took.
+The rows of a table run in one ansible-playbook run, one inventory host per row, each host talking to
+its own proxy with its own plan, so that rows wait out their faults side by side. Timeouts are short
+so that a table takes a minute or two; no test asserts how long anything took.
 """
 
 from __future__ import annotations
@@ -9,30 +11,38 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 import re
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import yaml
+
 from test_issuance_support import subject_alternative_names, unique_name, verify_chain, write_csr
-from testbed.ansible import PlaybookRun
+from testbed.ansible import PlaybookRun, PlaybookRunner
 from testbed.bind9 import Bind9Server
 from testbed.fault_proxy import FaultProxy
 from testbed.faults import (BROKEN_PEM, DOWN, NO_LOCATION, NO_NONCE, NON_JSON, NON_PEM, RESET_AFTER, RESET_BEFORE, SILENT, STALL,
-                            TRUNCATE, TRUNCATE_CLOSE, Fault)
+                            TRUNCATE, TRUNCATE_CLOSE, Fault, Rule)
 from testbed.pebble import PebbleServer
 from testbed.webserver import WebrootServer
 
 PLAYBOOKS = pathlib.Path(__file__).resolve().parent / 'playbooks' / 'faults'
 FLOW_PLAYBOOK = PLAYBOOKS / 'issue.yml'
 ROLE_PLAYBOOK = PLAYBOOKS / 'role.yml'
-REQUEST_TIMEOUT_SECONDS = 2
-# Long enough for a Retry-After of a few seconds and a few backoffs; short enough that a persistent fault ends the run soon.
+# Far above what a normal answer takes on a loaded machine; a stalled request costs this much.
+REQUEST_TIMEOUT_SECONDS = 3
+# Long enough for a Retry-After of a few seconds and a few backoffs; short enough that a persistent fault ends the run soon
+# (under 16 s the client starts its backoff lower, so that all its tries fit).
 TRANSIENT_RETRY_TIMEOUT_SECONDS = 30
-PERSISTENT_RETRY_TIMEOUT_SECONDS = 8
+PERSISTENT_RETRY_TIMEOUT_SECONDS = 6
+# Rows of a table run side by side; most of their time is spent waiting on faults, not computing.
+MAX_PARALLEL_ROWS = 20
 CA_TASKS = ('Register the account', 'Order the certificate', 'Ask the CA to validate', 'Finalize the order and write the certificate files')
 
 # One of each kind of fault a CA or the network between can produce, with short Retry-After values.
 TRANSIENT_FAULTS = (
     Fault.status(503, retry_after=1),
-    Fault.status(503, retry_after=2, as_date=True),
+    Fault.status(503, retry_after=1, as_date=True),
     Fault.rate_limited(retry_after=1),
     Fault.status(500),
     Fault.status(502),
@@ -122,6 +132,63 @@ def new_flow(tmp_path: pathlib.Path, *, proxy: FaultProxy, webroot: WebrootServe
         'state_dir': str(tmp_path / 'state'),
     }
     return Flow(domains=domains, variables=variables, certificate_dir=certificate_dir)
+
+
+@dataclasses.dataclass(frozen=True)
+class RowRun:
+    """What one row of a table did: its host's part of the playbook run, its proxy (stopped, log kept) and its files."""
+
+    host: str
+    run: PlaybookRun  # the outcomes of this row's host only
+    proxy: FaultProxy
+    flow: Flow
+
+    def failure(self) -> str | None:
+        """The message of the task that failed this row's host, or None when every task succeeded."""
+        failed = [outcome for outcome in self.run.outcomes if outcome.failed and not outcome.ignored]
+        return str(failed[-1].result.get('msg')) if failed else None
+
+
+class _RowsRunner(PlaybookRunner):
+    """A runner whose ansible-playbook serves every row's host at once."""
+
+    def __init__(self, *, work_dir: pathlib.Path, collections_path: pathlib.Path, forks: int) -> None:
+        super().__init__(work_dir=work_dir, collections_path=collections_path)
+        self.forks = forks
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), 'ANSIBLE_FORKS': str(self.forks)}
+
+
+def run_rows(rows: Mapping[str, Sequence[Rule]], *, persistent: bool, root: pathlib.Path, pebble: PebbleServer,
+             webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path) -> dict[str, RowRun]:
+    """Run the module flow once for every row (row id -> the rules of its proxy's plan); return each row's part."""
+    proxies: dict[str, FaultProxy] = {}
+    flows: dict[str, Flow] = {}
+    hosts: dict[str, dict[str, Any]] = {}
+    names = {row_id: f'row{index}' for index, row_id in enumerate(rows)}
+    try:
+        for row_id, rules in rows.items():
+            row_dir = root / names[row_id]
+            row_dir.mkdir(parents=True)
+            proxy = FaultProxy(upstream_port=pebble.listen_port, tls=pebble.tls, log_path=row_dir / 'fault-proxy.log')
+            proxies[row_id] = proxy
+            proxy.start()
+            proxy.plan(*rules)
+            flows[row_id] = new_flow(row_dir, proxy=proxy, webroot=webroot, bind9=bind9, persistent=persistent)
+            hosts[names[row_id]] = {**flows[row_id].variables, 'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
+        runner = _RowsRunner(work_dir=root / 'ansible', collections_path=collections_path, forks=min(len(rows), MAX_PARALLEL_ROWS))
+        runner.inventory_path = root / 'inventory.yml'
+        runner.inventory_path.write_text(yaml.safe_dump({'all': {'hosts': hosts}}), encoding='utf-8')
+        run = runner.run(FLOW_PLAYBOOK, expect_failure=None)
+    finally:
+        for proxy in proxies.values():
+            proxy.stop()  # ends what a stalled or silent row still holds
+    return {
+        row_id: RowRun(host=host, run=dataclasses.replace(run, outcomes=[outcome for outcome in run.outcomes if outcome.host == host]),
+                       proxy=proxies[row_id], flow=flows[row_id])
+        for row_id, host in names.items()
+    }
 
 
 def check_certificate_files(certificate_dir: pathlib.Path, *, names: list[str], pebble: PebbleServer,

@@ -45,6 +45,8 @@ HOP_BY_HOP_HEADERS = frozenset({'connection', 'keep-alive', 'proxy-connection', 
 GATEWAY_PAGE = b'<html><head><title>Service unavailable</title></head><body><h1>The service is unavailable</h1></body></html>\n'
 NON_PEM_BODY = b'This is not a certificate; the gateway lost it.\n'
 BROKEN_PEM_BODY = b'-----BEGIN CERTIFICATE-----\n'
+# Faults that take a header out of the answer: they apply only to answers that carry it.
+_HEADER_OF = {faults.NO_NONCE: 'replay-nonce', faults.NO_LOCATION: 'location'}
 PROBLEM_TYPES = {429: 'urn:ietf:params:acme:error:rateLimited', 500: 'urn:ietf:params:acme:error:serverInternal'}
 
 
@@ -133,6 +135,8 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
         self.port = 0
         self._rules: tuple[Rule, ...] = ()
         self._counts: collections.Counter[str] = collections.Counter()
+        # per (rule, resource): the answers that carried the header a header-removing rule takes out
+        self._header_counts: collections.Counter[tuple[int, str]] = collections.Counter()
         self._records: list[ProxyRecord] = []
         self._lock = threading.Lock()
         self._recorded = threading.Condition(self._lock)
@@ -167,6 +171,7 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
         with self._lock:
             self._rules = tuple(rules)
             self._counts.clear()
+            self._header_counts.clear()
 
     def records(self) -> list[ProxyRecord]:
         """Every request received since start, oldest first."""
@@ -236,7 +241,7 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
     def _accept_loop(self, listener: socket.socket) -> None:
         while not self._stopped.is_set():
             try:
-                readable, _, _ = select.select([listener], [], [], ACCEPT_POLL_SECONDS)
+                readable, _writable, _failed = select.select([listener], [], [], ACCEPT_POLL_SECONDS)
                 if not readable:
                     continue
                 sock, _address = listener.accept()
@@ -279,10 +284,13 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
         with self._lock:
             self._counts[resource] += 1
             occurrence = self._counts[resource]
-            fault = next((rule.fault for rule in self._rules if rule.matches(resource, occurrence)), None)
+            rules = self._rules
+            fault = next((rule.fault for rule in rules if _HEADER_OF.get(rule.fault.kind) is None and rule.matches(resource, occurrence)), None)
         answer: _Answer | None = None
         if fault is None or fault.forwards:
             answer = self._forward(request)
+        if fault is None and answer is not None:
+            fault = self._header_fault(rules, resource, answer)
         self._record(ProxyRecord(arrived, request.method, request.path, resource, occurrence,
                                  fault.label if fault else None, answer is not None, answer.status if answer else None,
                                  _is_read(request)))
@@ -291,6 +299,24 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
             self._send(connection, answer, head=request.method == 'HEAD')
             return request.header('Connection') != 'close', False
         return self._apply(connection, request, fault, answer)
+
+    def _header_fault(self, rules: tuple[Rule, ...], resource: str, answer: _Answer) -> Fault | None:
+        """The first header-removing rule that matches, counting only the answers that carry its header.
+
+        So ``first(Fault(NO_LOCATION))`` takes the Location out of the first answer of each resource that has
+        one (an account lookup refused without Location does not use it up). These rules come after the others.
+        """
+        with self._lock:
+            for index, rule in enumerate(rules):
+                header = _HEADER_OF.get(rule.fault.kind)
+                if header is None or (rule.resources is not None and resource not in rule.resources):
+                    continue
+                if not any(name.lower() == header for name, _value in answer.headers):
+                    continue
+                self._header_counts[index, resource] += 1
+                if rule.matches(resource, self._header_counts[index, resource]):
+                    return rule.fault
+        return None
 
     def _apply(self, connection: _Connection, request: _Request, fault: Fault, answer: _Answer | None) -> tuple[bool, bool]:
         # pylint: disable=too-many-return-statements  # one branch per kind of fault reads best
@@ -338,7 +364,7 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
     def _hold(self, connection: _Connection) -> None:
         """Say nothing until the client gives up or the test stops the proxy."""
         while not self._stopped.is_set():
-            readable, _, _ = select.select([connection.sock], [], [], HOLD_POLL_SECONDS)
+            readable, _writable, _failed = select.select([connection.sock], [], [], HOLD_POLL_SECONDS)
             if readable:
                 try:
                     if not connection.sock.recv(4096):
@@ -395,7 +421,7 @@ def _read_request(reader: BinaryIO) -> _Request | None:
         header_line = reader.readline(MAX_LINE_BYTES)
         if header_line in (b'\r\n', b'\n', b''):
             break
-        name, _, value = header_line.decode('latin-1').partition(':')
+        name, _colon, value = header_line.decode('latin-1').partition(':')
         headers.append((name.strip(), value.strip()))
     request = _Request(method, path, headers, b'')
     length = int(request.header('Content-Length') or 0)
@@ -440,4 +466,3 @@ def _with_body(answer: _Answer, body: bytes, content_type: str | None) -> _Answe
 
 def _without_header(answer: _Answer, header: str) -> _Answer:
     return dataclasses.replace(answer, headers=[(name, value) for name, value in answer.headers if name.lower() != header.lower()])
-

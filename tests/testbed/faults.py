@@ -2,7 +2,8 @@
 
 A plan is a list of ``Rule``; the first rule that matches a request decides its fault. Requests are
 counted per resource, so ``Rule(fault, occurrences={1})`` hits the first request of every resource
-and ``Rule(fault, resources={'finalize'}, occurrences=None)`` hits every finalize.
+and ``Rule(fault, resources={'finalize'}, occurrences=None)`` hits every finalize. Rules that remove a
+header (NO_NONCE, NO_LOCATION) count only the answers that carry it, and are tried after the others.
 """
 
 from __future__ import annotations

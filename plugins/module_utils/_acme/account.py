@@ -3,7 +3,8 @@
 """ACME accounts (RFC 8555 section 7.3): find, create, update, deactivate, roll over the key.
 
 A request whose answer was lost is settled without guessing: a lookup, a registration (the CA
-returns the existing account for a registered key) and an update are simply sent again; a key
+returns the existing account for a registered key) and an update are sent again like reads (an
+answer without the account's Location included); a deactivation is sent again, and a key
 rollover is checked by looking the account up with the new key.
 """
 
@@ -13,10 +14,11 @@ import typing as t
 
 from .errors import OutcomeUnknown, ProblemError, ProtocolError
 from .jose import SigningKey, external_account_binding, sign_jws
-from .reconcile import RESEND_TRIES
+from .reconcile import Resending
 from .transport import AcmeResponse, AcmeSession
 
 STATUSES = ("valid", "deactivated", "revoked")
+_ADVICE_NO_LOCATION = "the CA or a proxy in front of it drops the Location header: check proxies between here and the CA, or try again later"
 
 # Errors with which a CA says "no usable account for this key" to onlyReturnExisting.
 _NO_ACCOUNT_TYPES = ("accountDoesNotExist", "unauthorized")
@@ -43,8 +45,9 @@ class Account(t.NamedTuple):
 
 
 def _account(uri: str | None, data: dict[str, t.Any], url: str) -> Account:
+    """The account object (section 7.1.2) at `uri`, or ProtocolError when the answer is not one (a failed read)."""
     if not uri:
-        raise ProtocolError("the CA returned an account without a Location header", url=url)
+        raise ProtocolError(f"the CA answered {url} with an account but no Location header", url=url, advice=_ADVICE_NO_LOCATION)
     contact = data.get("contact")
     status = data.get("status") or "valid"  # required by section 7.1.2, yet left out by some CAs
     if status not in STATUSES:
@@ -81,26 +84,16 @@ class AccountClient:
                 raise
         url = self.session.directory.require("newAccount")
         try:
-            response = self.session.post(
-                url, key=self.key, payload={"onlyReturnExisting": True}, context="looking up the account", idempotent=True
+            account = self.session.post(
+                url, key=self.key, payload={"onlyReturnExisting": True}, parse=lambda response: _account(response.location, response.json(), url),
+                context="looking up the account", idempotent=True,
             )
         except ProblemError as error:
             if error.short_type in _NO_ACCOUNT_TYPES:
                 return None
             raise
-        account = _account(response.location, response.json(), url)
         self.account_uri = account.uri
         return account
-
-    @staticmethod
-    def _send_again_if_lost(send: t.Callable[[], AcmeResponse]) -> AcmeResponse:
-        """For requests that mean the same however often the CA gets them."""
-        for _attempt in range(RESEND_TRIES - 1):
-            try:
-                return send()
-            except OutcomeUnknown:
-                pass
-        return send()
 
     def read(self) -> Account:
         """Read the account at `account_uri` with POST-as-GET (section 6.3)."""
@@ -121,9 +114,9 @@ class AccountClient:
         """Register the key (section 7.3); returns the account and whether it is new.
 
         newAccount returns the existing account (200) instead of failing when the key is
-        already registered, so this is also safe as a lookup, and a registration whose answer was
-        lost is sent again. Callers look the key up first (`find`), so an account that exists
-        after a lost answer was made by this call and counts as new.
+        already registered (section 7.3.1), so a registration is sent again like a read when its
+        answer is lost, damaged or lacks the account's Location. Callers look the key up first
+        (`find`), so an account that exists after a lost answer was made by this call and counts as new.
         """
         url = self.session.directory.require("newAccount")
         payload: dict[str, t.Any] = {"contact": contact}
@@ -133,32 +126,21 @@ class AccountClient:
             payload["externalAccountBinding"] = external_account_binding(
                 account_key=self.key, url=url, kid=binding.kid, hmac_key=binding.hmac_key, alg=binding.alg
             )
-        lost = False
 
-        def send() -> AcmeResponse:
-            nonlocal lost
-            try:
-                return self.session.post(url, key=self.key, payload=payload, context="creating the account")
-            except OutcomeUnknown:
-                lost = True
-                raise
+        def parse(response: AcmeResponse) -> tuple[Account, bool]:
+            return _account(response.location, response.json(), url), response.status == 201 or response.after_lost_answer
 
-        response = self._send_again_if_lost(send)
-        try:
-            account = _account(response.location, response.json(), url)
-        except ProtocolError:  # no Location, or an unreadable body: the key's account tells
-            found = self.find()
-            if found is None:
-                raise
-            return found, True
+        account, created = self.session.post(url, key=self.key, payload=payload, parse=parse, context="creating the account", idempotent=True)
         self.account_uri = account.uri
-        return account, response.status == 201 or lost
+        return account, created
 
     def update(self, changes: dict[str, t.Any], *, context: str) -> Account:
         """Section 7.3.2; the same changes sent twice leave the account the same, so a lost answer resends."""
         uri = t.cast(str, self.account_uri)
-        response = self._send_again_if_lost(lambda: self.session.post(uri, key=self.key, kid=uri, payload=changes, context=context))
-        return _account(uri, response.json(), uri)
+        return self.session.post(
+            uri, key=self.key, kid=uri, payload=changes, parse=lambda response: _account(uri, response.json(), uri), context=context,
+            idempotent=True,
+        )
 
     def update_contact(self, contact: list[str]) -> Account:
         return self.update({"contact": contact}, context="updating the account's contact")
@@ -171,33 +153,37 @@ class AccountClient:
         """
         uri = t.cast(str, self.account_uri)
         payload = {"status": "deactivated"}
-        for attempt in range(1, RESEND_TRIES + 1):
+        resending = Resending(clock=self.session.clock, checked="deactivating twice does no harm, so each lost one was sent again")
+        for attempt in resending.rounds():
             try:
-                response = self.session.post(uri, key=self.key, kid=uri, payload=payload, context="deactivating the account")
-                return _account(uri, response.json(), uri)
-            except OutcomeUnknown:
-                if attempt == RESEND_TRIES:
-                    raise
+                return self.session.post(
+                    uri, key=self.key, kid=uri, payload=payload, parse=lambda response: _account(uri, response.json(), uri),
+                    context="deactivating the account",
+                )
+            except OutcomeUnknown as lost:
+                resending.lost(lost)
             except ProblemError as error:
                 if attempt == 1 or not error.has_type("unauthorized"):
                     raise
                 return Account(uri=uri, status="deactivated", contact=[], orders=None, data={})
-        raise AssertionError("unreachable")
+        raise resending.given_up()
 
     def change_key(self, new_key: SigningKey) -> None:
         """Section 7.3.5: the inner JWS is signed by the new key, the outer one by the old."""
         uri = t.cast(str, self.account_uri)
         url = self.session.directory.require("keyChange")
-        for attempt in range(1, RESEND_TRIES + 1):
+        resending = Resending(clock=self.session.clock, checked="the new key found no account after any of them")
+        for _attempt in resending.rounds():
             inner = sign_jws(key=new_key, url=url, payload={"account": uri, "oldKey": self.key.jwk})
             try:
                 self.session.post(url, key=self.key, kid=uri, payload=inner, context="changing the account key")
                 break
-            except OutcomeUnknown:
-                # did it arrive? then the new key finds this account
-                rolled = AccountClient(self.session, new_key).find()
-                if rolled is not None and rolled.uri == uri:
-                    break
-                if attempt == RESEND_TRIES:
-                    raise
+            except OutcomeUnknown as lost:
+                resending.lost(lost)
+            # did it arrive? then the new key finds this account
+            rolled = AccountClient(self.session, new_key).find()
+            if rolled is not None and rolled.uri == uri:
+                break
+        else:
+            raise resending.given_up()
         self.key = new_key

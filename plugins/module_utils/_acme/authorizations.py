@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import typing as t
 
-from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
+from .errors import ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
 from .identifiers import Identifier, parse_identifier
 from .jose import SigningKey
-from .reconcile import RESEND_TRIES
+from .reconcile import Resending
 from .transport import AcmeResponse, AcmeSession
 
 # Section 7.1.6.
@@ -117,11 +117,14 @@ class AuthorizationClient:
         them, keep `pending` while they validate; a second answer then is harmless.)
         """
         resent = False
-        failure: AcmeError | None = None
-        for _attempt in range(RESEND_TRIES):
+
+        def parse(response: AcmeResponse) -> Challenge:
+            return _challenge(response.json(), challenge.url)
+
+        resending = Resending(clock=self.session.clock, checked="the challenge was still pending after each of them")
+        for _attempt in resending.rounds():
             try:
-                response = self.session.post(challenge.url, key=self.key, kid=self.kid, payload={}, context=f"answering {challenge.url}")
-                return _challenge(response.json(), challenge.url)
+                return self.session.post(challenge.url, key=self.key, kid=self.kid, payload={}, parse=parse, context=f"answering {challenge.url}")
             except ProblemError:
                 if not resent:
                     raise
@@ -130,30 +133,29 @@ class AuthorizationClient:
                 if current.status != "pending":
                     return current
                 raise
-            except (OutcomeUnknown, ProtocolError) as error:  # lost, or an unreadable answer
-                failure = error
+            except OutcomeUnknown as lost:  # lost, or an unreadable answer
+                resending.lost(lost)
             current = self.read_challenge(challenge)
             if current.status != "pending":
                 return current
             resent = True
-        assert failure is not None  # every pass of the loop sets it or leaves the function
-        raise failure
+        raise resending.given_up()
 
     def deactivate(self, authorization: Authorization) -> Authorization:
         """Section 7.5.2: give up an authorization so it cannot be used; a lost answer is read back."""
-        failure: AcmeError | None = None
-        for _attempt in range(RESEND_TRIES):
+        def parse(response: AcmeResponse) -> Authorization:
+            return _authorization(authorization.uri, response.json())
+
+        resending = Resending(clock=self.session.clock, checked="the authorization was not deactivated after any of them")
+        for _attempt in resending.rounds():
             try:
-                response = self.session.post(
-                    authorization.uri, key=self.key, kid=self.kid, payload={"status": "deactivated"}, context="deactivating an authorization"
+                return self.session.post(
+                    authorization.uri, key=self.key, kid=self.kid, payload={"status": "deactivated"}, parse=parse,
+                    context="deactivating an authorization",
                 )
-                return _authorization(authorization.uri, response.json())
-            except ProblemError:
-                raise
-            except (OutcomeUnknown, ProtocolError) as error:  # lost, or an unreadable answer
-                failure = error
+            except OutcomeUnknown as lost:  # lost, or an unreadable answer
+                resending.lost(lost)
             current = self.get(authorization.uri)
             if current.status == "deactivated":
                 return current
-        assert failure is not None  # every pass of the loop sets it or leaves the function
-        raise failure
+        raise resending.given_up()

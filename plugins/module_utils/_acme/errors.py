@@ -37,23 +37,57 @@ class TransportError(AcmeError):
 
 
 class OutcomeUnknown(TransportError):
-    """A state-changing POST may have reached the CA, but its answer was lost.
+    """A state-changing POST may have reached the CA, but its answer was lost or cannot be read.
 
     Sending it again could act twice (a second order, a second finalize); the caller reads the
-    resource back to learn what the CA did before anything is resent.
+    resource back to learn what the CA did before anything is resent. `location` is the Location
+    header of an answer whose body was cut short or unreadable: where the resource it made is.
+    `description` and `advice` say what happened and what to do, for the caller's final error;
+    `tries` is how often the request was sent.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        description: str,
+        advice: str,
+        tries: int = 1,
+        context: str | None = None,
+        location: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.description = description
+        self.advice = advice
+        self.tries = tries
+        self.context = context
+        self.location = location
+        self.status = status
+        super().__init__(message, url=url)
 
 
 class ProtocolError(AcmeError):
-    """The CA answered, but not with what RFC 8555 says it should."""
+    """The CA answered, but not with what RFC 8555 says it should.
 
-    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+    `advice` says what to do when asking again keeps getting such answers (see the transport).
+    """
+
+    def __init__(self, message: str, *, url: str, status: int | None = None, advice: str | None = None) -> None:
         self.url = url
         self.status = status
+        self.advice = advice
         super().__init__(message)
 
     def to_result(self) -> dict[str, t.Any]:
         return {"url": self.url, "http_status": self.status}
+
+
+class RefusedRequest(ProtocolError):
+    """The CA, or something in front of it, refused the request outright (an HTTP 4xx without a problem document).
+
+    Asking again would be refused again, so even a read is not sent again after it.
+    """
 
 
 class Subproblem(t.NamedTuple):

@@ -14,11 +14,11 @@ import typing as t
 
 from .account import AccountClient
 from .chains import Chain, parse_issued_chain
-from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
+from .errors import ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError
 from .identifiers import Identifier, identifiers_from_acme
 from .jose import SigningKey, b64url_encode
-from .polling import poll
-from .reconcile import RESEND_TRIES
+from .polling import WaitTimeout, poll
+from .reconcile import RESEND_TRIES, Resending
 from .timestamps import check_validity_period
 from .transport import AcmeResponse, AcmeSession
 
@@ -84,6 +84,8 @@ def _order(uri: str, data: dict[str, t.Any]) -> Order:
     except ConfigurationError as error:
         raise ProtocolError(f"the order {uri} lists unusable identifiers ({error})", url=uri) from None
     certificate = data.get("certificate")
+    if status == "valid" and not isinstance(certificate, str):
+        raise ProtocolError(f"the order {uri} is valid but has no certificate URL", url=uri)  # section 7.1.3: a damaged read
     return Order(
         uri=uri,
         status=status,
@@ -95,6 +97,13 @@ def _order(uri: str, data: dict[str, t.Any]) -> Order:
         error=data.get("error") if isinstance(data.get("error"), dict) else None,
         data=data,
     )
+
+
+def _created_order(response: AcmeResponse) -> Order:
+    """The order a newOrder answer holds; without a Location the answer cannot be used (section 7.4)."""
+    if not response.location:
+        raise ProtocolError(f"the CA answered the new order ({response.url}) without a Location header", url=response.url)
+    return _order(response.location, response.json())
 
 
 class Certificate(t.NamedTuple):
@@ -131,8 +140,9 @@ class OrderClient:
     ) -> Order:
         """newOrder (section 7.4); `replaces` is RFC 9773 (ARI), `profile` the CA's profiles extension.
 
-        When the answer is lost (or has no Location), the order it may have made is looked for in
-        the account's orders list (section 7.1.2.1) before ordering again.
+        When the answer's body is lost or unreadable but its Location came, the order is read there.
+        When the whole answer is lost (or has no Location), the order it may have made is looked for
+        in the account's orders list (section 7.1.2.1) before ordering again.
         """
         check_validity_period(not_before, not_after)
         directory = self.session.directory
@@ -147,28 +157,22 @@ class OrderClient:
         if profile:
             payload["profile"] = profile
         url = directory.require("newOrder")
-        failure: AcmeError | None = None
-        for attempt in range(1, RESEND_TRIES + 1):
+        resending = Resending(clock=self.session.clock, checked="no pending order of the account matched after any of them")
+        for attempt in resending.rounds():
             try:
-                response = self.session.post(url, key=self.key, kid=self.kid, payload=payload, context="creating the order")
+                return self.session.post(url, key=self.key, kid=self.kid, payload=payload, parse=_created_order, context="creating the order")
             except OutcomeUnknown as lost:
-                failure, what = lost, f"the CA's answer to the new order ({url}) was lost"
-            else:
-                if response.location:
-                    try:
-                        return _order(response.location, response.json())
-                    except ProtocolError:  # the order exists at its Location: read it there
-                        return self.get(response.location)
-                failure = ProtocolError("the CA created an order without a Location header", url=url, status=response.status)
-                what = f"the CA answered the new order ({url}) without a Location header"
+                if lost.location:  # the CA made the order there; only the body was lost on the way
+                    return self.get(lost.location)
+                resending.lost(lost)
+                what = lost.description
             found = self.find_live_order(identifiers)
             if found is not None:
                 return found
             if attempt < RESEND_TRIES:
-                self.warn(f"{what} and no pending order of this account matches: ordered again; "
-                          "the CA may hold an unused duplicate order (it expires unused)")
-        assert failure is not None  # every pass of the loop sets it or leaves the function
-        raise failure
+                self.warn(f"the CA's answer to the new order was lost ({what}) and no pending order of this account matches: "
+                          "ordered again; the CA may hold an unused duplicate order (it expires unused)")
+        raise resending.given_up()
 
     def find_live_order(self, identifiers: t.Sequence[Identifier]) -> Order | None:
         """A pending or ready order of this account for exactly these identifiers, if its list shows one."""
@@ -233,7 +237,15 @@ class OrderClient:
             current, retry_after = self._read(order.uri)
             return current, current.status not in pending, retry_after
 
-        return poll(fetch, timeout=timeout, sleep=self.session.sleep, clock=self.session.clock, what=what)
+        try:
+            return poll(fetch, timeout=timeout, sleep=self.session.sleep, clock=self.session.clock, what=what)
+        except WaitTimeout as error:
+            raise WaitTimeout(
+                f"gave up waiting for {what}: the order {order.uri} was still {error.last.status} after {timeout:g} seconds "
+                f"({error.reads} reads); raise timeout, or run again later to pick the order up where it is",
+                last=error.last,
+                reads=error.reads,
+            ) from None
 
     # -- finalize ---------------------------------------------------------------------------------
 
@@ -250,7 +262,9 @@ class OrderClient:
         order = self.wait(order, pending=("processing",), timeout=timeout, what="the CA to issue the certificate")
         if order.status != "valid" or not order.certificate:
             problem = order_problem(order)
-            raise problem if problem else ProtocolError(f"the order ended {order.status} without a certificate", url=order.uri)
+            raise problem if problem else ProtocolError(
+                f"the order {order.uri} ended {order.status} without a certificate and without an error from the CA; order again", url=order.uri
+            )
         return order, finalized
 
     def finalize(self, order: Order, csr_der: bytes) -> Order:
@@ -261,11 +275,14 @@ class OrderClient:
         `valid` means the CA has the CSR; `ready` means it does not, so it is sent again.
         """
         payload = {"csr": b64url_encode(csr_der)}
-        failure: AcmeError | None = None
-        for _attempt in range(RESEND_TRIES):
+
+        def parse(response: AcmeResponse) -> Order:
+            return _order(order.uri, response.json())
+
+        resending = Resending(clock=self.session.clock, checked="the order was still ready after each of them")
+        for _attempt in resending.rounds():
             try:
-                response = self.session.post(order.finalize, key=self.key, kid=self.kid, payload=payload, context="finalizing the order")
-                return _order(order.uri, response.json())
+                return self.session.post(order.finalize, key=self.key, kid=self.kid, payload=payload, parse=parse, context="finalizing the order")
             except ProblemError as error:
                 if not error.has_type("orderNotReady"):
                     raise
@@ -273,16 +290,17 @@ class OrderClient:
                 if current.status in ("processing", "valid"):
                     return current
                 raise
-            except (OutcomeUnknown, ProtocolError) as error:  # lost, or an answer that is not an order
-                failure = error
+            except OutcomeUnknown as lost:  # lost, or an answer that is not an order
+                resending.lost(lost)
             current = self.get(order.uri)
             if current.status in ("processing", "valid"):
                 return current
             if current.status != "ready":
                 problem = order_problem(current)
-                raise problem if problem else ProtocolError(f"the order {order.uri} is {current.status} after finalizing", url=order.uri)
-        assert failure is not None  # every pass of the loop sets it or leaves the function
-        raise failure
+                raise problem if problem else ProtocolError(
+                    f"the order {order.uri} is {current.status} after finalizing; order again", url=order.uri
+                )
+        raise resending.given_up()
 
     # -- download ---------------------------------------------------------------------------------
 

@@ -18,10 +18,11 @@ T = t.TypeVar("T")
 
 
 class WaitTimeout(AcmeError):
-    """The CA did not finish in time; carries the last state seen."""
+    """The CA did not finish in time; carries the last state seen and how often it was read."""
 
-    def __init__(self, message: str, *, last: t.Any) -> None:
+    def __init__(self, message: str, *, last: t.Any, reads: int = 0) -> None:
         self.last = last
+        self.reads = reads
         super().__init__(message)
 
 
@@ -40,14 +41,18 @@ def poll(
     """
     deadline = clock() + timeout
     delay = FIRST_DELAY
+    reads = 0
     while True:
         value, done, retry_after = fetch()
+        reads += 1
         if done:
             return value
         # Retry-After may lengthen the wait, never shorten it: a 0 must not turn this into a busy loop
         wait = max(retry_after, delay) if retry_after is not None else delay
         remaining = deadline - clock()
         if remaining <= 0:
-            raise WaitTimeout(f"gave up waiting for {what} after {timeout:g} seconds; raise the timeout or retry later", last=value)
+            raise WaitTimeout(
+                f"gave up waiting for {what} after {timeout:g} seconds ({reads} reads); raise the timeout or retry later", last=value, reads=reads
+            )
         sleep(min(wait, remaining))
         delay = min(delay * BACKOFF_FACTOR, MAX_DELAY)

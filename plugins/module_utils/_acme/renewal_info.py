@@ -9,8 +9,8 @@ import hashlib
 import re
 import typing as t
 
-from .errors import ConfigurationError, ProtocolError
-from .transport import AcmeSession
+from .errors import ConfigurationError, ProtocolError, RefusedRequest
+from .transport import AcmeResponse, AcmeSession
 
 # RFC 9773 section 4.1: base64url (no padding) of the AKI keyIdentifier, ".", base64url of the serial's DER bytes.
 _ARI_ID = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
@@ -60,11 +60,21 @@ def fetch_renewal_info(session: AcmeSession, ari_id: str) -> RenewalInfo:
     if base is None:
         raise ConfigurationError("this CA does not offer ACME Renewal Information (no renewalInfo in its directory)")
     url = f"{base.rstrip('/')}/{ari_id}"
-    response = session.get(url)
-    if response.status != 200:
-        if response.is_problem():
-            raise response.problem_error(f"asking for the renewal information of {ari_id}")
-        raise ProtocolError(f"the renewal information at {url} answered HTTP {response.status}", url=url, status=response.status)
+    context = f"asking for the renewal information of {ari_id}"
+
+    def parse(response: AcmeResponse) -> RenewalInfo:
+        # a problem document is raised by problem_error; a bare 4xx page would be refused again
+        if response.status != 200:
+            if response.is_problem():
+                raise response.problem_error(context)
+            raise RefusedRequest(f"the renewal information at {url} answered HTTP {response.status}", url=url, status=response.status)
+        return _renewal_info(ari_id, url, response)
+
+    return session.get(url, parse=parse, context=context)
+
+
+def _renewal_info(ari_id: str, url: str, response: AcmeResponse) -> RenewalInfo:
+    """The renewalInfo object (section 4.2), or ProtocolError when the answer is not one (a failed read)."""
     data = response.json()
     window = data.get("suggestedWindow")
     if not isinstance(window, dict):

@@ -27,9 +27,19 @@ BAD_NONCE_TRIES = 100
 # Lost connections, cut-short answers and 5xx other than 503: with backoff 0.5, 1, 2, 4, 8 s, a CA
 # that restarts within about 15 s is ridden out.
 FAULT_TRIES = 6
+FIRST_BACKOFF = 0.5
+# A retry_timeout under twice the whole backoff (31 s) starts it lower, so that waiting takes at most half
+# of the time the user gave and the tries themselves the rest; never below this, to stay gentle with the CA.
+MIN_FIRST_BACKOFF = 0.1
 # 429 and 503 say "not now": they are waited out as Retry-After asks, within retry_timeout.
 RATE_LIMIT_TRIES = 10
 MAX_BACKOFF = 10.0
+
+
+def first_backoff(retry_timeout: float) -> float:
+    """The first wait after a fault: 0.5 s, or less when retry_timeout is too short for all tries at that pace."""
+    whole_backoff = 2 ** (FAULT_TRIES - 1) - 1  # the doubling waits between FAULT_TRIES tries, in first waits
+    return max(MIN_FIRST_BACKOFF, min(FIRST_BACKOFF, retry_timeout / (2 * whole_backoff)))
 
 
 class Fault(t.NamedTuple):
@@ -99,9 +109,9 @@ class Attempts:
             self._log.record(fault)
             return True
         self.failures += 1
-        if self.failures >= fault.tries:
+        if self.failures >= fault.tries or self.retry_timeout <= 0:
             return False
-        backoff = min(0.5 * 2 ** (self.failures - 1), MAX_BACKOFF)
+        backoff = min(first_backoff(self.retry_timeout) * 2 ** (self.failures - 1), MAX_BACKOFF)
         # Retry-After wins, but a zero or past one must not make us hammer the CA
         wait = max(fault.retry_after or 0.0, backoff)
         if self._clock() + wait > self._started + self.retry_timeout:
@@ -113,10 +123,17 @@ class Attempts:
         return True
 
     def account(self) -> str:
-        """How the request was tried, for the final error: "6 tries over 16 s"."""
+        """How the request was tried, for the final error: "6 tries over 16 s".
+
+        Tries refused as badNonce are named apart: they are the CA's nonce bookkeeping, answered
+        at once with its fresh nonce, not tries of the fault that ended the request.
+        """
         if self.retry_timeout <= 0 and self.tries <= 1:
             return "not retried: retry_timeout is 0"
-        tries = "1 try" if self.tries == 1 else f"{self.tries} tries over {self._clock() - self._started:.0f} s"
+        counted = self.tries - self.bad_nonces
+        tries = "1 try" if counted == 1 else f"{counted} tries over {self._clock() - self._started:.0f} s"
+        if self.bad_nonces:
+            tries += f", besides {self.bad_nonces} refused as badNonce"
         if self._waited_too_long is not None:
-            return f"{tries}; the CA asked to wait {self._waited_too_long:.0f} s, beyond retry_timeout {self.retry_timeout:g} s"
+            return f"{tries}; the CA asked to wait {self._waited_too_long:.0f} s more, which would end past retry_timeout {self.retry_timeout:g} s"
         return tries

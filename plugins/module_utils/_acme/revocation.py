@@ -8,7 +8,7 @@ import typing as t
 
 from .errors import ConfigurationError, OutcomeUnknown, ProblemError
 from .jose import SigningKey, b64url_encode
-from .reconcile import RESEND_TRIES
+from .reconcile import Resending
 from .transport import AcmeSession
 
 try:
@@ -59,16 +59,16 @@ def revoke(
     if reason is not None:
         payload["reason"] = reason
     url = session.directory.require("revokeCert")
-    for attempt in range(1, RESEND_TRIES + 1):
+    # revoking twice cannot do harm: the CA answers alreadyRevoked if the first arrived
+    resending = Resending(clock=session.clock, checked="revoking twice does no harm, so each lost one was sent again")
+    for attempt in resending.rounds():
         try:
             session.post(url, key=key, kid=kid, payload=payload, context="revoking the certificate")
             return True
-        except OutcomeUnknown:
-            # revoking twice cannot do harm: the CA answers alreadyRevoked if the first arrived
-            if attempt == RESEND_TRIES:
-                raise
+        except OutcomeUnknown as lost:
+            resending.lost(lost)
         except ProblemError as error:
             if error.has_type("alreadyRevoked"):
                 return attempt > 1  # after a lost answer it was this run's request that revoked it
             raise
-    raise AssertionError("unreachable")
+    raise resending.given_up()

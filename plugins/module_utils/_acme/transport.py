@@ -16,7 +16,7 @@ import time
 import typing as t
 from urllib.parse import urljoin, urlparse
 
-from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError, TransportError
+from .errors import AcmeError, ConfigurationError, OutcomeUnknown, ProblemError, ProtocolError, RefusedRequest, TransportError
 from .jose import SigningKey, sign_jws
 from .retries import (
     BAD_NONCE,
@@ -57,6 +57,11 @@ _ADVICE_SLOW = "the CA is slow or stalled: raise request_timeout or retry_timeou
 _ADVICE_DAMAGED = "answers are cut short or damaged on the way: check proxies between here and the CA, or try again later"
 _ADVICE_RATE_LIMITED = "the CA is rate limiting: try again later, or raise retry_timeout to wait longer"
 _ADVICE_UNAVAILABLE = "the CA is unavailable or failing: try again later, check the CA's status page, or raise retry_timeout to wait longer"
+_ADVICE_NOT_THE_CA = "something in front of the CA answers instead of it: check proxies between here and the CA, or try again later"
+_ADVICE_NOT_A_DIRECTORY = (
+    "is this the CA's ACME directory URL? If it is, the CA or a proxy in front of it answers with something else: "
+    "check acme_directory, or try again later"
+)
 
 T = t.TypeVar("T")
 
@@ -64,11 +69,13 @@ T = t.TypeVar("T")
 class AcmeResponse:
     """An HTTP answer of the CA with the ACME-relevant parts decoded."""
 
-    def __init__(self, *, url: str, status: int, headers: t.Mapping[str, str], content: bytes) -> None:
+    def __init__(self, *, url: str, status: int, headers: t.Mapping[str, str], content: bytes, after_lost_answer: bool = False) -> None:
         self.url = url
         self.status = status
         self.headers = headers
         self.content = content
+        # an earlier try of this request may have reached the CA, its answer lost (see AcmeSession.post)
+        self.after_lost_answer = after_lost_answer
 
     @property
     def content_type(self) -> str:
@@ -235,23 +242,36 @@ class AcmeSession:
                 self._directory = self.get(self.directory_url, parse=self._parse_directory)
             except TransportError as exc:
                 raise TransportError(f"acme_directory: {exc}", url=exc.url) from None
+            except ProblemError:
+                raise
+            except ProtocolError as exc:
+                raise ProtocolError(f"acme_directory: {exc}", url=exc.url, status=exc.status) from None
         return self._directory
 
     def _parse_directory(self, response: AcmeResponse) -> Directory:
-        """Section 7.1.1; a URL that answers but not with a directory is the user's to fix."""
+        """Section 7.1.1; a URL that answers but not with a directory is the user's to fix.
+
+        A 200 that is not JSON may be a gateway's page in front of a CA that is briefly away, so it
+        is a failed read (asked again) before it is called a wrong URL.
+        """
         if response.status != 200:
             raise ConfigurationError(
                 f"{self.directory_url} answered HTTP {response.status}; is this the CA's ACME directory URL?",
                 option="acme_directory",
             )
         try:
-            data = response.json()
-        except ProtocolError:
-            raise ConfigurationError(
-                f"{self.directory_url} did not answer with a JSON ACME directory "
-                f"(got {response.content_type or 'no content type'}); is this the CA's ACME directory URL?",
-                option="acme_directory",
+            data = json.loads(response.content.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ProtocolError(
+                f"{self.directory_url} did not answer with a JSON ACME directory (got {response.content_type or 'no content type'})",
+                url=self.directory_url,
+                status=response.status,
+                advice=_ADVICE_NOT_A_DIRECTORY,
             ) from None
+        if not isinstance(data, dict):
+            raise ConfigurationError(
+                f"{self.directory_url} answered JSON that is not an object; is this the CA's ACME directory URL?", option="acme_directory"
+            )
         return Directory(self.directory_url, data)
 
     def _take_nonce(self, response: t.Any) -> None:
@@ -295,27 +315,42 @@ class AcmeSession:
             url = t.cast(str, response.location)
         raise TransportError(f"{url}: more than {MAX_REDIRECTS} redirects", url=url)
 
+    @t.overload
+    def post(
+        self, url: str, *, key: SigningKey, payload: dict[str, t.Any] | None, kid: str | None = None, context: str | None = None,
+        accept: str | None = None, idempotent: bool = False,
+    ) -> AcmeResponse: ...
+
+    @t.overload
+    def post(
+        self, url: str, *, key: SigningKey, payload: dict[str, t.Any] | None, parse: t.Callable[[AcmeResponse], T], kid: str | None = None,
+        context: str | None = None, accept: str | None = None, idempotent: bool = False,
+    ) -> T: ...
+
     def post(
         self,
         url: str,
         *,
         key: SigningKey,
         payload: dict[str, t.Any] | None,
+        parse: t.Callable[[AcmeResponse], t.Any] | None = None,
         kid: str | None = None,
         context: str | None = None,
         accept: str | None = None,
         idempotent: bool = False,
-    ) -> AcmeResponse:
+    ) -> t.Any:
         """A signed POST (payload `None` = POST-as-GET); raises `ProblemError` on a problem document.
 
         A POST with a payload may change state at the CA: it is sent again only when the CA cannot
         have acted on it (no connection, 429/503, badNonce); when it may have, `OutcomeUnknown` is
-        raised so the caller can read the resource back. `idempotent=True` marks a POST that is
-        harmless to repeat (an account lookup) and is retried like a read.
+        raised so the caller can read the resource back. `parse` (when given) turns the answer into
+        a value; a success answer it cannot read raises `OutcomeUnknown` too, since the CA acted.
+        `idempotent=True` marks a POST that is harmless to repeat (an account lookup or registration)
+        and is retried like a read, an answer `parse` refuses included.
         """
         return self._signed(
             url, key=key, payload=payload, kid=kid, context=context, accept=accept,
-            changes_state=payload is not None and not idempotent, parse=_as_is,
+            changes_state=payload is not None and not idempotent, parse=parse or _as_is,
         )
 
     def post_as_get(self, url: str, *, key: SigningKey, kid: str, context: str | None = None, accept: str | None = None) -> AcmeResponse:
@@ -380,6 +415,7 @@ class AcmeSession:
         if accept:
             headers["Accept"] = accept
         attempts = Attempts(retry_timeout=self.retry_timeout, log=self.retries, clock=self.clock, sleep=self.sleep)
+        reached = False  # whether a failed try may have reached the CA
         while True:
             body = make_body() if make_body is not None else None
             attempts.sent()
@@ -393,26 +429,35 @@ class AcmeSession:
             else:
                 self.request_count += 1
                 self._take_nonce(raw)
-                response = AcmeResponse(url=url, status=raw.status_code, headers=raw.headers, content=raw.content or b"")
+                response = AcmeResponse(
+                    url=url, status=raw.status_code, headers=raw.headers, content=raw.content or b"", after_lost_answer=reached
+                )
                 fault = self._fault_of_answer(response, method)
                 if fault is None and make_body is not None:
                     fault = self._refusal(response, context)
                 if fault is None:
                     try:
                         return parse(response)
-                    except ProblemError:
+                    except (ProblemError, RefusedRequest):
                         raise
                     except ProtocolError as exc:
-                        if changes_state:
+                        if changes_state and not 200 <= response.status < 300:
                             raise
-                        fault = Fault(INCOMPLETE_ANSWER, "unreadable answer", str(exc), _ADVICE_DAMAGED, FAULT_TRIES, True)
+                        fault = Fault(INCOMPLETE_ANSWER, "unreadable answer", str(exc), exc.advice or _ADVICE_DAMAGED, FAULT_TRIES, True)
             if changes_state and fault.reached:
                 raise OutcomeUnknown(
                     f"{_prefix(context)}{fault.description}; the CA may have processed the request, so it was not sent again",
                     url=url,
+                    description=fault.description,
+                    advice=_advice_when_lost(fault),
+                    tries=attempts.tries,
+                    context=context,
+                    location=response.location if response is not None else None,
+                    status=response.status if response is not None else None,
                 )
             if not attempts.again(fault):
                 raise self._given_up(fault, attempts, url, response, context)
+            reached = reached or fault.reached
 
     def _fault_of_failure(self, exc: BaseException, url: str) -> Fault:
         """What a failed exchange means; raises at once when sending again cannot help."""
@@ -464,18 +509,22 @@ class AcmeSession:
 
     @staticmethod
     def _refusal(response: AcmeResponse, context: str | None) -> Fault | None:
-        """A POST the CA refused (section 6.7): badNonce is a fault to send again at once; others are raised."""
+        """A POST the CA refused (section 6.7): badNonce is a fault to send again at once; others are raised.
+
+        An ACME server refuses with a problem document; a 4xx without one comes from something in
+        front of it (a gateway's page, or a refusal whose body was replaced). A 4xx says the request
+        was not acted on, so it is sent again, even one that changes state.
+        """
         if response.is_problem():
             error = response.problem_error(context)
             if not error.has_type("badNonce"):
                 raise error
             return Fault(BAD_NONCE, "badNonce", f"the CA rejected the nonce at {response.url}", "", BAD_NONCE_TRIES, False)
         if response.status >= 400:
-            raise ProtocolError(
-                f"{_prefix(context)}the CA answered HTTP {response.status} "
-                f"({response.content_type or 'no content type'}) instead of a problem document",
-                url=response.url,
-                status=response.status,
+            return Fault(
+                INCOMPLETE_ANSWER, f"HTTP {response.status}",
+                f"{response.url} answered HTTP {response.status} ({response.content_type or 'no content type'}) instead of a problem document",
+                _ADVICE_NOT_THE_CA, FAULT_TRIES, False,
             )
         return None
 
@@ -491,7 +540,18 @@ class AcmeSession:
         message = f"{_prefix(context)}{fault.description} ({attempts.account()}); {fault.advice}"
         if response is None:
             return TransportError(message, url=url)
-        return ProtocolError(message, url=response.url, status=response.status)
+        return ProtocolError(message, url=response.url, status=response.status, advice=fault.advice)
+
+
+def _advice_when_lost(fault: Fault) -> str:
+    """What to do when answers to a request that changes state keep getting lost (retry_timeout does not bound these)."""
+    if fault.label == "read timeout":
+        return "the CA is slow or stalled: raise request_timeout, or check the CA's status page and run again later"
+    if fault.kind == SERVER_ERROR:
+        return "the CA is failing: check the CA's status page and run again later"
+    if fault.kind == CONNECTION:
+        return "check that the CA is up and that nothing between here and the CA drops answers, then run again"
+    return fault.advice
 
 
 def _as_is(response: AcmeResponse) -> AcmeResponse:

@@ -10,9 +10,10 @@ import pytest
 import requests
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.account import AccountClient, ExternalAccountBinding
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import OutcomeUnknown, ProblemError, ProtocolError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import OutcomeUnknown, ProblemError, ProtocolError, TransportError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import SigningKey, b64url_encode
 from ansible_collections.certforge.acme.plugins.module_utils._acme.reconcile import RESEND_TRIES
+from ansible_collections.certforge.acme.plugins.module_utils._acme.retries import FAULT_TRIES
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import DecodedJws, load_fixture, verify_jws
 
 BASE = "https://acme-staging-v02.api.letsencrypt.org"
@@ -84,10 +85,19 @@ def test_find_with_known_uri_returns_none_when_the_account_is_gone(http, known_c
     assert known_client.find() is None
 
 
-def test_account_without_location_is_a_protocol_error(http, client):
+def test_account_without_location_is_looked_up_again_then_a_protocol_error_naming_url_tries_and_advice(http, client):
     http.on("POST", NEW_ACCOUNT, http.reply(200, load_fixture("account_valid.json")))
-    with pytest.raises(ProtocolError, match="without a Location header"):
+    with pytest.raises(ProtocolError) as caught:
         client.find()
+    message = str(caught.value)
+    assert message.startswith(f"looking up the account: the CA answered {NEW_ACCOUNT} with an account but no Location header ({FAULT_TRIES} tries over ")
+    assert "check proxies" in message
+    assert len(http.requests_to("POST", NEW_ACCOUNT)) == FAULT_TRIES
+
+
+def test_a_lookup_answered_once_without_location_is_sent_again(http, client):
+    http.on("POST", NEW_ACCOUNT, http.reply(200, load_fixture("account_valid.json")), account_reply(http))
+    assert client.find().uri == ACCOUNT
 
 
 # -- create --------------------------------------------------------------------------------------------
@@ -226,18 +236,30 @@ def test_a_lost_registration_is_sent_again_and_counts_as_new(http, client):
     assert payloads == [{"contact": [], "termsOfServiceAgreed": True}] * 2
 
 
-def test_a_registration_without_location_looks_the_account_up(http, client):
-    http.on("POST", NEW_ACCOUNT, http.reply(201, load_fixture("account_valid.json")), account_reply(http))
+def test_a_registration_without_location_is_sent_again_and_counts_as_new(http, client):
+    # newAccount for a registered key answers with the account (section 7.3.1): sending it again is a lookup
+    http.on("POST", NEW_ACCOUNT, http.reply(201, load_fixture("account_valid.json")), account_reply(http, 200))
     account, created = client.create(contact=[], terms_agreed=True)
     assert account.uri == ACCOUNT and created is True
-    assert http.requests_to("POST", NEW_ACCOUNT)[1].jws().payload == {"onlyReturnExisting": True}
+    assert [call.jws().payload for call in http.requests_to("POST", NEW_ACCOUNT)] == [{"contact": [], "termsOfServiceAgreed": True}] * 2
+
+
+def test_a_registration_of_a_key_already_registered_is_not_new(http, client):
+    http.on("POST", NEW_ACCOUNT, account_reply(http, 200))
+    assert client.create(contact=[], terms_agreed=True)[1] is False
+
+
+def test_a_registration_refused_by_a_gateway_once_is_not_new_when_the_ca_answers_200(http, client):
+    # a 503 says the CA did not take the request: a 200 afterwards is an account made before this run
+    http.on("POST", NEW_ACCOUNT, http.reply(503, content=b"busy", content_type="text/plain"), account_reply(http, 200))
+    assert client.create(contact=[], terms_agreed=True)[1] is False
 
 
 def test_registrations_lost_every_time_give_up_after_a_bound(http, client):
     http.on("POST", NEW_ACCOUNT, lost())
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(TransportError, match=f"^creating the account: no answer from {NEW_ACCOUNT} .* .{FAULT_TRIES} tries over .*raise"):
         client.create(contact=[], terms_agreed=True)
-    assert len(http.requests_to("POST", NEW_ACCOUNT)) == RESEND_TRIES
+    assert len(http.requests_to("POST", NEW_ACCOUNT)) == FAULT_TRIES
 
 
 def test_a_lost_contact_update_is_sent_again(http, known_client):
@@ -249,6 +271,15 @@ def test_a_lost_contact_update_is_sent_again(http, known_client):
 def test_a_lost_deactivation_refused_on_resend_as_deactivated_is_done(http, known_client):
     http.on("POST", ACCOUNT, lost(), problem_reply(http, "problem_unauthorized_deactivated.json"))
     assert known_client.deactivate().status == "deactivated"
+
+
+def test_deactivations_lost_every_time_give_up_in_one_line(http, known_client):
+    http.on("POST", ACCOUNT, lost())
+    with pytest.raises(OutcomeUnknown) as caught:
+        known_client.deactivate()
+    assert len(http.requests_to("POST", ACCOUNT)) == RESEND_TRIES
+    assert str(caught.value).startswith(f"deactivating the account: no answer from {ACCOUNT} within request_timeout 10 s ({RESEND_TRIES} tries over ")
+    assert "raise request_timeout" in str(caught.value)
 
 
 def test_a_deactivation_refused_at_once_is_the_cas_problem(http, known_client):
@@ -275,3 +306,14 @@ def test_a_lost_key_change_that_did_not_arrive_is_sent_again(http, known_client,
     known_client.change_key(new_key)
     assert known_client.key is new_key
     assert len(http.requests_to("POST", KEY_CHANGE)) == 2
+
+
+def test_key_changes_lost_every_time_give_up_in_one_line(http, known_client, private_keys):
+    old_key = known_client.key
+    http.on("POST", KEY_CHANGE, lost())
+    http.on("POST", NEW_ACCOUNT, problem_reply(http, "problem_account_does_not_exist.json"))
+    expected = f"^changing the account key: no answer from {KEY_CHANGE} .* .{RESEND_TRIES} tries over .*new key found no account"
+    with pytest.raises(OutcomeUnknown, match=expected):
+        known_client.change_key(SigningKey(private_keys["rsa2048"]))
+    assert len(http.requests_to("POST", KEY_CHANGE)) == RESEND_TRIES
+    assert known_client.key is old_key

@@ -153,10 +153,30 @@ def test_a_first_refusal_is_the_cas_problem(http, client):
 def test_answers_lost_every_time_give_up_after_a_bound(http, client):
     challenge = pending_challenge(http, client)
     http.on("POST", CHALLENGE, *[lost(), http.reply(200, challenge_body("pending"))] * RESEND_TRIES, lost())
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(OutcomeUnknown) as caught:
         client.respond(challenge)
     answers = [call for call in http.requests_to("POST", CHALLENGE) if call.jws().payload == {}]
     assert len(answers) == RESEND_TRIES
+    message = str(caught.value)
+    assert message.startswith(f"answering {CHALLENGE}: no answer from {CHALLENGE} within request_timeout 10 s ({RESEND_TRIES} tries over ")
+    assert "the challenge was still pending" in message and "raise request_timeout" in message
+
+
+def test_an_answer_that_is_not_a_challenge_reads_the_challenge_back(http, client):
+    challenge = pending_challenge(http, client)
+    http.on("POST", CHALLENGE, http.reply(200, content=b"<html>ok</html>", content_type="text/html"), http.reply(200, challenge_body("valid")))
+    assert client.respond(challenge).status == "valid"
+    answers = [call for call in http.requests_to("POST", CHALLENGE) if call.jws().payload == {}]
+    assert len(answers) == 1
+
+
+def test_deactivations_lost_every_time_give_up_in_one_line(http, client):
+    http.on("POST", AUTHZ, http.reply(200, authz_body("valid", "valid")))
+    authorization = client.get(AUTHZ)
+    http.on("POST", AUTHZ, *[lost(), http.reply(200, authz_body("valid", "valid"))] * RESEND_TRIES)
+    expected = f"^deactivating an authorization: no answer from {AUTHZ} .* .{RESEND_TRIES} tries over .*not deactivated after any"
+    with pytest.raises(OutcomeUnknown, match=expected):
+        client.deactivate(authorization)
 
 
 # -- deactivation --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import OutcomeUnknown, ProblemError, ProtocolError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.polling import WaitTimeout
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifiers
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import RESEND_TRIES, OrderClient
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import TestPki, load_fixture, pem
@@ -118,6 +119,21 @@ def test_wait_reads_until_the_status_moves(http, orders, reads, clock):
     assert reads == [ORDER] * 3
 
 
+def test_waiting_past_the_timeout_names_the_order_its_status_the_reads_and_what_to_do(http, orders):
+    http.on("POST", ORDER, order_reply(http, "processing"))
+    with pytest.raises(WaitTimeout) as caught:
+        orders.wait(orders.get(ORDER), pending=("processing",), timeout=5, what="the CA to issue the certificate")
+    message = str(caught.value)
+    assert message.startswith(f"gave up waiting for the CA to issue the certificate: the order {ORDER} was still processing after 5 seconds (")
+    assert f"({caught.value.reads} reads); raise timeout" in message and caught.value.reads > 1
+
+
+def test_a_valid_order_read_without_its_certificate_url_is_read_again(http, orders):
+    http.on("POST", ORDER, http.reply(200, {k: v for k, v in order_body("valid").items() if k != "certificate"}), order_reply(http, "valid"))
+    assert orders.get(ORDER).certificate == CERT
+    assert len(http.requests_to("POST", ORDER)) == 2
+
+
 # -- newOrder ------------------------------------------------------------------------------------------
 
 def test_create_returns_the_order_at_its_location(http, orders, warnings):
@@ -179,9 +195,27 @@ def test_without_an_orders_list_a_lost_answer_orders_again_and_warns(http, order
     assert len(http.requests_to("POST", NEW_ORDER)) == 2
     assert len(warnings) == 1
     assert warnings == [
-        f"the CA's answer to the new order ({NEW_ORDER}) was lost and no pending order of this account matches: ordered again; "
-        "the CA may hold an unused duplicate order (it expires unused)"
+        f"the CA's answer to the new order was lost (no answer from {NEW_ORDER} within request_timeout 10 s) and no pending order "
+        "of this account matches: ordered again; the CA may hold an unused duplicate order (it expires unused)"
     ]
+
+
+def test_an_answer_cut_short_after_its_location_reads_the_order_there_without_the_orders_list(http, orders, warnings):
+    # Let's Encrypt offers no orders list: the Location of the cut-short answer is where the order is
+    cut_short = http.reply(201, content=b'{"status": "pen', content_type="application/json",
+                           headers={"Location": ORDER, "Content-Length": "300"})
+    http.on("POST", NEW_ORDER, cut_short)
+    http.on("POST", ORDER, order_reply(http))
+    assert orders.create(IDENTIFIERS).uri == ORDER
+    assert len(http.requests_to("POST", NEW_ORDER)) == 1 and http.requests_to("POST", ACCOUNT) == []
+    assert warnings == []
+
+
+def test_an_answer_that_is_not_json_reads_the_order_at_its_location(http, orders):
+    http.on("POST", NEW_ORDER, http.reply(201, content=b"<html>Created</html>", content_type="text/html", headers={"Location": ORDER}))
+    http.on("POST", ORDER, order_reply(http))
+    assert orders.create(IDENTIFIERS).uri == ORDER
+    assert len(http.requests_to("POST", NEW_ORDER)) == 1
 
 
 def test_an_answer_without_location_is_reconciled_like_a_lost_one(http, orders, warnings):
@@ -194,10 +228,13 @@ def test_an_answer_without_location_is_reconciled_like_a_lost_one(http, orders, 
 def test_new_order_answers_lost_every_time_give_up_after_a_bound(http, orders, warnings):
     http.on("POST", NEW_ORDER, lost())
     http.on("POST", ACCOUNT, http.reply(200, load_fixture("account_valid.json")))
-    with pytest.raises(OutcomeUnknown, match=NEW_ORDER):
+    with pytest.raises(OutcomeUnknown) as caught:
         orders.create(IDENTIFIERS)
     assert len(http.requests_to("POST", NEW_ORDER)) == RESEND_TRIES
     assert len(warnings) == RESEND_TRIES - 1
+    message = str(caught.value)
+    assert message.startswith(f"creating the order: no answer from {NEW_ORDER} within request_timeout 10 s ({RESEND_TRIES} tries over ")
+    assert "no pending order of the account matched" in message and "raise request_timeout" in message and "\n" not in message
 
 
 # -- finalize ------------------------------------------------------------------------------------------
@@ -271,9 +308,20 @@ def test_finalize_lost_every_time_gives_up_after_a_bound(http, orders):
     order = ready_order(http, orders)
     http.on("POST", FINALIZE, lost())
     http.on("POST", ORDER, order_reply(http, "ready"))
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(OutcomeUnknown) as caught:
         orders.finalize(order, b"csr")
     assert len(http.requests_to("POST", FINALIZE)) == RESEND_TRIES
+    message = str(caught.value)
+    assert message.startswith(f"finalizing the order: no answer from {FINALIZE} within request_timeout 10 s ({RESEND_TRIES} tries over ")
+    assert "the order was still ready" in message and "raise request_timeout" in message
+
+
+def test_finalize_answered_with_a_page_every_time_gives_up_naming_what_came(http, orders):
+    order = ready_order(http, orders)
+    http.on("POST", FINALIZE, http.reply(200, content=b"<html>ok</html>", content_type="text/html"))
+    http.on("POST", ORDER, order_reply(http, "ready"))
+    with pytest.raises(OutcomeUnknown, match=f"expected JSON from {FINALIZE} but got text/html .* .{RESEND_TRIES} tries over "):
+        orders.finalize(order, b"csr")
 
 
 # -- issue: finalize only what is ready ------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProtocolError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import check_ari_id, fetch_renewal_info
+from ansible_collections.certforge.acme.plugins.module_utils._acme.retries import FAULT_TRIES
 from ansible_collections.certforge.acme.plugins.module_utils._acme.transport import AcmeSession
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import DIRECTORY_URL, FakeHttp, load_fixture
 
@@ -86,3 +87,31 @@ def test_ari_ids_of_two_base64url_parts_are_accepted(ari_id):
 def test_anything_else_is_refused_naming_the_option(ari_id):
     with pytest.raises(ConfigurationError, match=r"^replaces: .* is not an ARI certificate identifier"):
         check_ari_id(ari_id, option="replaces")
+
+
+def test_a_gateway_page_instead_of_the_window_is_read_again():
+    http = FakeHttp().with_directory()
+    http.on("GET", f"{RENEWAL_INFO}/{ARI_ID}", http.reply(200, content=b"<html>busy</html>", content_type="text/html"),
+            http.reply(200, load_fixture("renewal_info_window.json")))
+    session = session_for(http)
+    assert fetch_renewal_info(session, ARI_ID).window_end == datetime.datetime(2026, 12, 3, tzinfo=UTC)
+    assert len(http.requests_to("GET", f"{RENEWAL_INFO}/{ARI_ID}")) == 2
+    assert session.retries.counts()["incomplete_answer"] == 1
+
+
+def test_an_answer_that_never_reads_ends_in_one_line_with_url_tries_and_advice():
+    http = FakeHttp().with_directory()
+    http.on("GET", f"{RENEWAL_INFO}/{ARI_ID}", http.reply(200, content=b"<html>busy</html>", content_type="text/html"))
+    with pytest.raises(ProtocolError) as caught:
+        fetch_renewal_info(session_for(http), ARI_ID)
+    message = str(caught.value)
+    assert message.startswith(f"asking for the renewal information of {ARI_ID}: expected JSON from {RENEWAL_INFO}/{ARI_ID}")
+    assert f"({FAULT_TRIES} tries over " in message and "try again later" in message and "\n" not in message
+
+
+def test_a_bare_refusal_is_not_asked_again():
+    http = FakeHttp().with_directory()
+    http.on("GET", f"{RENEWAL_INFO}/{ARI_ID}", http.reply(404, content=b"not found", content_type="text/plain"))
+    with pytest.raises(ProtocolError, match="answered HTTP 404"):
+        fetch_renewal_info(session_for(http), ARI_ID)
+    assert len(http.requests_to("GET", f"{RENEWAL_INFO}/{ARI_ID}")) == 1

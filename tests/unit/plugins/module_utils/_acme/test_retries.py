@@ -154,11 +154,24 @@ def test_a_persistent_read_timeout_names_request_timeout(http, make_session, acc
 
 
 def test_reads_are_bounded_by_retry_timeout(http, make_session, clock, account_key):
-    session = make_session(retry_timeout=3)
+    session = make_session(retry_timeout=2)
     http.on("POST", ORDER, connection_reset())
-    with pytest.raises(TransportError, match=r"\(3 tries over 2 s\)"):
+    with pytest.raises(TransportError, match=r"\(5 tries over 2 s\)"):
         read(session, account_key)
-    assert clock.sleeps == [0.5, 1.0]
+    assert clock.sleeps == [0.1, 0.2, 0.4, 0.8]  # the next, 1.6 s, would end past retry_timeout
+
+
+@pytest.mark.parametrize("retry_timeout, waits", [
+    (60, [0.5, 1.0, 2.0, 4.0, 8.0]),  # the default: a CA that restarts within about 15 s is ridden out
+    (31, [0.5, 1.0, 2.0, 4.0, 8.0]),
+    (12, [12 / 62, 24 / 62, 48 / 62, 96 / 62, 192 / 62]),  # a short retry_timeout: waiting takes half of it, all tries fit
+])
+def test_the_backoff_starts_lower_when_retry_timeout_is_too_short_for_all_tries(http, make_session, clock, account_key, retry_timeout, waits):
+    session = make_session(retry_timeout=retry_timeout)
+    http.on("POST", ORDER, connection_reset())
+    with pytest.raises(TransportError, match=f"\\({FAULT_TRIES} tries over "):
+        read(session, account_key)
+    assert clock.sleeps == pytest.approx(waits)
 
 
 def test_retry_timeout_zero_sends_once_and_says_so(http, make_session, clock, account_key):
@@ -220,6 +233,43 @@ def test_a_post_answered_with_a_server_error_or_a_damaged_answer_raises_outcome_
     with pytest.raises(OutcomeUnknown, match=f"^finalizing the order: .*{FINALIZE}.*; the CA may have processed the request"):
         finalize(session, account_key)
     assert len(http.requests_to("POST", FINALIZE)) == 1
+
+
+def test_an_answer_cut_short_keeps_its_location_and_says_what_happened_and_what_to_do(http, session, account_key):
+    http.on("POST", NEW_ORDER, http.reply(201, content=b'{"status": "pend', content_type="application/json",
+                                          headers={"Location": ORDER, "Content-Length": "400"}))
+    with pytest.raises(OutcomeUnknown) as caught:
+        session.post(NEW_ORDER, key=account_key, kid=ACCOUNT, payload={"identifiers": []}, context="creating the order")
+    lost = caught.value
+    assert (lost.location, lost.status, lost.tries, lost.context) == (ORDER, 201, 1, "creating the order")
+    assert lost.description.startswith(f"the answer from {NEW_ORDER} was cut short")
+    assert "try again later" in lost.advice
+
+
+@pytest.mark.parametrize("status", [200, 201])
+def test_a_success_answer_that_parse_cannot_read_is_an_unknown_outcome_not_sent_again(http, session, account_key, status):
+    http.on("POST", NEW_ORDER, http.reply(status, content=b"<html>ok</html>", content_type="text/html", headers={"Location": ORDER}))
+    with pytest.raises(OutcomeUnknown) as caught:
+        session.post(NEW_ORDER, key=account_key, kid=ACCOUNT, payload={"identifiers": []}, parse=lambda response: response.json())
+    assert caught.value.location == ORDER
+    assert f"expected JSON from {NEW_ORDER} but got text/html" in caught.value.description
+    assert len(http.requests_to("POST", NEW_ORDER)) == 1
+
+
+def test_an_idempotent_post_whose_answer_parse_refuses_is_sent_again(http, session, account_key):
+    http.on("POST", NEW_ORDER, http.reply(200, content=b"<html>ok</html>", content_type="text/html"), ok(http))
+    value = session.post(NEW_ORDER, key=account_key, payload={"onlyReturnExisting": True}, idempotent=True, parse=lambda response: response.json())
+    assert value["status"] == "pending"
+    assert len(http.requests_to("POST", NEW_ORDER)) == 2
+
+
+def test_nonces_refused_on_the_way_are_named_apart_from_the_tries(http, session, account_key):
+    http.on("POST", ORDER, bad_nonce(http), http.reply(502, content=b"", content_type="text/plain"),
+            bad_nonce(http), http.reply(502, content=b"", content_type="text/plain"))
+    with pytest.raises(ProtocolError) as caught:
+        read(session, account_key)
+    assert len(http.requests_to("POST", ORDER)) == FAULT_TRIES + 2
+    assert f"({FAULT_TRIES} tries over " in str(caught.value) and ", besides 2 refused as badNonce)" in str(caught.value)
 
 
 def test_an_idempotent_post_is_retried_like_a_read(http, session, account_key):
@@ -349,11 +399,32 @@ def test_a_directory_url_answering_a_404_problem_is_still_a_question_about_the_u
     assert len(http.requests_to("GET", DIRECTORY_URL)) == 1
 
 
-def test_a_read_refused_without_a_problem_document_is_not_sent_again(http, session, account_key):
+def test_a_read_refused_without_a_problem_document_is_asked_again_then_named(http, session, account_key):
+    # an ACME server refuses with a problem document: a bare 4xx page comes from a gateway in front of it
     http.on("POST", ORDER, http.reply(404, content=b"not found", content_type="text/plain"))
-    with pytest.raises(ProtocolError, match="answered HTTP 404 .text/plain. instead of a problem document"):
+    with pytest.raises(ProtocolError, match=f"answered HTTP 404 .text/plain. instead of a problem document .{FAULT_TRIES} tries over "):
         read(session, account_key)
-    assert len(http.requests_to("POST", ORDER)) == 1
+    assert len(http.requests_to("POST", ORDER)) == FAULT_TRIES
+
+
+def test_a_gateway_page_instead_of_a_refusal_is_asked_again(http, session, account_key):
+    http.on("POST", ORDER, http.reply(400, content=b"<html>Bad Request</html>", content_type="text/html"), ok(http))
+    assert read(session, account_key)["status"] == "pending"
+    assert session.retries.counts()["incomplete_answer"] == 1
+
+
+def test_a_state_changing_post_refused_without_a_problem_document_is_sent_again(http, session, account_key):
+    # a 4xx says the request was not acted on, whoever answered it
+    http.on("POST", FINALIZE, http.reply(400, content=b"<html>Bad Request</html>", content_type="text/html"), ok(http))
+    assert finalize(session, account_key).status == 200
+    assert len(http.requests_to("POST", FINALIZE)) == 2
+
+
+def test_a_state_changing_post_always_refused_without_a_problem_document_gives_up_naming_the_status(http, session, account_key):
+    http.on("POST", FINALIZE, http.reply(404, content=b"not found", content_type="text/plain"))
+    with pytest.raises(ProtocolError, match=f"answered HTTP 404 .text/plain. instead of a problem document .{FAULT_TRIES} tries over .*check proxies"):
+        finalize(session, account_key)
+    assert len(http.requests_to("POST", FINALIZE)) == FAULT_TRIES
 
 
 def test_a_bare_urllib3_read_timeout_is_a_read_timeout(http, session, account_key):

@@ -54,9 +54,12 @@ def test_already_revoked_after_a_lost_answer_means_this_run_revoked_it(http, ses
 
 def test_lost_answers_every_time_give_up_after_a_bound(http, session, account_key, certificate):
     http.on("POST", REVOKE, requests.exceptions.ReadTimeout("read timed out"))
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(OutcomeUnknown) as caught:
         run(session, account_key, certificate)
     assert len(http.requests_to("POST", REVOKE)) == RESEND_TRIES
+    message = str(caught.value)
+    assert message.startswith(f"revoking the certificate: no answer from {REVOKE} within request_timeout 10 s ({RESEND_TRIES} tries over ")
+    assert "raise request_timeout" in message
 
 
 def test_other_problems_are_raised(http, session, account_key, certificate):

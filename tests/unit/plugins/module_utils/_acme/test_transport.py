@@ -98,10 +98,22 @@ def test_directory_answering_404_names_acme_directory(http, session):
         session.directory  # pylint: disable=pointless-statement
 
 
-def test_directory_answering_html_names_acme_directory(http, session):
+def test_directory_answering_html_until_the_tries_are_spent_names_acme_directory_and_the_tries(http, session, clock):
     http.on("GET", DIRECTORY_URL, http.reply(200, content=b"<!doctype html><html><body>Welcome</body></html>", content_type="text/html"))
-    with pytest.raises(ConfigurationError, match="^acme_directory: .* did not answer with a JSON ACME directory .got text/html."):
+    with pytest.raises(ProtocolError) as caught:
         session.directory  # pylint: disable=pointless-statement
+    message = str(caught.value)
+    assert message.startswith(f"acme_directory: {DIRECTORY_URL} did not answer with a JSON ACME directory (got text/html) ")
+    assert f"({FAULT_TRIES} tries over {sum(clock.sleeps):.0f} s)" in message
+    assert "is this the CA's ACME directory URL?" in message and "try again later" in message
+    assert len(http.requests_to("GET", DIRECTORY_URL)) == FAULT_TRIES
+
+
+def test_directory_answering_html_once_is_read_again(http, session):
+    page = http.reply(200, content=b"<html><body>Service unavailable</body></html>", content_type="text/html")
+    http.on("GET", DIRECTORY_URL, page, http.reply(200, load_fixture("directory_letsencrypt_staging.json"), nonce=False))
+    assert session.directory.require("newOrder") == NEW_ORDER
+    assert len(http.requests_to("GET", DIRECTORY_URL)) == 2
 
 
 def test_directory_json_without_new_nonce_names_acme_directory(http, session):
@@ -237,12 +249,20 @@ def test_retry_after_beyond_retry_timeout_is_not_waited_for(http, make_session, 
 
 
 def test_503_without_retry_after_backs_off_until_retry_timeout(http, make_session, clock, account_key):
-    session = make_session(retry_timeout=30)
+    session = make_session(retry_timeout=31)
     http.on("POST", NEW_ORDER, problem(http, 503, "serverInternal"))
     with pytest.raises(ProblemError):
         post(session, account_key)
     assert clock.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0]
-    assert sum(clock.sleeps) <= 30
+    assert sum(clock.sleeps) <= 31
+
+
+def test_a_retry_after_that_would_end_past_retry_timeout_is_not_waited_and_says_so(http, make_session, clock, account_key):
+    session = make_session(retry_timeout=10)
+    http.on("POST", NEW_ORDER, problem(http, 503, "serverInternal", headers={"Retry-After": "100"}))
+    with pytest.raises(ProblemError, match=r"\(1 try; the CA asked to wait 100 s more, which would end past retry_timeout 10 s\)"):
+        post(session, account_key)
+    assert clock.sleeps == []
 
 
 def test_server_errors_of_reads_are_retried_with_backoff_up_to_fault_tries(http, session, clock, account_key):
