@@ -40,10 +40,11 @@ _value:
   elements: dict
 """
 
-import re
 import typing as t
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.certforge.acme.plugins.filter.role_input_problems import certificate_problems
 
 # Fields an entry may set for itself, falling back to the role-wide value of the same name.
 INHERITED = (
@@ -65,13 +66,10 @@ INHERITED = (
     "add_bare_domain",
 )
 FILE_NAMES = {"cert_path": "cert.pem", "key_path": "privkey.pem", "chain_path": "chain.pem", "fullchain_path": "fullchain.pem"}
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def _identifiers(entry: dict[str, t.Any], add_bare_domain: bool) -> list[str]:
-    names = [str(name).strip().lower() for name in entry.get("identifiers") or []]
-    if not names:
-        raise AnsibleFilterError(f"acme_certificate_certificates: {entry.get('name')!r} lists no identifiers")
+    names = [str(name).strip().lower() for name in entry["identifiers"]]
     if add_bare_domain:
         for name in list(names):
             bare = name[4:] if name.startswith("www.") else None
@@ -80,21 +78,8 @@ def _identifiers(entry: dict[str, t.Any], add_bare_domain: bool) -> list[str]:
     return names
 
 
-def _webroot_hosts(entry: dict[str, t.Any], name: str) -> list[str]:
-    hosts = entry.get("webroot_hosts") or []
-    # A bare string would be read letter by letter as host names to connect to.
-    if not isinstance(hosts, list) or not all(isinstance(host, str) and host for host in hosts):
-        raise AnsibleFilterError(f"acme_certificate_certificates: {name}: webroot_hosts must be a list of inventory host names, e.g. [web1, web2]")
-    return list(hosts)
-
-
 def complete(entry: dict[str, t.Any], defaults: dict[str, t.Any]) -> dict[str, t.Any]:
-    name = str(entry.get("name") or "")
-    if not _SAFE_NAME.match(name):
-        raise AnsibleFilterError(
-            f"acme_certificate_certificates: each entry needs a name of letters, digits, '.', '_' or '-' "
-            f"(it names the files and the order state), not {name!r}"
-        )
+    name = entry["name"]
     spec = {field: entry[field] if entry.get(field) is not None else defaults.get(field) for field in INHERITED}
     directory = f"{str(defaults.get('dir', '/etc/ssl/acme')).rstrip('/')}/{name}"
     for field, file_name in FILE_NAMES.items():
@@ -104,19 +89,19 @@ def complete(entry: dict[str, t.Any], defaults: dict[str, t.Any]) -> dict[str, t
         identifiers=_identifiers(entry, bool(spec["add_bare_domain"])),
         combined_path=entry.get("combined_path") or "",
         challenge_overrides=entry.get("challenge_overrides") or {},
-        webroot_hosts=_webroot_hosts(entry, name),
+        webroot_hosts=list(entry.get("webroot_hosts") or []),
         notify=list(spec["notify"] or []),
     )
     return spec
 
 
 def certificate_specs(entries: list[dict[str, t.Any]], defaults: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-    specs = [complete(entry, defaults) for entry in entries or []]
-    names = [spec["name"] for spec in specs]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise AnsibleFilterError(f"acme_certificate_certificates: the names {', '.join(duplicates)} are used more than once")
-    return specs
+    # The role checks the entries in a task of its own first (role_input_problems), where the message
+    # reaches the user as it is; raising here, inside a template, would wrap it in Ansible's error.
+    problems = certificate_problems(entries or [])
+    if problems:
+        raise AnsibleFilterError(problems[0])
+    return [complete(entry, defaults) for entry in entries or []]
 
 
 class FilterModule:

@@ -66,11 +66,11 @@ options:
     description: Group of all files.
     type: str
   mode:
-    description: Mode of the certificate files.
+    description: Mode of the certificate files, octal (V('0644')) or symbolic (V(u=rw,g=r,o=r)).
     type: raw
     default: "0644"
   key_mode:
-    description: Mode of the private key and of the combined file.
+    description: Mode of the private key and of the combined file, octal (V('0600')) or symbolic (V(u=rw,go=)).
     type: raw
     default: "0600"
   backup:
@@ -126,6 +126,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.files import 
 from ansible_collections.certforge.acme.plugins.module_utils.deploy_files import DeployFailed, DeployFile, install
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key, public_key_pem
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
+from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_file_mode, check_not_directory
 
 
 def _text(pem: str) -> bytes:
@@ -170,6 +171,14 @@ def owner_ids(params: dict[str, t.Any]) -> tuple[int | None, int | None]:
     return uid, gid
 
 
+def check_options(params: dict[str, t.Any]) -> None:
+    """What the argument spec cannot say, checked before anything is read or written."""
+    check_file_mode(params["mode"], option="mode")
+    check_file_mode(params["key_mode"], option="key_mode")
+    for option in ("cert_path", "key_path", "key_src", "chain_path", "fullchain_path", "combined_path"):
+        check_not_directory(params[option], option=option)
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -193,13 +202,15 @@ def main() -> None:
     for missing in missing_libraries():
         module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
     params = module.params
-    key_src = params["key_src"] or params["key_path"]
+    # Name the option the user gave: without key_src, the key is read from key_path.
+    key_src, key_option = (params["key_src"], "key_src") if params["key_src"] else (params["key_path"], "key_path")
     changed_files: list[str] = []
     backups: list[str] = []
     try:
+        check_options(params)
         certificate = load_certificate(params["cert"], option="cert")
-        key_pem = read_file(key_src, option="key_src")
-        key = load_private_key(key_pem, passphrase=None, option="key_src", passphrase_option="")
+        key_pem = read_file(key_src, option=key_option)
+        key = load_private_key(key_pem, passphrase=None, option=key_option, passphrase_option="")
         if params["verify_key"] and public_key_pem(key) != public_key_pem(certificate.public_key()):
             raise ConfigurationError(f"the certificate does not belong to the key {key_src}; nothing was deployed", option="cert")
         uid, gid = owner_ids(params)  # a typo in owner/group fails here, in check mode too

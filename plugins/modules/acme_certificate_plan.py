@@ -197,6 +197,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import (
 from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal import Decision, decide, renewal_time
 from ansible_collections.certforge.acme.plugins.module_utils.deploy_files import leftovers
 from ansible_collections.certforge.acme.plugins.module_utils.deployed_chain import chain_problem
+from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least, check_not_directory
 from ansible_collections.certforge.acme.plugins.module_utils.run_locks import LockHeld, acquire, release
 
 PENDING_SUFFIX = ".pending"
@@ -304,6 +305,15 @@ def take_lock(params: dict[str, t.Any]) -> str:
     return path
 
 
+def check_options(params: dict[str, t.Any]) -> None:
+    """What the argument spec cannot say, checked before any file is read or written."""
+    check_at_least(params["renew_before_days"], 0, option="renew_before_days", meaning="renew once it has expired")
+    check_at_least(params["lock_timeout"], 0, option="lock_timeout", meaning="do not wait")
+    check_at_least(params["lock_lease"], 1, option="lock_lease")
+    for option in ("cert_path", "key_path", "chain_path", "fullchain_path"):
+        check_not_directory(params[option], option=option)
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -330,6 +340,7 @@ def main() -> None:
     locking = params["lock_holder"] is not None and not module.check_mode
     held = None
     try:
+        check_options(params)
         wanted = parse_identifiers(params["identifiers"])
         found = inspect(params, wanted)
         if locking and (found.decision.needed or finished_staged_key(params, found)):

@@ -24,7 +24,7 @@ attributes:
     support: full
 options:
   webroot:
-    description: The document root the web server serves for the names; files go below C(.well-known/acme-challenge/).
+    description: The document root (an absolute path) the web server serves for the names; files go below C(.well-known/acme-challenge/).
     type: path
     required: true
   challenge_data:
@@ -49,7 +49,7 @@ options:
     description: Group of the files and of the directories created.
     type: str
   mode:
-    description: Mode of the files; they must be readable by the web server.
+    description: Mode of the files, octal (V('0644')) or symbolic (V(u=rw,g=r,o=r)); they must be readable by the web server.
     type: raw
     default: "0644"
 author:
@@ -87,6 +87,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
+from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_absolute_path, check_file_mode
 
 CHALLENGE_DIR = ".well-known/acme-challenge"
 
@@ -133,6 +134,11 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
+    try:
+        check_absolute_path(params["webroot"], option="webroot")
+        check_file_mode(params["mode"], option="mode")
+    except ConfigurationError as error:
+        module.fail_json(msg=str(error))
     try:
         files = challenge_files(params)
     except (KeyError, ValueError) as error:

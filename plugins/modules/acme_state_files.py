@@ -65,7 +65,9 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_absolute_path, check_not_directory
 
 
 def content_of(value: t.Any) -> bytes:
@@ -90,6 +92,14 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
+    try:
+        for path in params["write"]:
+            check_absolute_path(path, option="write")
+            check_not_directory(path, option="write")
+        for path in params["remove"]:
+            check_not_directory(path, option="remove")
+    except ConfigurationError as error:
+        module.fail_json(msg=str(error))
     files = {path: content_of(value) for path, value in params["write"].items()}
     written = [path for path, content in files.items() if current(path) != content]
     removed = [path for path in params["remove"] if os.path.lexists(path)]

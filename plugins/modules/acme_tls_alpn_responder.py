@@ -41,7 +41,7 @@ options:
       - Required with O(state=started).
     type: raw
   listen:
-    description: Address to listen on.
+    description: IP address to listen on (IPv4 or IPv6); V(0.0.0.0) or V(::) listens on all.
     type: str
     default: 0.0.0.0
   port:
@@ -94,8 +94,10 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.certforge.acme.plugins.module_utils import tls_alpn_responder
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils.background_process import start_detached
+from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least, check_ip_address, check_port
 
 STARTUP_SECONDS = 10.0
 STOP_SECONDS = 5.0
@@ -204,6 +206,13 @@ def main() -> None:
     if "/" in params["name"] or params["name"] in (".", ".."):
         module.fail_json(msg="name: use letters, digits, '.', '_' or '-'")
     paths = paths_for(params)
+    if params["state"] == "started":
+        try:
+            check_port(params["port"], option="port")
+            check_ip_address(params["listen"], option="listen")
+            check_at_least(params["timeout"], 1, option="timeout")
+        except ConfigurationError as error:
+            module.fail_json(msg=str(error))
     if params["state"] == "stopped":
         if module.check_mode:
             module.exit_json(changed=running_pid(paths) is not None)

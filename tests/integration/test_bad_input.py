@@ -82,6 +82,10 @@ MODULE_ROWS = {
     'TLS-ALPN responder with a listen address that is no address': 'listen',
     'Deploy a certificate that is no PEM': 'cert',
     'Deploy with a key mode that is no mode': 'key_mode',
+    'Deploy with a certificate mode that is no mode': 'mode',
+    'Plan with a key path that is a directory': 'key_path',
+    'Lock with a negative timeout': 'timeout',
+    'State files with a relative path': 'write',
     'Deploy to an owner that does not exist': 'owner',
 }
 
@@ -109,6 +113,11 @@ ROLE_ROWS = {
     'negative challenge_timeout': 'acme_certificate_challenge_timeout',
     'renew_before_days that is no number': 'acme_certificate_renew_before_days',
     'unknown dns provider': 'acme_certificate_dns_provider',
+    'challenge_overrides to an unknown challenge': 'challenge_overrides',
+    'negative renew_before_days of an entry': 'renew_before_days',
+    'certificate directory that is relative': 'acme_certificate_dir',
+    'tls-alpn-01 port out of range': 'acme_certificate_tls_alpn_port',
+    'tls-alpn-01 listen that is no address': 'acme_certificate_tls_alpn_listen',
 }
 
 

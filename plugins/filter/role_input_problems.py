@@ -1,0 +1,224 @@
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: role_input_problems
+short_description: What is wrong with the variables of the acme_certificate role, before it does anything
+version_added: 0.1.0
+description:
+  - Checks what C(meta/argument_specs.yml) cannot express - number ranges, file modes, absolute paths, an
+    https directory URL, IP addresses, and for each entry of C(acme_certificate_certificates) a usable name used
+    once, identifiers the CA can take, and C(webroot_hosts) as a list.
+  - Returns the problems instead of raising, so that the role fails in an C(ansible.builtin.assert) with the
+    problem itself as its one-line message, naming the variable (C(acme_certificate_certificates[1].name)) and the fix.
+  - Used by the C(certforge.acme.acme_certificate) role; documented so the role's behaviour can be read in one place.
+options:
+  _input:
+    description: Role variable name -> value, for the variables to check; names the check does not know are ignored.
+    type: dict
+    required: true
+author:
+  - certforge.acme developers (@certforge)
+"""
+
+EXAMPLES = r"""
+- name: Refuse bad variables before anything is done
+  ansible.builtin.assert:
+    that: problems | length == 0
+    fail_msg: "{{ problems | join('; ') }}"
+    quiet: true
+  vars:
+    problems: "{{ {'acme_certificate_challenge_timeout': -5} | certforge.acme.role_input_problems }}"
+  # problems == ['acme_certificate_challenge_timeout: must be 0 (look once, do not wait) or more, not -5']
+"""
+
+RETURN = r"""
+_value:
+  description: One line per problem, each naming the variable and what to give instead; empty when all is well.
+  type: list
+  elements: str
+"""
+
+import os
+import re
+import typing as t
+from urllib.parse import urlparse
+
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifier, parse_identifiers
+from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least, check_file_mode, check_ip_address, check_port
+
+CERTIFICATES = "acme_certificate_certificates"
+CHALLENGE_TYPES = ("http-01", "dns-01", "tls-alpn-01")
+# The name becomes a directory on the host and part of state file names on the controller.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+# Role variable -> (smallest value, what that smallest value does).
+MINIMUMS = {
+    "acme_certificate_request_timeout": (1, ""),
+    "acme_certificate_retry_timeout": (0, "no retries"),
+    "acme_certificate_lock_timeout": (0, "do not wait"),
+    "acme_certificate_lock_lease": (1, ""),
+    "acme_certificate_renew_before_days": (0, "renew when a third of the lifetime is left"),
+    "acme_certificate_challenge_timeout": (0, "look once, do not wait"),
+    "acme_certificate_dns_propagation_timeout": (0, "do not wait"),
+}
+PORTS = ("acme_certificate_rfc2136_port", "acme_certificate_tls_alpn_port")
+MODES = ("acme_certificate_mode", "acme_certificate_key_mode")
+ABSOLUTE_PATHS = ("acme_certificate_dir", "acme_certificate_webroot")
+ENTRY_PATHS = ("webroot", "cert_path", "key_path", "chain_path", "fullchain_path", "combined_path")
+
+
+class Problems:
+    """Collects the message of every check that fails, instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def check(self, function: t.Callable[..., None], *args: t.Any, **kwargs: t.Any) -> bool:
+        """Run one check; False (and its message kept) when it fails."""
+        try:
+            function(*args, **kwargs)
+        except ConfigurationError as error:
+            self.lines.append(str(error))
+            return False
+        return True
+
+
+def _check_minimum(value: t.Any, minimum: int, *, name: str, meaning: str) -> None:
+    # argument_specs accepts "10" from extra vars as an int without converting it.
+    number = None if isinstance(value, bool) else _as_int(value)
+    if number is None:
+        raise ConfigurationError(f"must be a whole number, not {value!r}", option=name)
+    check_at_least(number, minimum, option=name, meaning=meaning)
+
+
+def _check_port(value: t.Any, *, name: str) -> None:
+    number = None if isinstance(value, bool) else _as_int(value)
+    if number is None:
+        raise ConfigurationError(f"must be a port between 1 and 65535, not {value!r}", option=name)
+    check_port(number, option=name)
+
+
+def _as_int(value: t.Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _check_absolute(value: t.Any, *, name: str) -> None:
+    text = str(value or "")
+    # ~ is expanded on the host by the modules' path options.
+    if text and not (os.path.isabs(text) or text.startswith("~")):
+        raise ConfigurationError(f"{text!r} is relative; give an absolute path", option=name)
+
+
+def _check_directory_url(value: t.Any, *, name: str) -> None:
+    parsed = urlparse(str(value))
+    if parsed.scheme != "https" or not parsed.netloc:
+        raise ConfigurationError(
+            f"{value!r} is not an https:// URL; give the CA's ACME directory URL, such as https://acme-v02.api.letsencrypt.org/directory",
+            option=name,
+        )
+
+
+def _check_name(value: t.Any, *, name: str) -> None:
+    if not isinstance(value, str) or not SAFE_NAME.match(value):
+        raise ConfigurationError(
+            f"{value!r} cannot name the certificate's directory and state files; use letters, digits, '.', '_' or '-', such as www",
+            option=name,
+        )
+
+
+def _check_identifiers(value: t.Any, *, name: str) -> None:
+    if not isinstance(value, list) or not value:
+        raise ConfigurationError(f"must be a list of DNS names and IP addresses, such as [www.example.com], not {value!r}", option=name)
+    parse_identifiers(value, option=name)
+
+
+def _check_challenge_overrides(value: t.Any, *, name: str) -> None:
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"must map identifiers to challenge types, such as {{'*.example.com': dns-01}}, not {value!r}", option=name)
+    for identifier, challenge in value.items():
+        parse_identifier(str(identifier), option=name)
+        if challenge not in CHALLENGE_TYPES:
+            raise ConfigurationError(f"{identifier} maps to {challenge!r}; use one of {', '.join(CHALLENGE_TYPES)}", option=name)
+
+
+def _check_webroot_hosts(value: t.Any, *, name: str) -> None:
+    # A bare string would be read letter by letter as host names to connect to.
+    if not isinstance(value, list) or not all(isinstance(host, str) and host for host in value):
+        raise ConfigurationError(f"must be a list of inventory host names, such as [web1, web2], not {value!r}", option=name)
+
+
+def _check_entry(problems: Problems, entry: dict[str, t.Any], prefix: str) -> None:
+    """The fields an entry sets; the others take the role-wide values, checked on their own."""
+    problems.check(_check_name, entry.get("name"), name=f"{prefix}.name")
+    problems.check(_check_identifiers, entry.get("identifiers"), name=f"{prefix}.identifiers")
+    if entry.get("challenge_overrides") is not None:
+        problems.check(_check_challenge_overrides, entry["challenge_overrides"], name=f"{prefix}.challenge_overrides")
+    if entry.get("webroot_hosts") is not None:
+        problems.check(_check_webroot_hosts, entry["webroot_hosts"], name=f"{prefix}.webroot_hosts")
+    if entry.get("renew_before_days") is not None:
+        minimum, meaning = MINIMUMS["acme_certificate_renew_before_days"]
+        problems.check(_check_minimum, entry["renew_before_days"], minimum, name=f"{prefix}.renew_before_days", meaning=meaning)
+    for field in ("mode", "key_mode"):
+        if entry.get(field) is not None:
+            problems.check(check_file_mode, entry[field], option=f"{prefix}.{field}")
+    for field in ENTRY_PATHS:
+        if entry.get(field):
+            problems.check(_check_absolute, entry[field], name=f"{prefix}.{field}")
+
+
+def certificate_problems(entries: t.Any) -> list[str]:
+    """The problems of acme_certificate_certificates, entry by entry, and names used twice."""
+    if not isinstance(entries, list):
+        return [f"{CERTIFICATES}: must be a list of certificates, such as [{{name: www, identifiers: [www.example.com]}}], not {entries!r}"]
+    problems = Problems()
+    first_with_name: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        prefix = f"{CERTIFICATES}[{index}]"
+        if not isinstance(entry, dict):
+            problems.lines.append(f"{prefix}: must be a dict with name and identifiers, not {entry!r}")
+            continue
+        _check_entry(problems, entry, prefix)
+        name = entry.get("name")
+        if isinstance(name, str) and name in first_with_name:
+            problems.lines.append(
+                f"{prefix}.name: {name!r} is already the name of {CERTIFICATES}[{first_with_name[name]}]; give each certificate a name of its own"
+            )
+        elif isinstance(name, str):
+            first_with_name[name] = index
+    return problems.lines
+
+
+def role_input_problems(variables: dict[str, t.Any]) -> list[str]:
+    """Every problem of the role's variables, one line each; those of the certificates last."""
+    problems = Problems()
+    for name, (minimum, meaning) in MINIMUMS.items():
+        if name in variables:
+            problems.check(_check_minimum, variables[name], minimum, name=name, meaning=meaning)
+    for name in PORTS:
+        if name in variables:
+            problems.check(_check_port, variables[name], name=name)
+    for name in MODES:
+        if name in variables:
+            problems.check(check_file_mode, variables[name], option=name)
+    for name in ABSOLUTE_PATHS:
+        if name in variables:
+            problems.check(_check_absolute, variables[name], name=name)
+    if "acme_certificate_directory" in variables:
+        problems.check(_check_directory_url, variables["acme_certificate_directory"], name="acme_certificate_directory")
+    if "acme_certificate_tls_alpn_listen" in variables:
+        problems.check(check_ip_address, str(variables["acme_certificate_tls_alpn_listen"]), option="acme_certificate_tls_alpn_listen")
+    if CERTIFICATES in variables:
+        problems.lines.extend(certificate_problems(variables[CERTIFICATES]))
+    return problems.lines
+
+
+class FilterModule:
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {"role_input_problems": role_input_problems}
