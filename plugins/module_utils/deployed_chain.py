@@ -9,32 +9,25 @@ run found nothing to do; the planning step asks this first and repairs what it f
 from __future__ import annotations
 
 import os
-import re
 import typing as t
 
+from ansible_collections.certforge.acme.plugins.module_utils._acme.chains import UnusablePem, directly_issued_by, load_pem_certificates
+
 try:
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import serialization
 except ImportError:
     pass  # reported by deps.missing_libraries() before any of this runs
-
-_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n(.*?)-----END CERTIFICATE-----", re.DOTALL)
 
 
 class Unusable(Exception):
     """The file is not a whole PEM list of certificates; the message says how."""
 
 
-def certificates_in(content: bytes) -> list[x509.Certificate]:
+def certificates_in(content: bytes) -> list[t.Any]:
     """Every certificate of a PEM file, refusing anything that is not a complete, parseable block."""
-    blocks = list(_BLOCK.finditer(content))
-    outside = _BLOCK.sub(b"", content)
-    if outside.strip() or content.count(b"-----BEGIN") != len(blocks):
-        raise Unusable("is incomplete")
     try:
-        return [x509.load_pem_x509_certificate(block.group(0)) for block in blocks]
-    except ValueError:
+        return load_pem_certificates(content)
+    except UnusablePem:
         raise Unusable("is incomplete") from None
 
 
@@ -48,24 +41,13 @@ def _read(path: str) -> bytes:
         raise Unusable(f"is unreadable ({error.strerror})") from None
 
 
-def _der(certificate: x509.Certificate) -> bytes:
+def _der(certificate: t.Any) -> bytes:
     return certificate.public_bytes(serialization.Encoding.DER)
 
 
-def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
-    check = getattr(certificate, "verify_directly_issued_by", None)
-    if check is None:  # cryptography < 40: the names at least must chain
-        return certificate.issuer == issuer.subject
-    try:
-        check(issuer)
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
-
-
-def chain_problem(certificate: x509.Certificate, *, chain_path: str | None, fullchain_path: str | None) -> str | None:
+def chain_problem(certificate: t.Any, *, chain_path: str | None, fullchain_path: str | None) -> str | None:
     """Why the deployed chain or full chain needs a repair, or None when both are whole and match."""
-    chain: list[x509.Certificate] | None = None
+    chain: list[t.Any] | None = None
     if chain_path:
         name = os.path.basename(chain_path)
         try:
@@ -74,7 +56,7 @@ def chain_problem(certificate: x509.Certificate, *, chain_path: str | None, full
             return f"{name} {error}"
         if not chain:
             return f"{name} is empty"
-        if not _issued_by(certificate, chain[0]):
+        if not directly_issued_by(certificate, chain[0]):
             return f"the certificate is not signed by the first certificate of {name}"
     if fullchain_path:
         name = os.path.basename(fullchain_path)

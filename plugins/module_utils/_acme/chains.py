@@ -108,22 +108,19 @@ def parse_issued_chain(content: bytes, *, url: str, identifiers: t.Sequence[Iden
     def unusable(what: str) -> ProtocolError:
         return ProtocolError(f"the certificate chain from {url} is unusable: {what}", url=url)
 
-    blocks = _pem_blocks(content, unusable)
-    certificates = []
-    for number, block in enumerate(blocks, start=1):
-        try:
-            certificates.append(x509.load_pem_x509_certificate(block))
-        except ValueError as exc:
-            raise unusable(f"certificate {number} cannot be parsed ({exc})") from None
+    try:
+        certificates = load_pem_certificates(content)
+    except UnusablePem as exc:
+        raise unusable(str(exc)) from None
+    if not certificates:
+        raise unusable("the body is empty")
     if _is_ca(certificates[0]):
         raise unusable("the first certificate is a CA certificate, not the one issued for the order")
     if len(certificates) == 1:
         raise unusable("it holds the certificate without any issuer certificate (an incomplete chain)")
     for number, (certificate, issuer) in enumerate(zip(certificates, certificates[1:]), start=1):
-        try:
-            _verify_directly_issued(certificate, issuer)
-        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-            raise unusable(f"certificate {number} is not signed by certificate {number + 1}") from None
+        if not directly_issued_by(certificate, issuer):
+            raise unusable(f"certificate {number} is not signed by certificate {number + 1}")
     named = set(_certificate_identifiers(certificates[0], unusable))
     wanted = set(identifiers)
     if named != wanted:
@@ -132,11 +129,36 @@ def parse_issued_chain(content: bytes, *, url: str, identifiers: t.Sequence[Iden
     return Chain(certificate=pems[0], intermediates=pems[1:])
 
 
-def _pem_blocks(content: bytes, unusable: t.Callable[[str], ProtocolError]) -> list[bytes]:
+class UnusablePem(ValueError):
+    """A PEM text that is not whole: the message says what is wrong, in a few words."""
+
+
+def load_pem_certificates(content: bytes) -> list[t.Any]:
+    """Every certificate of a PEM text, strictly: whole, parseable CERTIFICATE blocks and nothing else.
+
+    An empty text gives an empty list; the caller decides whether that is acceptable.
+    """
+    certificates = []
+    for number, block in enumerate(_pem_blocks(content), start=1):
+        try:
+            certificates.append(x509.load_pem_x509_certificate(block))
+        except ValueError as exc:
+            raise UnusablePem(f"certificate {number} cannot be parsed ({exc})") from None
+    return certificates
+
+
+def directly_issued_by(certificate: t.Any, issuer: t.Any) -> bool:
+    """Whether `issuer` signed `certificate` (names and signature)."""
+    try:
+        _verify_directly_issued(certificate, issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _pem_blocks(content: bytes) -> list[bytes]:
     """The text of each CERTIFICATE block; anything but blank lines outside them is refused."""
     text = content.decode("ascii", "replace")
-    if not text.strip():
-        raise unusable("the body is empty")
     blocks: list[bytes] = []
     current: list[str] | None = None
     for number, raw_line in enumerate(text.splitlines(), start=1):
@@ -145,16 +167,16 @@ def _pem_blocks(content: bytes, unusable: t.Callable[[str], ProtocolError]) -> l
             if line == _BEGIN:
                 current = [line]
             elif line:
-                raise unusable(f"text outside the PEM blocks at line {number}")
+                raise UnusablePem(f"text outside the PEM blocks at line {number}")
         elif line == _BEGIN:
-            raise unusable(f"certificate {len(blocks) + 1} is cut off (BEGIN without END)")
+            raise UnusablePem(f"certificate {len(blocks) + 1} is cut off (BEGIN without END)")
         else:
             current.append(line)
             if line == _END:
                 blocks.append(("\n".join(current) + "\n").encode("ascii"))
                 current = None
     if current is not None:
-        raise unusable(f"certificate {len(blocks) + 1} is cut off (BEGIN without END)")
+        raise UnusablePem(f"certificate {len(blocks) + 1} is cut off (BEGIN without END)")
     return blocks
 
 
