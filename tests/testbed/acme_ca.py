@@ -94,6 +94,11 @@ class AcmeCA:  # pylint: disable=too-many-instance-attributes  # one attribute p
         """The DNS zone every test name of this CA lives in."""
         return self.dns.zone
 
+    @property
+    def ip_address(self) -> str:
+        """The IP address identifier whose http-01 reaches ``webroot`` (127.0.0.1 for pebble, the session's for acme2certifier)."""
+        return self.dns.answer_address
+
     def rfc2136(self) -> dict[str, object]:
         """acme_dns_rfc2136's options for this CA's DNS server (server, port, zone, TSIG key)."""
         return {
