@@ -187,6 +187,8 @@ def test_acme2certifier_directory_offers_what_it_is_configured_for(acme2certifie
     assert {'newNonce', 'newAccount', 'newOrder', 'revokeCert', 'keyChange', 'renewalInfo'} <= directory.keys()
     assert directory['meta']['profiles'] == DEFAULT_PROFILES
     assert directory['meta']['version'] == '0.46.3'
+    # dns-persist-01 challenges name these as issuer-domain-names.
+    assert directory['meta']['caaIdentities'] == ['acme2certifier.test']
     assert 'externalAccountRequired' not in directory['meta']
     assert acme2certifier.eab_kid is None
 
