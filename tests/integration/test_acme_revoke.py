@@ -171,6 +171,31 @@ def test_revoke_with_certificate_key(run_playbook: RunPlaybook, acme_ca: AcmeCA,
     assert acme_ca.revocation_reason(certificate_pem) == _recorded(acme_ca, 1)
 
 
+def test_revoke_with_certificate_key_refused_gives_advice_for_that_key(run_playbook: RunPlaybook, acme_ca: AcmeCA,
+                                                                       issuance: Issuance) -> None:
+    if acme_ca.has('revokes_with_certificate_key'):
+        pytest.skip(f'{acme_ca.name} accepts revocations signed by the certificate key (test_revoke_with_certificate_key)')
+    by_certificate_key = issuance.certificates['by_certificate_key']
+    extra_vars = _acme_vars(
+        acme_ca,
+        account_key_path=str(issuance.account_key),
+        by_account=str(issuance.certificates['by_account'].certificate),
+        by_certificate_key={
+            'certificate': str(by_certificate_key.certificate),
+            'private_key': str(by_certificate_key.private_key),
+        },
+    )
+
+    run = run_playbook(PLAYBOOKS / 'revoke.yml', extra_vars=extra_vars, expect_failure=True)
+
+    message = run.failure_message("Revoke with the certificate's private key")
+    # acme2certifier looks the signing key up as an account and answers accountDoesNotExist.
+    assert message.startswith('revoking the certificate: CA error accountDoesNotExist (HTTP 403)')
+    # The key that signed is the certificate's: registering an account for it is no advice.
+    assert 'acme_account' not in message and 'register' not in message, message
+    assert 'account_key_src' in message, message
+    assert acme_ca.revocation_reason(by_certificate_key.certificate.read_text(encoding='ascii')) is None
+
 def _issue_with_probe(acme_ca: AcmeCA, account_key: pathlib.Path, work_dir: pathlib.Path, count: int) -> list[pathlib.Path]:
     """Issue ``count`` certificates for the account of ``account_key`` (P-256) with the testbed's own client.
 
