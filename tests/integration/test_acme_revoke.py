@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import secrets
 from collections.abc import Callable
 
 import pytest
@@ -196,6 +195,7 @@ def test_revoke_with_certificate_key_refused_gives_advice_for_that_key(run_playb
     assert 'account_key_src' in message, message
     assert acme_ca.revocation_reason(by_certificate_key.certificate.read_text(encoding='ascii')) is None
 
+
 def _issue_with_probe(acme_ca: AcmeCA, account_key: pathlib.Path, work_dir: pathlib.Path, count: int) -> list[pathlib.Path]:
     """Issue ``count`` certificates for the account of ``account_key`` (P-256) with the testbed's own client.
 
@@ -251,7 +251,7 @@ def test_revoke_for_every_reason_by_name_and_number(run_playbook: RunPlaybook, a
 
 
 @pytest.mark.acme_ca_needs('management_api')  # counts requests in pebble's log
-def test_revoke_refuses_unknown_reasons_before_contacting_the_ca(run_playbook: RunPlaybook, acme_ca: AcmeCA, pebble: PebbleServer,
+def test_revoke_refuses_unknown_reasons_before_contacting_the_ca(run_playbook: RunPlaybook, pebble: PebbleServer,
                                                                  issuance: Issuance) -> None:
     kept_valid = issuance.certificates['kept_valid']
     unknown_reasons = ['fraud', 7, '11', -1]
@@ -275,7 +275,7 @@ def test_revoke_refuses_unknown_reasons_before_contacting_the_ca(run_playbook: R
 
 
 @pytest.mark.acme_ca_needs('management_api')  # pebble's wording and records
-def test_revoke_mistakes(run_playbook: RunPlaybook, acme_ca: AcmeCA, pebble: PebbleServer, issuance: Issuance,
+def test_revoke_mistakes(run_playbook: RunPlaybook, pebble: PebbleServer, issuance: Issuance,
                          tmp_path: pathlib.Path) -> None:
     kept_valid = issuance.certificates['kept_valid']
     run = run_playbook(PLAYBOOKS / 'mistakes.yml', extra_vars=_acme_vars(

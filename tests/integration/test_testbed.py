@@ -199,9 +199,8 @@ def test_acme2certifier_directory_offers_what_it_is_configured_for(acme2certifie
         probe.register()
 
 
-def test_acme2certifier_validates_on_the_sessions_own_loopback_address(acme2certifier: Acme2certifierServer,
-                                                                        a2c_bind9: Bind9Server, a2c_webroot: WebrootServer,
-                                                                        session_loopback_address: str) -> None:
+def test_acme2certifier_validates_on_the_sessions_own_loopback_address(
+        acme2certifier: Acme2certifierServer, a2c_bind9: Bind9Server, a2c_webroot: WebrootServer, session_loopback_address: str) -> None:
     assert re.fullmatch(r'127\.0\.0\.(\d+)', session_loopback_address) and session_loopback_address != LOOPBACK
     assert a2c_bind9.answer_address == session_loopback_address
     assert (a2c_webroot.address, a2c_webroot.port) == (session_loopback_address, 80)
