@@ -8,6 +8,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import random
 import re
 import secrets
 import socket
@@ -30,6 +31,7 @@ from testbed.bind9 import Bind9Server
 from testbed.errors import TestbedError
 from testbed.fixtures import Acme2certifierFactory, PebbleFactory
 from testbed.https import loopback_session
+from testbed.loopback_address import pick_loopback_address
 from testbed.pebble import PebbleServer, PebbleSettings
 from testbed.ports import LOOPBACK
 from testbed.webserver import WebrootServer
@@ -214,6 +216,15 @@ def test_acme2certifier_validates_on_the_sessions_own_loopback_address(
     config.read(acme2certifier.config_path)
     # Never the machine's resolver: acme2certifier asks only the session's BIND.
     assert json.loads(config['DEFAULT']['dns_server_list']) == [session_loopback_address]
+
+
+def test_loopback_address_passes_over_an_address_whose_port_is_taken() -> None:
+    first = pick_loopback_address(rng=random.Random(7))
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind((first, 80))
+        holder.listen()
+        # The same random order, but its first address now has port 80 taken.
+        assert pick_loopback_address(rng=random.Random(7)) != first
 
 
 def test_acme2certifier_stops_by_pid(acme2certifier_factory: Acme2certifierFactory) -> None:
