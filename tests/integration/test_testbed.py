@@ -278,6 +278,23 @@ def test_acme_ca_validates_dns01_through_its_dns_server(acme_ca: AcmeCA) -> None
         acme_ca.dns.delete_txt(record)
 
 
+@pytest.mark.acme_ca_needs('dns_persist')
+def test_acme_ca_validates_dns_persist_01_through_its_dns_server(acme_ca: AcmeCA) -> None:
+    name = acme_ca.unique_name('persist')
+    probe = AcmeProbe(acme_ca.directory_url, ca_path=acme_ca.ca_path)
+    probe.register()
+    _order_url, order = probe.new_order([name])
+    authorization_url = order['authorizations'][0]
+    challenge = probe.challenge(authorization_url, 'dns-persist-01')
+    assert challenge is not None
+    assert challenge['accounturi'] == probe.account_url
+    issuer = challenge['issuer-domain-names'][0]
+    # The record stays: the name has its own A record, so it keeps resolving (see unique_name).
+    acme_ca.dns.add_txt(f'_validation-persist.{name}', f'{issuer}; accounturi={probe.account_url}')
+    assert probe.answer(challenge, authorization_url)['status'] == 'valid'
+    assert acme_ca.dns.query(name, 'A') == [acme_ca.ip_address]
+
+
 @pytest.mark.acme_ca_needs('revokes_with_certificate_key', 'management_api')
 def test_acme_ca_needs_skips_only_the_ca_that_lacks_it(acme_ca: AcmeCA) -> None:
     # Runs on pebble; the acme2certifier run is skipped with the reason (see the skip list).

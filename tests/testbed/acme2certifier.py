@@ -60,6 +60,8 @@ class Acme2certifierSettings:
     # ARI: the suggested window starts when this share of the lifetime has passed.
     renewal_threshold_percent: int = 85
     dns_persist_01: bool = True
+    # Whether a dns-persist-01 record with policy=wildcard may authorize a wildcard.
+    dns_persist_wildcard: bool = True
     # The directory's caaIdentities, which are also dns-persist-01's issuer-domain-names.
     issuer_domain_names: tuple[str, ...] = ('acme2certifier.test',)
 
@@ -198,7 +200,10 @@ class Acme2certifierServer:  # pylint: disable=too-many-instance-attributes  # o
         }
         config['Order'] = {'profiles': json.dumps(dict(settings.profiles))} if settings.profiles else {}
         config['Renewalinfo'] = {'renewalthreshold_pctg': str(settings.renewal_threshold_percent)}
-        config['Challenge'] = {'dns_persist_01_support': str(settings.dns_persist_01)}
+        config['Challenge'] = {
+            'dns_persist_01_support': str(settings.dns_persist_01),
+            'dns_persist_allow_policy_wildcard': str(settings.dns_persist_wildcard),
+        }
         if settings.eab_mac_keys:
             key_file = self.work_dir / 'eab-keys.csv'
             key_file.touch(mode=0o600)

@@ -107,7 +107,9 @@ class Bind9Server:
     def add_txt(self, name: str, value: str, *, ttl: int = 1) -> None:
         """Add a TXT record with a TSIG-signed RFC 2136 update, as a dns-01 hook would."""
         update = dns.update.UpdateMessage(self.zone, keyring=self.keyring, keyalgorithm=self.tsig_algorithm)
-        update.add(dns.name.from_text(name), ttl, 'TXT', value)
+        # Quoted, so that a value with spaces or ';' (a dns-persist-01 record) stays one string.
+        quoted = '"' + value.replace('\\', '\\\\').replace('"', '\\"') + '"'
+        update.add(dns.name.from_text(name), ttl, 'TXT', quoted)
         self._send_update(update)
 
     def delete_txt(self, name: str) -> None:
