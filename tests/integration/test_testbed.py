@@ -23,7 +23,7 @@ import pytest
 import requests
 from cryptography import x509
 
-from testbed.acme2certifier import DEFAULT_PROFILES, Acme2certifierServer
+from testbed.acme2certifier import DEFAULT_PROFILE_VALIDITY_DAYS, DEFAULT_PROFILES, Acme2certifierServer
 from testbed.acme_ca import AcmeCA
 from testbed.acme_probe import AcmeProbe
 from testbed.ansible import PlaybookRun
@@ -276,6 +276,28 @@ def test_acme_ca_validates_dns01_through_its_dns_server(acme_ca: AcmeCA) -> None
         assert probe.answer(challenge, authorization_url)['status'] == 'valid'
     finally:
         acme_ca.dns.delete_txt(record)
+
+
+@pytest.mark.parametrize('profile', [None, 'tlsserver', 'shortlived'])
+def test_acme2certifier_profiles_give_their_lifetimes(acme2certifier: Acme2certifierServer, a2c_bind9: Bind9Server,
+                                                      a2c_webroot: WebrootServer, profile: str | None) -> None:
+    name = f'profile-{secrets.token_hex(4)}.{a2c_bind9.zone}'
+    probe = AcmeProbe(acme2certifier.directory_url, ca_path=acme2certifier.ca_path)
+    probe.register()
+    order_url, order = probe.new_order([name], profile=profile)
+    # acme2certifier does not repeat the profile in the order object.
+    assert 'profile' not in order
+    challenge = probe.challenge(order['authorizations'][0], 'http-01')
+    assert challenge is not None
+    challenge_file = a2c_webroot.challenge_path / challenge['token']
+    challenge_file.write_text(probe.key_authorization(challenge['token']), encoding='ascii')
+    try:
+        assert probe.answer(challenge, order['authorizations'][0])['status'] == 'valid'
+    finally:
+        challenge_file.unlink()
+    leaf, *_issuers = probe.finalize(order_url, order, [name])
+    lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+    assert round(lifetime.total_seconds() / 86400) == DEFAULT_PROFILE_VALIDITY_DAYS[profile or 'classic']
 
 
 @pytest.mark.acme_ca_needs('dns_persist')

@@ -33,20 +33,23 @@ VENV = pathlib.Path(__file__).resolve().parents[2] / '.venv-a2c'
 WSGI_APPLICATION = 'acme2certifier.share.acme2certifier_wsgi:application'
 VERSION = '0.46.3'
 READY_PROBE_TIMEOUT_SECONDS = 0.5
-# What the three profiles of the 2026 Let's Encrypt are called and what they promise.
-# openssl_ca_handler 0.46.3 signs every certificate for cert_validity_days whatever the
-# profile: the server accepts and records the profile, the lifetime stays the same.
+# CRLReason codes (RFC 5280 §5.3.1) of the flags cryptography reads from a CRL entry.
 CRL_REASON_CODES = {
     x509.ReasonFlags.unspecified: 0, x509.ReasonFlags.key_compromise: 1, x509.ReasonFlags.ca_compromise: 2,
     x509.ReasonFlags.affiliation_changed: 3, x509.ReasonFlags.superseded: 4, x509.ReasonFlags.cessation_of_operation: 5,
     x509.ReasonFlags.certificate_hold: 6, x509.ReasonFlags.remove_from_crl: 8, x509.ReasonFlags.privilege_withdrawn: 9,
     x509.ReasonFlags.aa_compromise: 10,
 }
+# The three profiles of the 2026 Let's Encrypt, as the directory describes them, and the
+# lifetime each gives: one openssl_ca_handler per profile (acme2certifier's multi-handler
+# mode), all signing with the same intermediate. An order without a profile gets 'classic'.
 DEFAULT_PROFILES = {
     'classic': 'The 90-day certificate of old',
     'tlsserver': '45-day certificate for TLS servers',
     'shortlived': '6-day certificate, IP addresses allowed',
 }
+DEFAULT_PROFILE_VALIDITY_DAYS = {'classic': 90, 'tlsserver': 45, 'shortlived': 6}
+DEFAULT_PROFILE = 'classic'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +59,8 @@ class Acme2certifierSettings:
     # kid -> base64url HMAC key; any entry makes External Account Binding mandatory.
     eab_mac_keys: Mapping[str, str] = dataclasses.field(default_factory=dict)
     profiles: Mapping[str, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_PROFILES))
-    certificate_validity_days: int = 90
+    # profile -> lifetime of its certificates; DEFAULT_PROFILE's is also that of orders without a profile.
+    validity_days: Mapping[str, int] = dataclasses.field(default_factory=lambda: dict(DEFAULT_PROFILE_VALIDITY_DAYS))
     # ARI: the suggested window starts when this share of the lifetime has passed.
     renewal_threshold_percent: int = 85
     dns_persist_01: bool = True
@@ -185,20 +189,25 @@ class Acme2certifierServer:  # pylint: disable=too-many-instance-attributes  # o
         }
         config['Nonce'] = {'nonce_check_disable': 'False'}
         config['Directory'] = {'caaidentities': json.dumps(list(settings.issuer_domain_names))}
-        config['CAhandler'] = {
+        handler = {
             'handler_module': 'acme2certifier.cahandlers.openssl_ca_handler',
             'issuing_ca_key': str(issuing_ca.intermediate_key_path),
             'issuing_ca_cert': str(issuing_ca.intermediate_path),
             'issuing_ca_crl': str(self.crl_path),
             'cert_save_path': str(self.work_dir / 'issued'),
-            'cert_validity_days': str(settings.certificate_validity_days),
         }
+        config['CAhandler'] = {'multi_handler': 'True', 'default_handler': DEFAULT_PROFILE}
+        for profile, days in settings.validity_days.items():
+            config[f'CAhandler:{profile}'] = {**handler, 'cert_validity_days': str(days)}
         (self.work_dir / 'issued').mkdir(exist_ok=True)
         config['DBhandler'] = {
             'handler_module': 'acme2certifier.dbhandlers.wsgi_handler',
             'dbfile': str(self.work_dir / 'acme_srv.db'),
         }
-        config['Order'] = {'profiles': json.dumps(dict(settings.profiles))} if settings.profiles else {}
+        config['Order'] = {
+            'profiles': json.dumps(dict(settings.profiles)),
+            'profile_cahandler': json.dumps({profile: profile for profile in settings.validity_days}),
+        } if settings.profiles else {}
         config['Renewalinfo'] = {'renewalthreshold_pctg': str(settings.renewal_threshold_percent)}
         config['Challenge'] = {
             'dns_persist_01_support': str(settings.dns_persist_01),
