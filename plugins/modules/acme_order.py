@@ -253,6 +253,8 @@ challenge_data:
     - C(tls-alpn-01) gives C(resource) (the TLS SNI name; the reverse name for an IP address),
       C(certificate) and C(private_key) (PEM of the self-signed challenge certificate with the acmeIdentifier extension, RFC 8737).
     - Every entry also has the challenge's C(url), C(status) and C(token).
+    - A challenge type this collection does not answer itself (C(dns-persist-01), C(dns-account-01), C(onion-csr-01), any other)
+      is passed on as the CA's challenge object, every field as the CA sent it (for example C(issuer-domain-names)).
   returned: success, except in check mode when a new order would be created
   type: dict
   sample:
