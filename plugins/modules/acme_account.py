@@ -71,7 +71,10 @@ options:
         type: str
         required: true
       alg:
-        description: The MAC algorithm.
+        description:
+          - The MAC algorithm.
+          - V(HS384) needs a key of at least 48 bytes and V(HS512) one of at least 64 (RFC 7518 section 3.2);
+            a shorter one is refused before the CA is contacted.
         type: str
         choices: [HS256, HS384, HS512]
         default: HS256
