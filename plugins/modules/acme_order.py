@@ -47,12 +47,15 @@ options:
     description:
       - An order from an earlier run. When it is still V(pending), V(ready), V(processing) or V(valid)
         and is for the same identifiers, it is returned instead of creating a new order.
-      - An invalid, expired or unknown order, or one for other identifiers, is replaced by a new one.
+      - An invalid, expired or unknown order (the CA answers HTTP 404 or 410, with or without a problem document,
+        as after a reset of the CA), or one for other identifiers, is replaced by a new one.
+      - A value that is not an https:// URL is refused before anything is signed.
     type: str
   order_uri_file:
     description:
       - A file that keeps the URL of the order in flight, so that an interrupted run resumes it.
-      - When O(order_uri) is not given, the URL is read from this file (a missing file means no earlier order).
+      - When O(order_uri) is not given, the URL is read from this file (a missing file means no earlier order);
+        a file that holds anything but an https:// URL is refused before anything is signed.
         A new order's URL is written to it atomically with mode C(0600), creating its directory (mode C(0700)).
       - M(certforge.acme.acme_finalize) removes it once the certificate is downloaded (its O(certforge.acme.acme_finalize#module:order_uri_file)).
     type: path
@@ -278,7 +281,7 @@ import typing as t
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import AuthorizationClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.challenges import authorization_data
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProblemError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProblemError, ProtocolError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, require_creatable_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifiers
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import LIVE_STATUSES, Order, OrderClient
@@ -296,7 +299,15 @@ from ansible_collections.certforge.acme.plugins.module_utils.module_support impo
 def read_order_uri_file(path: str | None) -> str | None:
     if not path or not os.path.exists(path):
         return None
-    return read_file(path, option="order_uri_file").decode("utf-8", "replace").strip() or None
+    order_uri = read_file(path, option="order_uri_file").decode("utf-8", "replace").strip() or None
+    try:
+        require_https_url(order_uri, option="order_uri_file")
+    except ConfigurationError:
+        # nothing is signed for a URL that cannot be the CA's
+        raise ConfigurationError(
+            f"{path} holds {order_uri[:80]!r}, not the https:// URL of an order; remove the file to order anew", option="order_uri_file"
+        ) from None
+    return order_uri
 
 
 def write_order_uri_file(path: str, order_uri: str) -> None:
@@ -316,6 +327,10 @@ def resumable_order(orders: OrderClient, order_uri: str | None, identifiers: lis
     except ProblemError as error:
         if error.status in (404, 410) or error.has_type("malformed") or error.has_type("unauthorized"):
             return None  # gone, or not ours: order anew
+        raise
+    except ProtocolError as error:
+        if error.status in (404, 410):
+            return None  # gone without a problem document, as after a CA reset: order anew
         raise
     if order.status not in LIVE_STATUSES or order.expired:
         return None
