@@ -43,3 +43,32 @@ def test_an_order_uri_file_holding_no_https_url_is_refused_before_anything_is_si
     with pytest.raises(ConfigurationError) as caught:
         acme_order.read_order_uri_file(str(path))
     assert str(caught.value).startswith("order_uri_file: ") and "\n" not in str(caught.value)
+
+
+def pending_order_body():
+    return {
+        "status": "pending",
+        "expires": "2099-01-01T00:00:00Z",
+        "identifiers": [{"type": "dns", "value": name} for name in NAMES],
+        "authorizations": [f"{BASE}/authz/{name}" for name in NAMES],
+        "finalize": f"{ORDER}/finalize",
+    }
+
+
+def authz_body(name, status, challenge_status="pending"):
+    return {
+        "status": status,
+        "identifier": {"type": "dns", "value": name},
+        "challenges": [{"type": "http-01", "url": f"{BASE}/chall/{name}", "status": challenge_status, "token": "tok"}],
+    }
+
+
+@pytest.mark.parametrize("status, challenge_status", [
+    ("invalid", "invalid"), ("deactivated", "pending"), ("expired", "pending"), ("revoked", "valid"),
+    ("pending", "invalid"),  # a CA that leaves the authorization pending after its challenge failed
+])
+def test_a_pending_order_with_an_authorization_that_can_no_longer_be_valid_is_not_resumed(http, orders, status, challenge_status):
+    http.on("POST", ORDER, http.reply(200, pending_order_body()))
+    http.on("POST", f"{BASE}/authz/{NAMES[0]}", http.reply(200, authz_body(NAMES[0], "valid", "valid")))
+    http.on("POST", f"{BASE}/authz/{NAMES[1]}", http.reply(200, authz_body(NAMES[1], status, challenge_status)))
+    assert acme_order.resumable_order(orders, ORDER, IDENTIFIERS) is None
