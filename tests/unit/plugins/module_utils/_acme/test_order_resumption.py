@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import AuthorizationClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifiers
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import OrderClient
+from ansible_collections.certforge.acme.plugins.module_utils._acme.resume import resume_order
 from ansible_collections.certforge.acme.plugins.modules import acme_order
 
 BASE = "https://acme.example"
@@ -23,17 +25,30 @@ def orders(session, account_key):
     return OrderClient(session, account_key, ACCOUNT)
 
 
+@pytest.fixture
+def resume(orders, session, account_key):
+    """Resume ORDER for IDENTIFIERS; returns (order or None, why not)."""
+
+    def run(identifiers=IDENTIFIERS):
+        resumption = resume_order(orders, AuthorizationClient(session, account_key, ACCOUNT), ORDER, identifiers)
+        return resumption.order, resumption.reason
+
+    return run
+
+
 @pytest.mark.parametrize("status", [404, 410])
 @pytest.mark.parametrize("body", [b"", b"<html>Not Found</html>"], ids=["empty", "html"])
-def test_an_order_the_ca_does_not_know_without_a_problem_document_is_replaced(http, orders, status, body):
+def test_an_order_the_ca_does_not_know_without_a_problem_document_is_replaced(http, resume, status, body):
     http.on("POST", ORDER, http.reply(status, content=body, content_type="text/html" if body else None))
-    assert acme_order.resumable_order(orders, ORDER, IDENTIFIERS) is None
+    order, reason = resume()
+    assert order is None and reason == f"the CA does not know the order {ORDER} (HTTP {status})"
 
 
 @pytest.mark.parametrize("status", [404, 410])
-def test_an_order_the_ca_does_not_know_with_a_problem_document_is_replaced(http, orders, status):
+def test_an_order_the_ca_does_not_know_with_a_problem_document_is_replaced(http, resume, status):
     http.on("POST", ORDER, http.reply(status, {"type": "urn:ietf:params:acme:error:malformed", "detail": "no such order"}))
-    assert acme_order.resumable_order(orders, ORDER, IDENTIFIERS) is None
+    order, reason = resume()
+    assert order is None and reason == f"the CA does not know the order {ORDER} (malformed, HTTP {status})"
 
 
 @pytest.mark.parametrize("content", ["http://acme.example/order/1", "acme.example/order/1", "garbage\x00"])
@@ -67,8 +82,31 @@ def authz_body(name, status, challenge_status="pending"):
     ("invalid", "invalid"), ("deactivated", "pending"), ("expired", "pending"), ("revoked", "valid"),
     ("pending", "invalid"),  # a CA that leaves the authorization pending after its challenge failed
 ])
-def test_a_pending_order_with_an_authorization_that_can_no_longer_be_valid_is_not_resumed(http, orders, status, challenge_status):
+def test_a_pending_order_with_an_authorization_that_can_no_longer_be_valid_is_not_resumed(http, resume, status, challenge_status):
     http.on("POST", ORDER, http.reply(200, pending_order_body()))
     http.on("POST", f"{BASE}/authz/{NAMES[0]}", http.reply(200, authz_body(NAMES[0], "valid", "valid")))
     http.on("POST", f"{BASE}/authz/{NAMES[1]}", http.reply(200, authz_body(NAMES[1], status, challenge_status)))
-    assert acme_order.resumable_order(orders, ORDER, IDENTIFIERS) is None
+    order, reason = resume()
+    assert order is None
+    assert reason.startswith(f"the order {ORDER} can no longer be finalized: the CA refused www.example.org: ")
+
+
+def test_a_pending_order_whose_authorizations_can_still_be_validated_is_resumed_with_them(http, resume):
+    http.on("POST", ORDER, http.reply(200, pending_order_body()))
+    http.on("POST", f"{BASE}/authz/{NAMES[0]}", http.reply(200, authz_body(NAMES[0], "valid", "valid")))
+    http.on("POST", f"{BASE}/authz/{NAMES[1]}", http.reply(200, authz_body(NAMES[1], "pending")))
+    order, reason = resume()
+    assert order.uri == ORDER and reason is None
+
+
+@pytest.mark.parametrize("status", ["invalid"])
+def test_an_invalid_order_is_not_resumed_and_says_why(http, resume, status):
+    http.on("POST", ORDER, http.reply(200, {**pending_order_body(), "status": status, "error": {"type": "x", "detail": "authz failed"}}))
+    order, reason = resume()
+    assert order is None and reason == f"the order {ORDER} is invalid: authz failed"
+
+
+def test_an_order_for_other_identifiers_is_not_resumed(http, resume):
+    http.on("POST", ORDER, http.reply(200, pending_order_body()))
+    order, reason = resume(identifiers=IDENTIFIERS[:1])
+    assert order is None and reason == f"the order {ORDER} is for other identifiers (example.org, www.example.org)"

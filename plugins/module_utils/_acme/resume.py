@@ -1,0 +1,73 @@
+# Copyright: certforge.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Taking up the order an earlier run left, or saying why a new one is needed.
+
+An order is worth resuming only while it can still end in a certificate for this request: it is
+live (RFC 8555 section 7.1.6), for the same identifiers, and none of its authorizations is refused
+(a CA may leave an order `pending` after one failed; resuming it would wait for nothing).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from .authorizations import Authorization, AuthorizationClient
+from .errors import ProblemError, ProtocolError
+from .identifiers import Identifier
+from .orders import LIVE_STATUSES, Order, OrderClient
+from .validation import is_refused, refusal_reason
+
+# What a CA answers for an order it does not know (any more): gone, or not this account's.
+_UNKNOWN_ORDER_STATUSES = (404, 410)
+_UNKNOWN_ORDER_TYPES = ("malformed", "unauthorized")
+
+
+class Resumption(t.NamedTuple):
+    """The order to take up (None: order anew), its authorizations when they were read, and why
+    the order on record was not taken up (None when it was, or when there was none)."""
+
+    order: Order | None
+    authorizations: list[Authorization] | None = None
+    reason: str | None = None
+
+
+def resume_order(
+    orders: OrderClient,
+    authz_client: AuthorizationClient,
+    order_uri: str | None,
+    identifiers: t.Sequence[Identifier],
+) -> Resumption:
+    """The order at `order_uri` if it can still give a certificate for `identifiers`, else why not."""
+    if not order_uri:
+        return Resumption(None)
+    try:
+        order = orders.get(order_uri)
+    except ProblemError as error:
+        if error.status in _UNKNOWN_ORDER_STATUSES or error.short_type in _UNKNOWN_ORDER_TYPES:
+            return Resumption(None, reason=f"the CA does not know the order {order_uri} ({error.short_type}, HTTP {error.status})")
+        raise
+    except ProtocolError as error:
+        if error.status in _UNKNOWN_ORDER_STATUSES:  # without a problem document, as after a reset of the CA
+            return Resumption(None, reason=f"the CA does not know the order {order_uri} (HTTP {error.status})")
+        raise
+    reason = _unusable(order, identifiers)
+    if reason:
+        return Resumption(None, reason=reason)
+    authorizations = authz_client.get_all(order.authorizations)
+    refused = [authorization for authorization in authorizations if is_refused(authorization)]
+    if refused:
+        names = "; ".join(f"{item.identifier.value}: {refusal_reason(item)}" for item in refused)
+        return Resumption(None, reason=f"the order {order_uri} can no longer be finalized: the CA refused {names}")
+    return Resumption(order, authorizations)
+
+
+def _unusable(order: Order, identifiers: t.Sequence[Identifier]) -> str | None:
+    if order.status not in LIVE_STATUSES:
+        problem = f": {order.error.get('detail')}" if order.error and order.error.get("detail") else ""
+        return f"the order {order.uri} is {order.status}{problem}"
+    if order.expired:
+        return f"the order {order.uri} expired at {order.expires}"
+    if set(order.identifiers) != set(identifiers):
+        listed = ", ".join(sorted(identifier.value for identifier in order.identifiers))
+        return f"the order {order.uri} is for other identifiers ({listed})"
+    return None
