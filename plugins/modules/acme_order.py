@@ -51,6 +51,7 @@ options:
     description:
       - An order from an earlier run. When it is still V(pending), V(ready), V(processing) or V(valid)
         and is for the same identifiers, it is returned instead of creating a new order.
+      - An order that says it was asked with another O(profile), O(not_before) or O(not_after) than this task asks is not resumed.
       - An invalid, expired or unknown order (the CA answers HTTP 404 or 410, with or without a problem document,
         as after a reset of the CA), or one for other identifiers, is replaced by a new one.
       - A value that is not an https:// URL is refused before anything is signed.
@@ -61,6 +62,10 @@ options:
       - When O(order_uri) is not given, the URL is read from this file (a missing file means no earlier order);
         a file that holds anything but an https:// URL is refused before anything is signed.
         A new order's URL is written to it atomically with mode C(0600), creating its directory (mode C(0700)).
+      - What the order was asked with (identifiers, O(profile), O(not_before), O(not_after)) is kept beside it, in
+        the same path with C(.request) appended (JSON naming the order). An order asked otherwise is not resumed
+        for a different request. The URL file keeps its one-line format, which older versions read; a file an
+        older version wrote, without the record, is compared with what the order itself says it was asked with.
       - M(certforge.acme.acme_finalize) removes it once the certificate is downloaded (its O(certforge.acme.acme_finalize#module:order_uri_file)).
     type: path
   not_before:
@@ -290,14 +295,14 @@ challenge_data_dns:
     _acme-challenge.example.com: [yUoWMtJbGRkXf0s5GCFmIM8c4mfpE1cVwMXwxA1B7j4, 8vD6s0bmRRJ2a5tg4SctX7UTZgLqXZk2NNUXUGnISqc]
 """
 
-import os
 import typing as t
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import Authorization, AuthorizationClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.challenges import authorization_data
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProblemError
-from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, require_creatable_file, write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import require_creatable_file
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifiers
+from ansible_collections.certforge.acme.plugins.module_utils._acme.order_record import OrderRequest, read_order_record, write_order_record
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import check_ari_id
 from ansible_collections.certforge.acme.plugins.module_utils._acme.resume import resume_order
@@ -309,28 +314,6 @@ from ansible_collections.certforge.acme.plugins.module_utils.module_support impo
     require_https_url,
     resolve_account,
 )
-
-
-def read_order_uri_file(path: str | None) -> str | None:
-    if not path or not os.path.exists(path):
-        return None
-    order_uri = read_file(path, option="order_uri_file").decode("utf-8", "replace").strip() or None
-    try:
-        require_https_url(order_uri, option="order_uri_file")
-    except ConfigurationError:
-        # nothing is signed for a URL that cannot be the CA's
-        raise ConfigurationError(
-            f"{path} holds {order_uri[:80]!r}, not the https:// URL of an order; remove the file to order anew", option="order_uri_file"
-        ) from None
-    return order_uri
-
-
-def write_order_uri_file(path: str, order_uri: str) -> None:
-    try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
-        write_file_atomically(path, f"{order_uri}\n".encode("utf-8"), mode=0o600)
-    except OSError as error:
-        raise ConfigurationError(f"cannot write {path}: {error.strerror}", option="order_uri_file") from None
 
 
 def describe_authorizations(known: list[Authorization], thumbprint: str) -> dict[str, t.Any]:
@@ -398,8 +381,9 @@ def main() -> None:
         orders = OrderClient(session, key, account_uri, warn=module.warn)
         orders.check_extensions(replaces=params["replaces"], profile=params["profile"])
         authz_client = AuthorizationClient(session, key, account_uri)
-        on_record = params["order_uri"] or read_order_uri_file(params["order_uri_file"])
-        order, authorizations, reason = resume_order(orders, authz_client, on_record, identifiers)
+        request = OrderRequest(identifiers, profile=params["profile"], not_before=params["not_before"], not_after=params["not_after"])
+        on_record, asked = (params["order_uri"], None) if params["order_uri"] else read_order_record(params["order_uri_file"])
+        order, authorizations, reason = resume_order(orders, authz_client, on_record, request, asked=asked)
         if reason:
             module.warn(f"{reason}; {'a new order would be made' if module.check_mode else 'ordered anew'}")
         changed = order is None
@@ -409,7 +393,7 @@ def main() -> None:
             order = create_order(module, orders, identifiers)
             authorizations = None
             if params["order_uri_file"]:
-                write_order_uri_file(params["order_uri_file"], order.uri)
+                write_order_record(params["order_uri_file"], order.uri, request)
         described = describe_authorizations(authorizations or authz_client.get_all(order.authorizations), key.thumbprint)
     module.exit_json(changed=changed, account_uri=account_uri, order_uri=order.uri, order=order.summary(), new_order_reason=reason, **described)
 

@@ -13,7 +13,7 @@ import typing as t
 
 from .authorizations import Authorization, AuthorizationClient
 from .errors import ProblemError, ProtocolError
-from .identifiers import Identifier
+from .order_record import OrderRequest
 from .orders import LIVE_STATUSES, Order, OrderClient
 from .validation import is_refused, refusal_reason
 
@@ -35,9 +35,15 @@ def resume_order(
     orders: OrderClient,
     authz_client: AuthorizationClient,
     order_uri: str | None,
-    identifiers: t.Sequence[Identifier],
+    request: OrderRequest,
+    *,
+    asked: OrderRequest | None = None,
 ) -> Resumption:
-    """The order at `order_uri` if it can still give a certificate for `identifiers`, else why not."""
+    """The order at `order_uri` if it can still give a certificate for `request`, else why not.
+
+    `asked` is what the order was asked with, when a record says so; without one, what the order
+    object itself says (profile, notBefore, notAfter, where the CA echoes them) is compared.
+    """
     if not order_uri:
         return Resumption(None)
     try:
@@ -50,7 +56,7 @@ def resume_order(
         if error.status in _UNKNOWN_ORDER_STATUSES:  # without a problem document, as after a reset of the CA
             return Resumption(None, reason=f"the CA does not know the order {order_uri} (HTTP {error.status})")
         raise
-    reason = _unusable(order, identifiers)
+    reason = _unusable(order, request, asked)
     if reason:
         return Resumption(None, reason=reason)
     authorizations = authz_client.get_all(order.authorizations)
@@ -61,13 +67,16 @@ def resume_order(
     return Resumption(order, authorizations)
 
 
-def _unusable(order: Order, identifiers: t.Sequence[Identifier]) -> str | None:
+def _unusable(order: Order, request: OrderRequest, asked: OrderRequest | None) -> str | None:
     if order.status not in LIVE_STATUSES:
         problem = f": {order.error.get('detail')}" if order.error and order.error.get("detail") else ""
         return f"the order {order.uri} is {order.status}{problem}"
     if order.expired:
         return f"the order {order.uri} expired at {order.expires}"
-    if set(order.identifiers) != set(identifiers):
+    if set(order.identifiers) != set(request.identifiers):
         listed = ", ".join(sorted(identifier.value for identifier in order.identifiers))
         return f"the order {order.uri} is for other identifiers ({listed})"
+    differences = request.differences(asked) if asked is not None else request.echo_differences(order.data)
+    if differences:
+        return f"the order {order.uri} was asked with {'; '.join(differences)}"
     return None

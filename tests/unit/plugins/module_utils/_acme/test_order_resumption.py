@@ -9,9 +9,9 @@ import pytest
 from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import AuthorizationClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifiers
+from ansible_collections.certforge.acme.plugins.module_utils._acme.order_record import OrderRequest, read_order_record
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import OrderClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.resume import resume_order
-from ansible_collections.certforge.acme.plugins.modules import acme_order
 
 BASE = "https://acme.example"
 ACCOUNT = f"{BASE}/acct/1"
@@ -30,7 +30,7 @@ def resume(orders, session, account_key):
     """Resume ORDER for IDENTIFIERS; returns (order or None, why not)."""
 
     def run(identifiers=IDENTIFIERS):
-        resumption = resume_order(orders, AuthorizationClient(session, account_key, ACCOUNT), ORDER, identifiers)
+        resumption = resume_order(orders, AuthorizationClient(session, account_key, ACCOUNT), ORDER, OrderRequest(identifiers))
         return resumption.order, resumption.reason
 
     return run
@@ -56,7 +56,7 @@ def test_an_order_uri_file_holding_no_https_url_is_refused_before_anything_is_si
     path = tmp_path / "www.uri"
     path.write_text(content + "\n", encoding="utf-8")
     with pytest.raises(ConfigurationError) as caught:
-        acme_order.read_order_uri_file(str(path))
+        read_order_record(str(path))
     assert str(caught.value).startswith("order_uri_file: ") and "\n" not in str(caught.value)
 
 
