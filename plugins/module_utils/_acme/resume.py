@@ -17,9 +17,11 @@ from .order_record import OrderRequest
 from .orders import LIVE_STATUSES, Order, OrderClient
 from .validation import is_refused, refusal_reason
 
-# What a CA answers for an order it does not know (any more): gone, or not this account's.
+# What a CA answers for an order it does not know (any more): 404 or 410, with or without a problem
+# document. A read of an order carries no payload that could be wrong, so any other refusal (4xx
+# with a problem: malformed, unauthorized, acme2certifier's orderNotReady "order not found", ...)
+# also says this account cannot use that order.
 _UNKNOWN_ORDER_STATUSES = (404, 410)
-_UNKNOWN_ORDER_TYPES = ("malformed", "unauthorized")
 
 
 class Resumption(t.NamedTuple):
@@ -49,8 +51,9 @@ def resume_order(
     try:
         order = orders.get(order_uri)
     except ProblemError as error:
-        if error.status in _UNKNOWN_ORDER_STATUSES or error.short_type in _UNKNOWN_ORDER_TYPES:
-            return Resumption(None, reason=f"the CA does not know the order {order_uri} ({error.short_type}, HTTP {error.status})")
+        if error.status is not None and 400 <= error.status < 500:
+            detail = f": {error.detail}" if error.detail else ""
+            return Resumption(None, reason=f"the CA does not know the order {order_uri} ({error.short_type}, HTTP {error.status}{detail})")
         raise
     except ProtocolError as error:
         if error.status in _UNKNOWN_ORDER_STATUSES:  # without a problem document, as after a reset of the CA

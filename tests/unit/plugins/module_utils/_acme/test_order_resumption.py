@@ -44,11 +44,12 @@ def test_an_order_the_ca_does_not_know_without_a_problem_document_is_replaced(ht
     assert order is None and reason == f"the CA does not know the order {ORDER} (HTTP {status})"
 
 
-@pytest.mark.parametrize("status", [404, 410])
-def test_an_order_the_ca_does_not_know_with_a_problem_document_is_replaced(http, resume, status):
-    http.on("POST", ORDER, http.reply(status, {"type": "urn:ietf:params:acme:error:malformed", "detail": "no such order"}))
+@pytest.mark.parametrize("status, kind", [(404, "malformed"), (410, "malformed"), (403, "unauthorized"), (403, "orderNotReady")])
+def test_an_order_the_ca_does_not_know_with_a_problem_document_is_replaced(http, resume, status, kind):
+    # acme2certifier 0.46 answers an unknown order with 403 orderNotReady "order not found"
+    http.on("POST", ORDER, http.reply(status, {"type": f"urn:ietf:params:acme:error:{kind}", "detail": "order not found"}))
     order, reason = resume()
-    assert order is None and reason == f"the CA does not know the order {ORDER} (malformed, HTTP {status})"
+    assert order is None and reason == f"the CA does not know the order {ORDER} ({kind}, HTTP {status}: order not found)"
 
 
 @pytest.mark.parametrize("content", ["http://acme.example/order/1", "acme.example/order/1", "garbage\x00"])
