@@ -107,3 +107,13 @@ def test_an_order_answered_with_a_bare_404_or_410_is_replaced(
     assert placed['order_uri'] != old_order.uri
     assert placed['new_order_reason'] == f'the CA does not know the order {old_order.uri} (HTTP {status})'
 
+
+
+def test_a_key_rollover_rerun_with_the_old_key_and_account_uri_changes_nothing(
+        acme_ca: AcmeCA, run_playbook: RunPlaybook, tmp_path: pathlib.Path) -> None:
+    own = create_account(acme_ca, tmp_path / 'account')  # its key changes: not the module's shared account
+    run = run_playbook(PLAYBOOKS / 'rollover_rerun.yml', extra_vars={
+        'acme': own.module_defaults(), 'new_key_path': str(tmp_path / 'account-new.key')})
+
+    assert run.changed_tasks == ['Create the new account key', 'Change the account key']
+    assert run['Change the account key again, as a rerun does']['account_uri'] == own.uri
