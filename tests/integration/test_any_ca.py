@@ -117,3 +117,18 @@ def test_a_key_rollover_rerun_with_the_old_key_and_account_uri_changes_nothing(
 
     assert run.changed_tasks == ['Create the new account key', 'Change the account key']
     assert run['Change the account key again, as a rerun does']['account_uri'] == own.uri
+
+
+@pytest.mark.acme_ca_needs('profiles')
+def test_an_order_on_record_asked_with_another_profile_is_not_resumed(
+        acme_ca: AcmeCA, account: TestAccount, run_playbook: RunPlaybook, tmp_path: pathlib.Path) -> None:
+    order_file = tmp_path / 'orders' / 'web1-www.uri'
+    run = run_playbook(PLAYBOOKS / 'profile_change.yml', extra_vars={
+        'acme': account.module_defaults(), 'identifiers': [acme_ca.unique_name('profile')], 'order_file': str(order_file),
+        'first_profile': 'classic', 'second_profile': 'shortlived'})
+
+    first, again, other = run['Order with the first profile'], run['Order again with the first profile'], run['Order with the second profile']
+    assert again['changed'] is False and again['order_uri'] == first['order_uri']
+    assert other['changed'] is True and other['order_uri'] != first['order_uri']
+    assert other['new_order_reason'] == f"the order {first['order_uri']} was asked with profile classic (this run asks shortlived)"
+    assert order_file.read_text(encoding='utf-8') == f"{other['order_uri']}\n"
