@@ -13,14 +13,17 @@ import secrets
 from collections.abc import Callable
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifiers
-from test_issuance_support import TestAccount, create_account, subject_alternative_names, write_csr
+from test_issuance_support import ChallengeProvisioner, TestAccount, create_account, ready_order, subject_alternative_names, write_csr
 from testbed import faults
 from testbed.acme_ca import AcmeCA
 from testbed.ansible import PlaybookRun
 from testbed.fault_proxy import FaultProxy
 from testbed.faults import Fault
+from testbed.tls_alpn import TlsAlpnResponders
 
 PLAYBOOKS = pathlib.Path(__file__).resolve().parent / 'playbooks' / 'any_ca'
 RunPlaybook = Callable[..., PlaybookRun]
@@ -132,3 +135,25 @@ def test_an_order_on_record_asked_with_another_profile_is_not_resumed(
     assert other['changed'] is True and other['order_uri'] != first['order_uri']
     assert other['new_order_reason'] == f"the order {first['order_uri']} was asked with profile classic (this run asks shortlived)"
     assert order_file.read_text(encoding='utf-8') == f"{other['order_uri']}\n"
+
+
+def test_a_certificate_key_revocation_the_ca_refuses_gives_advice_for_that_key(
+        acme_ca: AcmeCA, account: TestAccount, tls_alpn: TlsAlpnResponders, run_playbook: RunPlaybook, tmp_path: pathlib.Path) -> None:
+    if acme_ca.has('revokes_with_certificate_key'):
+        pytest.skip(f'{acme_ca.name} accepts revocations signed by the certificate key; the refusal needs a CA that does not')
+    name = acme_ca.unique_name('own-key')
+    csr_path = write_csr(tmp_path / 'www.csr', [name])
+    with ChallengeProvisioner.for_ca(acme_ca, tls_alpn) as provisioner:
+        order = ready_order(account, [name], provisioner)
+    csr = x509.load_pem_x509_csr(csr_path.read_bytes())
+    order, _finalized = account.orders.issue(order, csr.public_bytes(serialization.Encoding.DER), timeout=60)
+    [chain] = account.orders.download_chains(order, alternates=False)
+    certificate_path = tmp_path / 'www.crt'
+    certificate_path.write_bytes(chain.certificate)
+
+    run = run_playbook(PLAYBOOKS / 'revoke_with_certificate_key.yml', expect_failure=True, extra_vars={
+        'acme_directory': acme_ca.directory_url, 'ca_path': str(acme_ca.ca_path),
+        'certificate_path': str(certificate_path), 'private_key_path': str(csr_path.with_suffix('.key'))})
+
+    message = run.failure_message('Revoke')
+    assert "certificate's own key" in message and 'register' not in message, message
