@@ -85,8 +85,7 @@ options:
   order_uri_file:
     description:
       - The order state file of M(certforge.acme.acme_order) (its O(certforge.acme.acme_order#module:order_uri_file)),
-        removed once the certificate is downloaded, because the order is finished, together with the record of what
-        the order was asked with beside it (the same path with C(.request) appended).
+        removed once the certificate is downloaded, because the order is finished.
     type: path
   timeout:
     description: Seconds to wait for the CA to issue the certificate; V(0) looks once without waiting.

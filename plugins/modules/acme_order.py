@@ -62,10 +62,10 @@ options:
       - When O(order_uri) is not given, the URL is read from this file (a missing file means no earlier order);
         a file that holds anything but an https:// URL is refused before anything is signed.
         A new order's URL is written to it atomically with mode C(0600), creating its directory (mode C(0700)).
-      - What the order was asked with (identifiers, O(profile), O(not_before), O(not_after)) is kept beside it, in
-        the same path with C(.request) appended (JSON naming the order). An order asked otherwise is not resumed
-        for a different request. The URL file keeps its one-line format, which older versions read; a file an
-        older version wrote, without the record, is compared with what the order itself says it was asked with.
+      - The first line of the file is the order's URL; the second is JSON with what the order was asked with
+        (identifiers, O(profile), O(not_before), O(not_after)). An order asked otherwise is not resumed for a
+        different request. A file of an earlier version (the URL alone) is read as it is, and its order compared
+        with what the order itself says it was asked with (where the CA echoes it).
       - M(certforge.acme.acme_finalize) removes it once the certificate is downloaded (its O(certforge.acme.acme_finalize#module:order_uri_file)).
     type: path
   not_before:

@@ -1,11 +1,11 @@
 # Copyright: certforge.acme contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The record of the order in flight: its URL in `order_uri_file`, what it was asked with beside it.
+"""The record of the order in flight, in `order_uri_file`: its URL, then what it was asked with.
 
-The URL file keeps the one-line format older runs read. What was asked (identifiers, profile,
-notBefore/notAfter: RFC 8555 section 7.4 and the profiles extension) goes to `<order_uri_file>.request`,
-JSON naming the order it belongs to, so a record that an older run left behind a newer URL is
-recognised as stale and ignored.
+The first line is the order's URL, as the file has always held it (files written before hold only
+that line and are read as they are). The second line is JSON with what the order was asked with
+(identifiers, profile, notBefore/notAfter: RFC 8555 section 7.4 and the profiles extension) and
+the URL it belongs to, so a hand-edited file whose lines disagree is read as holding no record.
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from .errors import ConfigurationError
 from .files import read_file, write_file_atomically
 from .identifiers import Identifier, identifiers_from_acme
 from .timestamps import parse_rfc3339
-
-REQUEST_SUFFIX = ".request"
-
 
 class OrderRequest(t.NamedTuple):
     """What a newOrder asks for, beyond the account."""
@@ -79,57 +76,53 @@ def _same_instant(first: str | None, second: str | None) -> bool:
         return first == second
 
 
-def request_path(order_uri_file: str) -> str:
-    return order_uri_file + REQUEST_SUFFIX
-
-
 def read_order_record(path: str | None) -> tuple[str | None, OrderRequest | None]:
-    """The order URL in `path` and what it was asked with, when a record for that very order sits beside it.
+    """The order URL in `path` and what it was asked with, when the file records it.
 
-    A file that holds anything but an https:// URL is refused: nothing is signed for it.
+    A file whose first line is not an https:// URL is refused: nothing is signed for it.
     """
     if not path or not os.path.exists(path):
         return None, None
-    order_uri = read_file(path, option="order_uri_file").decode("utf-8", "replace").strip() or None
-    if order_uri is None:
+    lines = read_file(path, option="order_uri_file").decode("utf-8", "replace").strip().splitlines()
+    order_uri = lines[0].strip() if lines else None
+    if not order_uri:
         return None, None
     parsed = urlparse(order_uri)
     if parsed.scheme != "https" or not parsed.netloc or any(char.isspace() or not char.isprintable() for char in order_uri):
         raise ConfigurationError(
             f"{path} holds {order_uri[:80]!r}, not the https:// URL of an order; remove the file to order anew", option="order_uri_file"
         )
-    return order_uri, _read_request(request_path(path), order_uri)
+    return order_uri, _parse_request(lines[1] if len(lines) > 1 else None, order_uri)
 
 
-def _read_request(path: str, order_uri: str) -> OrderRequest | None:
+def _parse_request(line: str | None, order_uri: str) -> OrderRequest | None:
+    if not line:
+        return None  # a file of an earlier version: only the URL
     try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read().decode("utf-8"))
+        data = json.loads(line)
         if not isinstance(data, dict) or data.get("order_uri") != order_uri:
-            return None  # none, or one left by another order
+            return None
         return OrderRequest(
             identifiers_from_acme(data["identifiers"]),
             profile=_text(data.get("profile")),
             not_before=_text(data.get("not_before")),
             not_after=_text(data.get("not_after")),
         )
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, ConfigurationError):
-        return None  # unreadable: treated like a record of an older run, which has none
+    except (ValueError, KeyError, TypeError, ConfigurationError):
+        return None  # unreadable: treated like a file of an earlier version
 
 
 def write_order_record(path: str, order_uri: str, request: OrderRequest) -> None:
-    """Write what was asked, then the URL (mode 0600, directory 0700), each atomically."""
-    record = {"order_uri": order_uri, **request.as_record()}
+    """Write the URL and what was asked, atomically, mode 0600, creating the directory (0700)."""
+    record = json.dumps({"order_uri": order_uri, **request.as_record()}, sort_keys=True)
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
-        write_file_atomically(request_path(path), (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"), mode=0o600)
-        write_file_atomically(path, f"{order_uri}\n".encode("utf-8"), mode=0o600)
+        write_file_atomically(path, f"{order_uri}\n{record}\n".encode("utf-8"), mode=0o600)
     except OSError as error:
-        raise ConfigurationError(f"cannot write {error.filename or path}: {error.strerror}", option="order_uri_file") from None
+        raise ConfigurationError(f"cannot write {path}: {error.strerror}", option="order_uri_file") from None
 
 
 def remove_order_record(path: str) -> None:
-    """Forget the order once finished: the URL file and the record beside it."""
-    for name in (path, request_path(path)):
-        if os.path.exists(name):
-            os.unlink(name)
+    """Forget the order once finished."""
+    if os.path.exists(path):
+        os.unlink(path)

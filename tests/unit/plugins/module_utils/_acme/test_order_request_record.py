@@ -73,24 +73,28 @@ def test_without_a_record_what_the_order_itself_says_was_asked_is_compared(resum
     assert order is not None
 
 
-def test_the_record_sits_beside_an_order_uri_file_older_runs_still_read(tmp_path):
+def test_the_record_follows_the_url_which_stays_the_first_line(tmp_path):
     path = str(tmp_path / "orders" / "web1-www.uri")
     request = OrderRequest(IDENTIFIERS, profile="shortlived", not_before="2027-01-01T00:00:00Z")
     write_order_record(path, ORDER, request)
 
-    assert (tmp_path / "orders" / "web1-www.uri").read_text(encoding="utf-8") == f"{ORDER}\n"  # what older runs read
+    url_line, record_line = (tmp_path / "orders" / "web1-www.uri").read_text(encoding="utf-8").splitlines()
+    assert url_line == ORDER and json.loads(record_line)["order_uri"] == ORDER
     assert read_order_record(path) == (ORDER, request)
-    assert json.loads((tmp_path / "orders" / "web1-www.uri.request").read_text(encoding="utf-8"))["order_uri"] == ORDER
 
 
-def test_an_order_uri_file_of_an_older_run_reads_without_a_record(tmp_path):
+def test_an_order_uri_file_of_an_earlier_version_reads_without_a_record(tmp_path):
     path = tmp_path / "web1-www.uri"
     path.write_text(f"{ORDER}\n", encoding="utf-8")
     assert read_order_record(str(path)) == (ORDER, None)
 
 
-def test_a_record_left_by_another_order_is_not_taken_for_this_one(tmp_path):
-    path = str(tmp_path / "web1-www.uri")
-    write_order_record(path, f"{BASE}/order/0", OrderRequest(IDENTIFIERS, profile="classic"))
-    (tmp_path / "web1-www.uri").write_text(f"{ORDER}\n", encoding="utf-8")  # an older run replaced the URI only
-    assert read_order_record(path) == (ORDER, None)
+@pytest.mark.parametrize("second_line", [
+    json.dumps({"order_uri": f"{BASE}/order/0", "identifiers": [{"type": "dns", "value": "example.org"}], "profile": "classic"}),
+    "{not json",
+    json.dumps({"order_uri": ORDER}),
+])
+def test_a_record_for_another_order_or_unreadable_counts_as_none(tmp_path, second_line):
+    path = tmp_path / "web1-www.uri"
+    path.write_text(f"{ORDER}\n{second_line}\n", encoding="utf-8")
+    assert read_order_record(str(path)) == (ORDER, None)
