@@ -1,4 +1,4 @@
-"""acme_finalize: the CSR check, file modes, an idempotent rerun and backups on renewal."""
+"""acme_finalize on each CA: the CSR check, file modes, an idempotent rerun and backups on renewal."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import pathlib
 import stat
 from collections.abc import Callable
 
-from test_issuance_support import PLAYBOOKS, ChallengeProvisioner, create_account, ready_order, unique_name, write_csr
+from test_issuance_support import PLAYBOOKS, ChallengeProvisioner, create_account, ready_order, write_csr
+from testbed.acme_ca import AcmeCA
 from testbed.ansible import PlaybookRun
-from testbed.bind9 import Bind9Server
-from testbed.pebble import PebbleServer
 from testbed.tls_alpn import TlsAlpnResponders
-from testbed.webserver import WebrootServer
 
 
 def _mode(path: pathlib.Path) -> int:
@@ -19,14 +17,13 @@ def _mode(path: pathlib.Path) -> int:
 
 
 def test_finalize_writes_files_once_and_backs_up_on_renewal(
-        pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, tls_alpn: TlsAlpnResponders,
-        run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path) -> None:
-    account = create_account(pebble, tmp_path)
-    names = [unique_name('final', bind9.zone), unique_name('www', bind9.zone)]
-    other = unique_name('other', bind9.zone)
-    with ChallengeProvisioner(webroot=webroot, bind9=bind9, tls_alpn=tls_alpn) as provisioner:
+        acme_ca: AcmeCA, tls_alpn: TlsAlpnResponders, run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path) -> None:
+    account = create_account(acme_ca, tmp_path)
+    names = [acme_ca.unique_name('final'), acme_ca.unique_name('www')]
+    other = acme_ca.unique_name('other')
+    with ChallengeProvisioner.for_ca(acme_ca, tls_alpn) as provisioner:
         first = ready_order(account, names, provisioner)
-        # The renewal: pebble may reuse the valid authorizations of the first order.
+        # The renewal: the CA may reuse the valid authorizations of the first order.
         renewal = ready_order(account, names, provisioner)
     cert_dir = tmp_path / 'certs'
     cert_dir.mkdir()

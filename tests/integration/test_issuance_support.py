@@ -24,7 +24,7 @@ import dns.update
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.verification import PolicyBuilder, Store
+from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.account import AccountClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import AuthorizationClient
@@ -131,9 +131,13 @@ def write_csr(path: pathlib.Path, identifiers: Iterable[str]) -> pathlib.Path:
     return path
 
 
-def verify_chain(fullchain: str | bytes, *, root_pem: str, subject: str) -> list[x509.Certificate]:
+def verify_chain(fullchain: str | bytes, *, root_pem: str, subject: str,
+                 san_critical_if_no_subject: bool = True) -> list[x509.Certificate]:
     """Verify a PEM full chain for ``subject`` (a DNS name or an IP address) up to ``root_pem``.
 
+    ``san_critical_if_no_subject=False`` accepts a leaf with an empty subject whose
+    subjectAltName is not critical (RFC 5280 §4.2.1.6 says it must be), as acme2certifier
+    issues them: pass ``acme_ca.marks_san_critical``.
     Returns the verified path, leaf first and the root last; raises ``VerificationError`` otherwise.
     """
     data = fullchain.encode('ascii') if isinstance(fullchain, str) else fullchain
@@ -143,7 +147,13 @@ def verify_chain(fullchain: str | bytes, *, root_pem: str, subject: str) -> list
         name: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(subject))
     except ValueError:
         name = x509.DNSName(subject)
-    verifier = PolicyBuilder().store(Store([root])).build_server_verifier(name)
+    builder = PolicyBuilder().store(Store([root]))
+    if not san_critical_if_no_subject:
+        builder = builder.extension_policies(
+            ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+            ee_policy=ExtensionPolicy.webpki_defaults_ee().require_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None),
+        )
+    verifier = builder.build_server_verifier(name)
     return verifier.verify(leaf, intermediates)
 
 

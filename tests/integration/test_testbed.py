@@ -8,6 +8,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import random
 import re
 import secrets
 import socket
@@ -30,6 +31,7 @@ from testbed.bind9 import Bind9Server
 from testbed.errors import TestbedError
 from testbed.fixtures import Acme2certifierFactory, PebbleFactory
 from testbed.https import loopback_session
+from testbed.loopback_address import pick_loopback_address
 from testbed.pebble import PebbleServer, PebbleSettings
 from testbed.ports import LOOPBACK
 from testbed.webserver import WebrootServer
@@ -187,6 +189,8 @@ def test_acme2certifier_directory_offers_what_it_is_configured_for(acme2certifie
     assert {'newNonce', 'newAccount', 'newOrder', 'revokeCert', 'keyChange', 'renewalInfo'} <= directory.keys()
     assert directory['meta']['profiles'] == DEFAULT_PROFILES
     assert directory['meta']['version'] == '0.46.3'
+    # dns-persist-01 challenges name these as issuer-domain-names.
+    assert directory['meta']['caaIdentities'] == ['acme2certifier.test']
     assert 'externalAccountRequired' not in directory['meta']
     assert acme2certifier.eab_kid is None
 
@@ -197,9 +201,8 @@ def test_acme2certifier_directory_offers_what_it_is_configured_for(acme2certifie
         probe.register()
 
 
-def test_acme2certifier_validates_on_the_sessions_own_loopback_address(acme2certifier: Acme2certifierServer,
-                                                                        a2c_bind9: Bind9Server, a2c_webroot: WebrootServer,
-                                                                        session_loopback_address: str) -> None:
+def test_acme2certifier_validates_on_the_sessions_own_loopback_address(
+        acme2certifier: Acme2certifierServer, a2c_bind9: Bind9Server, a2c_webroot: WebrootServer, session_loopback_address: str) -> None:
     assert re.fullmatch(r'127\.0\.0\.(\d+)', session_loopback_address) and session_loopback_address != LOOPBACK
     assert a2c_bind9.answer_address == session_loopback_address
     assert (a2c_webroot.address, a2c_webroot.port) == (session_loopback_address, 80)
@@ -213,6 +216,15 @@ def test_acme2certifier_validates_on_the_sessions_own_loopback_address(acme2cert
     config.read(acme2certifier.config_path)
     # Never the machine's resolver: acme2certifier asks only the session's BIND.
     assert json.loads(config['DEFAULT']['dns_server_list']) == [session_loopback_address]
+
+
+def test_loopback_address_passes_over_an_address_whose_port_is_taken() -> None:
+    first = pick_loopback_address(rng=random.Random(7))
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind((first, 80))
+        holder.listen()
+        # The same random order, but its first address now has port 80 taken.
+        assert pick_loopback_address(rng=random.Random(7)) != first
 
 
 def test_acme2certifier_stops_by_pid(acme2certifier_factory: Acme2certifierFactory) -> None:

@@ -36,6 +36,12 @@ READY_PROBE_TIMEOUT_SECONDS = 0.5
 # What the three profiles of the 2026 Let's Encrypt are called and what they promise.
 # openssl_ca_handler 0.46.3 signs every certificate for cert_validity_days whatever the
 # profile: the server accepts and records the profile, the lifetime stays the same.
+CRL_REASON_CODES = {
+    x509.ReasonFlags.unspecified: 0, x509.ReasonFlags.key_compromise: 1, x509.ReasonFlags.ca_compromise: 2,
+    x509.ReasonFlags.affiliation_changed: 3, x509.ReasonFlags.superseded: 4, x509.ReasonFlags.cessation_of_operation: 5,
+    x509.ReasonFlags.certificate_hold: 6, x509.ReasonFlags.remove_from_crl: 8, x509.ReasonFlags.privilege_withdrawn: 9,
+    x509.ReasonFlags.aa_compromise: 10,
+}
 DEFAULT_PROFILES = {
     'classic': 'The 90-day certificate of old',
     'tlsserver': '45-day certificate for TLS servers',
@@ -54,6 +60,8 @@ class Acme2certifierSettings:
     # ARI: the suggested window starts when this share of the lifetime has passed.
     renewal_threshold_percent: int = 85
     dns_persist_01: bool = True
+    # The directory's caaIdentities, which are also dns-persist-01's issuer-domain-names.
+    issuer_domain_names: tuple[str, ...] = ('acme2certifier.test',)
 
 
 class Acme2certifierServer:  # pylint: disable=too-many-instance-attributes  # one attribute per file it keeps
@@ -111,12 +119,18 @@ class Acme2certifierServer:  # pylint: disable=too-many-instance-attributes  # o
         """The intermediate that signs the certificates (sent with each one)."""
         return self._issuing_ca().intermediate_pem
 
-    def revoked_serials(self) -> set[int]:
-        """Serial numbers on the CRL that acme2certifier writes when it revokes (empty before the first)."""
+    def revocation_reason(self, serial_number: int) -> int | None:
+        """The CRLReason code on the CRL acme2certifier writes when it revokes; None if not listed (0 without a reason)."""
         if not self.crl_path.exists():
-            return set()
-        crl = x509.load_pem_x509_crl(self.crl_path.read_bytes())
-        return {entry.serial_number for entry in crl}
+            return None
+        entry = x509.load_pem_x509_crl(self.crl_path.read_bytes()).get_revoked_certificate_by_serial_number(serial_number)
+        if entry is None:
+            return None
+        try:
+            flag = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        except x509.ExtensionNotFound:
+            return 0
+        return CRL_REASON_CODES[flag]
 
     def start(self) -> None:
         """Make the issuing CA, write the config, start gunicorn and wait until the directory answers."""
@@ -168,6 +182,7 @@ class Acme2certifierServer:  # pylint: disable=too-many-instance-attributes  # o
             'dns_server_list': json.dumps(self.dns_servers),
         }
         config['Nonce'] = {'nonce_check_disable': 'False'}
+        config['Directory'] = {'caaidentities': json.dumps(list(settings.issuer_domain_names))}
         config['CAhandler'] = {
             'handler_module': 'acme2certifier.cahandlers.openssl_ca_handler',
             'issuing_ca_key': str(issuing_ca.intermediate_key_path),

@@ -33,6 +33,7 @@ CAPABILITIES = frozenset({
     'profiles',                      # the directory's meta.profiles and newOrder "profile"
     'dns_persist',                   # dns-persist-01 (draft-ietf-acme-dns-persist)
     'management_api',                # pebble's management interface: cert status, roots, request log
+    'records_revocation_reason',     # the CA's records of a revocation (pebble's, a CRL entry) carry its reason
 })
 
 
@@ -66,8 +67,12 @@ class AcmeCA:  # pylint: disable=too-many-instance-attributes  # one attribute p
     root_pem: str
     intermediate_pem: str
     lacks: Mapping[str, str]
-    # certificate PEM -> whether the CA lists it as revoked (pebble's records, acme2certifier's CRL)
-    _is_revoked: Callable[[str], bool]
+    # False: leaves for a CSR with an empty subject carry a non-critical subjectAltName (RFC 5280
+    # §4.2.1.6 wants it critical), which strict verifiers refuse; see verify_chain.
+    marks_san_critical: bool
+    # certificate PEM -> its CRLReason code if the CA lists it as revoked, else None
+    # (pebble's records, acme2certifier's CRL)
+    _revocation_reason: Callable[[str], 'int | None']
 
     @property
     def directory_url(self) -> str:
@@ -136,10 +141,10 @@ class AcmeCA:  # pylint: disable=too-many-instance-attributes  # one attribute p
             raise TestbedError(f'BIND refused the A record of {name}: {dns.rcode.to_text(response.rcode())}')
         return name
 
-    def is_revoked(self, certificate_pem: str | bytes) -> bool:
-        """Whether the CA records the (first) certificate in ``certificate_pem`` as revoked."""
+    def revocation_reason(self, certificate_pem: str | bytes) -> int | None:
+        """The CRLReason code (RFC 5280 §5.3.1) the CA records for the (first) certificate in ``certificate_pem``; None if not revoked."""
         data = certificate_pem if isinstance(certificate_pem, str) else certificate_pem.decode('ascii')
-        return self._is_revoked(data)
+        return self._revocation_reason(data)
 
 
 def serial_of(certificate_pem: str) -> int:

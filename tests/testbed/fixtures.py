@@ -248,15 +248,21 @@ ACME2CERTIFIER_LACKS = {
     'revokes_with_certificate_key': 'acme2certifier 0.46.3 accepts only revocations signed by the account key',
     'tls_alpn': "acme2certifier validates tls-alpn-01 on port 443 only, where the testbed's responder does not listen",
     'management_api': 'acme2certifier has no management interface like pebble\'s',
+    'records_revocation_reason': 'acme2certifier 0.46.3 writes CRL entries without a CRLReason',
 }
+
+
+def _pebble_revocation_reason(server: PebbleServer, certificate_pem: str) -> int | None:
+    status = server.cert_status(format(serial_of(certificate_pem), 'x'))
+    return int(status['Reason']) if status['Status'] == 'Revoked' else None
 
 
 def _pebble_ca(request: pytest.FixtureRequest, server_fixture: str) -> AcmeCA:
     server: PebbleServer = request.getfixturevalue(server_fixture)
     return AcmeCA(
         name='pebble', server=server, dns=request.getfixturevalue('bind9'), webroot=request.getfixturevalue('webroot'),
-        root_pem=server.root_pem(), intermediate_pem=server.intermediate_pem(), lacks=PEBBLE_LACKS,
-        _is_revoked=lambda pem: server.cert_status(format(serial_of(pem), 'x'))['Status'] == 'Revoked',
+        root_pem=server.root_pem(), intermediate_pem=server.intermediate_pem(), lacks=PEBBLE_LACKS, marks_san_critical=True,
+        _revocation_reason=lambda pem: _pebble_revocation_reason(server, pem),
     )
 
 
@@ -266,7 +272,8 @@ def _acme2certifier_ca(request: pytest.FixtureRequest, server_fixture: str) -> A
         name='acme2certifier', server=server, dns=request.getfixturevalue('a2c_bind9'),
         webroot=request.getfixturevalue('a2c_webroot'),
         root_pem=server.root_pem(), intermediate_pem=server.intermediate_pem(), lacks=ACME2CERTIFIER_LACKS,
-        _is_revoked=lambda pem: serial_of(pem) in server.revoked_serials(),
+        marks_san_critical=False,
+        _revocation_reason=lambda pem: server.revocation_reason(serial_of(pem)),
     )
 
 
