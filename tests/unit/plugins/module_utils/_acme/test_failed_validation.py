@@ -93,3 +93,17 @@ def test_an_authorization_turning_invalid_under_a_pending_order_ends_the_wait(ht
     assert "bad.example.org (http-01): the CA gave no reason" in str(caught.value)
     [result] = [item for item in caught.value.results if item["identifier"] == "bad.example.org"]
     assert result["status"] == "invalid"
+
+
+def test_a_challenge_answered_invalid_without_a_reason_reports_the_authorization_as_the_ca_left_it(http, session, account_key, pending_order):
+    # acme2certifier: the challenge POST answers invalid with no error, the authorization is invalid, the order stays pending
+    http.on("POST", authz_url(NAMES[0]), http.reply(200, authz(NAMES[0], "pending")), http.reply(200, authz(NAMES[0], "valid")))
+    http.on("POST", authz_url(NAMES[1]), http.reply(200, authz(NAMES[1], "pending")), http.reply(200, authz(NAMES[1], "invalid", "invalid")))
+    http.on("POST", chall_url(NAMES[0]), http.reply(200, challenge(NAMES[0], "valid")))
+    http.on("POST", chall_url(NAMES[1]), http.reply(200, challenge(NAMES[1], "invalid")))
+
+    with pytest.raises(acme_challenge.ValidationFailed) as caught:
+        run_validation(session, account_key)
+
+    [result] = [item for item in caught.value.results if item["identifier"] == "bad.example.org"]
+    assert result == {"identifier": "bad.example.org", "status": "invalid", "challenge": "http-01", "error": "the CA gave no reason"}
