@@ -35,7 +35,7 @@ REASONS = {
 _REFUSED_SIGNER_TYPES = ("accountDoesNotExist", "unauthorized", "malformed", "badPublicKey")
 _ADVICE_CERTIFICATE_KEY = (
     "the CA refused the revocation signed with the certificate's own key (some CAs take only the account that ordered it): "
-    "revoke with that account's key instead"
+    "revoke with that account's key instead (account_key_src or account_key_content)"
 )
 
 

@@ -78,13 +78,27 @@ def answer_and_wait(
     for uri, challenge in answers.items():
         if challenge.status == "pending":
             current[uri] = _with_answer(current[uri], authz_client.respond(challenge))
-    if not any(is_refused(authorization) for authorization in current.values()):
+    if any(is_refused(authorization) for authorization in current.values()):
+        _read_refused(authz_client, current)
+    else:
         _wait_for_decisions(authz_client, current, order=order, timeout=timeout, clock=session.clock, sleep=session.sleep)
     if any(is_refused(authorization) for authorization in current.values()):
         return Validation(orders.get(order.uri), list(current.values()))
     remaining = max(0.0, deadline - session.clock())
     order = orders.wait(orders.get(order.uri), pending=("pending",), timeout=remaining, what="the CA to mark the order ready")
     return Validation(order, list(current.values()))
+
+
+def _read_refused(authz_client: AuthorizationClient, current: dict[str, Authorization]) -> None:
+    """Read back the authorizations whose challenge was answered `invalid`, for their status and the CA's reason.
+
+    A CA that has not yet shown the refusal there keeps the answer as the word on it.
+    """
+    for uri, authorization in list(current.items()):
+        if is_refused(authorization):
+            fresh = authz_client.get(uri)
+            if is_refused(fresh):
+                current[uri] = fresh
 
 
 def _wait_for_decisions(
