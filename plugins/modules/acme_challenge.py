@@ -19,6 +19,7 @@ description:
     looked at, not only the order. An order with a refused authorization is not answered again; order anew
     with M(certforge.acme.acme_order).
   - With O(state=deactivated), deactivates the order's authorizations instead (clean-up after a failed run).
+    A CA that answers without deactivating (acme2certifier keeps them V(valid)) is reported as it left them, with a warning.
   - An order whose authorizations are all valid already is not answered again.
   - When the CA's answer to a challenge or a deactivation is lost, the resource is read back and the
     request is sent again only if the CA did not act on it.
@@ -359,9 +360,18 @@ def deactivate(module: t.Any, orders: OrderClient, authz_client: AuthorizationCl
     results, changed = [], False
     for authorization in authz_client.get_all(order.authorizations):
         if authorization.status in ("pending", "valid"):
-            changed = True
-            if not module.check_mode:
+            if module.check_mode:
+                changed = True
+            else:
+                before = authorization.status
                 authorization = authz_client.deactivate(authorization)
+                changed = changed or authorization.status != before
+                if authorization.status != "deactivated":
+                    # RFC 8555 section 7.5.2 lets a client give an authorization up; some CAs answer without doing it
+                    module.warn(
+                        f"the CA kept the authorization of {authorization.identifier.value} {authorization.status} when asked to deactivate it: "
+                        f"it is still {authorization.status} and usable by this account until it expires ({authorization.expires or 'no expiry given'})"
+                    )
         results.append({"identifier": authorization.identifier.value, "status": authorization.status, "challenge": None, "error": None})
     return {"changed": changed, "order_status": order.status, "authorizations": results}
 
