@@ -143,7 +143,7 @@ def resumed_runs(fleet: Fleet, threshold_run: Step) -> ResumedRuns:  # pylint: d
         fleet.add_certificate('tls1', {'name': 'late', 'identifiers': ['late-{{ testbed_token }}.acme.test']})
         with socket.create_server(('127.0.0.1', fleet.challenge_ports.tls)):
             interrupted = fleet.step('interrupted run', expect_failure=True)
-        recorded_order = fleet.order_file('tls1', 'late').read_text(encoding='ascii').strip()
+        recorded_order = fleet.order_file('tls1', 'late').read_text(encoding='ascii').splitlines()[0]
         resumed = fleet.step('resumed run')
     return ResumedRuns(interrupted, recorded_order, resumed)
 
