@@ -1,4 +1,8 @@
-"""acme_account_key and acme_account against pebble: the "Foundation" issue's done-when list."""
+"""acme_account_key and acme_account against each CA of the testbed: the "Foundation" issue's done-when list.
+
+Account scenarios take ``acme_ca`` and run on pebble and on acme2certifier; the key-type and
+bad-input tests check pebble's own answers word for word and stay pebble-only.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from testbed.acme_ca import AcmeCA, AcmeServer
 from testbed.acme_probe import AcmeProbe
 from testbed.ansible import TRACEBACK, PlaybookRun
 from testbed.pebble import PebbleServer, new_eab_credentials
@@ -56,12 +61,12 @@ def _write_key(path: pathlib.Path, passphrase: str | None = None) -> bytes:
     return pem
 
 
-def _acme_vars(server: PebbleServer, work_dir: pathlib.Path, **more: object) -> dict[str, object]:
+def _acme_vars(server: AcmeServer | AcmeCA, work_dir: pathlib.Path, **more: object) -> dict[str, object]:
     """Extra vars that point a playbook at ``server`` and keep its files in ``work_dir``."""
     return {'acme_directory': server.directory_url, 'ca_path': str(server.ca_path), 'work_dir': str(work_dir), **more}
 
 
-def _register(server: PebbleServer, key_path: pathlib.Path) -> str:
+def _register(server: AcmeServer | AcmeCA, key_path: pathlib.Path) -> str:
     """Register an account for the P-256 key at ``key_path`` with the testbed's own client; return its URL.
 
     Quicker than a playbook run, for tests about what happens to an account that exists.
@@ -126,12 +131,12 @@ def test_account_key_meets_existing_keys(run_playbook: RunPlaybook, tmp_path: pa
     assert TRACEBACK not in run.stdout + run.stderr
 
 
-def test_account_register_find_and_update_contact(run_playbook: RunPlaybook, pebble: PebbleServer,
+def test_account_register_find_and_update_contact(run_playbook: RunPlaybook, acme_ca: AcmeCA,
                                                   tmp_path: pathlib.Path) -> None:
     first_contact = ['mailto:hostmaster@acme.test']
     second_contact = ['mailto:admin@acme.test', 'mailto:security@acme.test']
 
-    check = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(pebble, tmp_path, contact=first_contact),
+    check = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(acme_ca, tmp_path, contact=first_contact),
                          check=True, diff=True)
     assert check.changed_tasks == ['Create the account key', 'Register the account']
     assert not (tmp_path / 'account.key').exists()
@@ -146,13 +151,13 @@ def test_account_register_find_and_update_contact(run_playbook: RunPlaybook, peb
         f'allow_creation: no account exists for account_key_src {tmp_path}/account.key, which does not exist yet; '
         'set allow_creation: true to register one')
 
-    applied = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(pebble, tmp_path, contact=first_contact))
-    again = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(pebble, tmp_path, contact=first_contact))
+    applied = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(acme_ca, tmp_path, contact=first_contact))
+    again = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(acme_ca, tmp_path, contact=first_contact))
 
     assert applied.changed_tasks == ['Create the account key', 'Register the account']
     assert again.changed_tasks == []
     account = applied['Register the account']
-    assert account['account_uri'].startswith(pebble.directory_url.rsplit('/', 1)[0])
+    assert account['account_uri'].startswith(acme_ca.directory_url.rsplit('/', 1)[0])
     assert account['account']['status'] == 'valid'
     assert account['account']['contact'] == first_contact
     for run in (applied, again):
@@ -160,7 +165,7 @@ def test_account_register_find_and_update_contact(run_playbook: RunPlaybook, peb
             assert run[task]['account_uri'] == account['account_uri'], task
             assert run[task]['account']['contact'] == first_contact, task
 
-    update_vars = _acme_vars(pebble, tmp_path, contact=second_contact)
+    update_vars = _acme_vars(acme_ca, tmp_path, contact=second_contact)
     check = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=update_vars, check=True, diff=True)
     assert check.changed_tasks == ['Register the account']
     assert check['Register the account']['account']['contact'] == second_contact
@@ -182,10 +187,10 @@ def test_account_register_find_and_update_contact(run_playbook: RunPlaybook, peb
     assert '+        "mailto:security@acme.test"' in applied.stdout
 
 
-def test_account_key_rollover(run_playbook: RunPlaybook, pebble: PebbleServer, tmp_path: pathlib.Path) -> None:
+def test_account_key_rollover(run_playbook: RunPlaybook, acme_ca: AcmeCA, tmp_path: pathlib.Path) -> None:
     _write_key(tmp_path / 'account.key')
-    account_uri = _register(pebble, tmp_path / 'account.key')
-    extra_vars = _acme_vars(pebble, tmp_path)
+    account_uri = _register(acme_ca, tmp_path / 'account.key')
+    extra_vars = _acme_vars(acme_ca, tmp_path)
 
     check = run_playbook(PLAYBOOKS / 'rollover.yml', extra_vars=extra_vars, check=True)
     assert check.changed_tasks == ['Create the new account key', 'Change the account key']
@@ -204,10 +209,10 @@ def test_account_key_rollover(run_playbook: RunPlaybook, pebble: PebbleServer, t
         assert run['Find the account with the new key']['account']['status'] == 'valid'
 
 
-def test_account_deactivation(run_playbook: RunPlaybook, pebble: PebbleServer, tmp_path: pathlib.Path) -> None:
+def test_account_deactivation(run_playbook: RunPlaybook, acme_ca: AcmeCA, tmp_path: pathlib.Path) -> None:
     _write_key(tmp_path / 'account.key')
-    account_uri = _register(pebble, tmp_path / 'account.key')
-    extra_vars = _acme_vars(pebble, tmp_path, account_key_path=str(tmp_path / 'account.key'))
+    account_uri = _register(acme_ca, tmp_path / 'account.key')
+    extra_vars = _acme_vars(acme_ca, tmp_path, account_key_path=str(tmp_path / 'account.key'))
 
     check = run_playbook(PLAYBOOKS / 'deactivate.yml', extra_vars=extra_vars, check=True, diff=True)
     assert check.changed_tasks == ['Deactivate the account']
@@ -248,10 +253,19 @@ def test_account_key_types_at_pebble(run_playbook: RunPlaybook, pebble: PebbleSe
             'ed25519.PublicKey (the CA does not accept this kind of key for signing requests; use an EC P-256 or RSA key)')
 
 
+# What each CA answers to a binding signed with the wrong HMAC key, as the module words it.
+WRONG_EAB_KEY_MESSAGES = {
+    'pebble': ('creating the account: CA error unauthorized (HTTP 403): external account binding JWS verification error: '
+               'square/go-jose: error in cryptographic primitive (the CA refused the request)'),
+    'acme2certifier': 'creating the account: CA error unauthorized (HTTP 403): invalid eab credentials (the CA refused the request)',
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class EabRuns:
     """eab.yml in check mode, applied, and applied again, all at -vvv, with the secrets it was given."""
 
+    ca_name: str
     check: PlaybookRun
     applied: PlaybookRun
     again: PlaybookRun
@@ -259,26 +273,27 @@ class EabRuns:
 
 
 @pytest.fixture(scope='module')
-def eab_runs(run_playbook: RunPlaybook, pebble_eab: PebbleServer, tmp_path_factory: pytest.TempPathFactory) -> EabRuns:
+def eab_runs(run_playbook: RunPlaybook, acme_ca_eab: AcmeCA, tmp_path_factory: pytest.TempPathFactory) -> EabRuns:
     key_path = tmp_path_factory.mktemp('eab') / 'account.key'
     key_pem = _write_key(key_path, KEY_PASSPHRASE).decode('ascii')
-    assert pebble_eab.eab_kid and pebble_eab.eab_hmac_key
+    assert acme_ca_eab.eab_kid and acme_ca_eab.eab_hmac_key
     extra_vars = {
-        'acme_directory': pebble_eab.directory_url,
-        'ca_path': str(pebble_eab.ca_path),
+        'acme_directory': acme_ca_eab.directory_url,
+        'ca_path': str(acme_ca_eab.ca_path),
         'account_key_pem': key_pem,
         'account_key_passphrase': KEY_PASSPHRASE,
-        'eab_kid': pebble_eab.eab_kid,
-        'eab_hmac_key': pebble_eab.eab_hmac_key,
+        'eab_kid': acme_ca_eab.eab_kid,
+        'eab_hmac_key': acme_ca_eab.eab_hmac_key,
         'wrong_eab_hmac_key': next(iter(new_eab_credentials().values())),
     }
     return EabRuns(
+        ca_name=acme_ca_eab.name,
         check=run_playbook(PLAYBOOKS / 'eab.yml', extra_vars=extra_vars, check=True, verbosity=3),
         applied=run_playbook(PLAYBOOKS / 'eab.yml', extra_vars=extra_vars, verbosity=3),
         again=run_playbook(PLAYBOOKS / 'eab.yml', extra_vars=extra_vars, verbosity=3),
         secrets={
             'account_key_passphrase': KEY_PASSPHRASE,
-            'eab_hmac_key': pebble_eab.eab_hmac_key,
+            'eab_hmac_key': acme_ca_eab.eab_hmac_key,
             'wrong_eab_hmac_key': extra_vars['wrong_eab_hmac_key'],
             # Every base64 line of the PEM body, so that no piece of the key may show either.
             **{f'account_key_pem line {number}': line for number, line in enumerate(key_pem.splitlines()) if '-----' not in line},
@@ -297,9 +312,7 @@ def test_external_account_binding(eab_runs: EabRuns) -> None:
     assert eab_runs.check.failure_message('Find the account without registering one').startswith(
         'allow_creation: no account exists for this account key')
 
-    assert eab_runs.applied.failure_message('Register with a wrong HMAC key') == (
-        'creating the account: CA error unauthorized (HTTP 403): external account binding JWS verification error: '
-        'square/go-jose: error in cryptographic primitive (the CA refused the request)')
+    assert eab_runs.applied.failure_message('Register with a wrong HMAC key') == WRONG_EAB_KEY_MESSAGES[eab_runs.ca_name]
     created = eab_runs.applied['Register with External Account Binding']
     assert created['changed'] and created['account']['status'] == 'valid'
     assert created['account']['contact'] == ['mailto:hostmaster@acme.test']
