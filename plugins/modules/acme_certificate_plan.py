@@ -12,6 +12,11 @@ description:
   - Runs on the host that uses the certificate. Inspects the certificate and key in place and decides
     whether a new one is needed, and why - missing, other names, other key type, key mismatch,
     expiring (by default when less than a third of its lifetime is left), or forced.
+  - Without O(renew_before_days), the rule fits any lifetime, from a 6-day C(shortlived) certificate to a
+    90-day one - renewal is due once a third of the lifetime is left, moved earlier by up to a twentieth of the
+    lifetime (4.5 days of 90, 2.25 days of 45, 7.2 hours of 6 days) at a point fixed by the certificate's serial
+    number. Certificates issued together thus renew at different moments, and every run agrees on each one's
+    moment (RV(certificate.renewal_due)). RV(reason) counts in hours (or minutes) when less than two days are left.
   - Only when one is needed, makes the private key (or reuses the current one with O(reuse_key=true))
     and returns a CSR. A new key is staged beside the current one as C(<key_path>.pending) with mode
     C(0600) and only replaces it when M(certforge.acme.acme_certificate_deploy) installs the new
@@ -58,8 +63,9 @@ options:
     default: false
   renew_before_days:
     description:
-      - Renew when fewer than this many days are left.
-      - Unset, renew when less than a third of the certificate's lifetime is left.
+      - Renew when fewer than this many days are left, exactly (no spread).
+      - Unset, renew when less than a third of the certificate's lifetime is left, up to a twentieth of the
+        lifetime earlier by the certificate's share of the spread (see the description).
     type: int
   force:
     description: Make a new certificate even when the current one is fine.
@@ -120,7 +126,7 @@ reason:
   description: Why, in words.
   returned: always
   type: str
-  sample: it expires in 20 days, within a third of its lifetime
+  sample: it expires in 29 hours, within a third of its lifetime (and its share of the spread)
 csr:
   description: The CSR (PEM) for the order, when a certificate is needed (not in check mode).
   returned: when needed
@@ -171,7 +177,7 @@ certificate:
       description: Type of the current private key, or V(null) when missing.
       type: str
     renewal_due:
-      description: When renewal becomes due by the expiry rule (ISO 8601, UTC).
+      description: When renewal becomes due by the expiry rule, the spread included (ISO 8601, UTC).
       type: str
 """
 

@@ -79,8 +79,8 @@ options:
       - The ARI certificate identifier (RFC 9773) of the certificate this order renews, as returned by
         RV(certforge.acme.acme_finalize#module:ari_id).
       - Only for CAs whose directory offers C(renewalInfo); refused otherwise.
-      - When the CA answers that another order already replaced it (C(alreadyReplaced)), the order is made
-        without O(replaces) and a warning says so.
+      - When the CA answers that another order already replaced it (C(alreadyReplaced), or C(conflict) as some
+        CAs say), the order is made again without O(replaces) and a warning says so.
     type: str
   profile:
     description:
@@ -342,16 +342,8 @@ def describe_authorizations(known: list[Authorization], thumbprint: str) -> dict
 
 def create_order(module: t.Any, orders: OrderClient, identifiers: list[Identifier]) -> Order:
     params = module.params
-    options = {"not_before": params["not_before"], "not_after": params["not_after"], "profile": params["profile"]}
-    try:
-        return orders.create(identifiers, replaces=params["replaces"], **options)
-    except ProblemError as error:
-        if not params["replaces"] or not error.has_type("alreadyReplaced"):
-            raise
-    # RFC 9773 section 5: an earlier order (say, of a run whose deploy failed) already replaces that
-    # certificate; insisting would fail on every run, so order without naming it.
-    module.warn(f"the CA says certificate {params['replaces']} was already replaced by another order; ordering without replaces")
-    return orders.create(identifiers, replaces=None, **options)
+    return orders.create(identifiers, not_before=params["not_before"], not_after=params["not_after"], replaces=params["replaces"],
+                         profile=params["profile"])
 
 
 def main() -> None:

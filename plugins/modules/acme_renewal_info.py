@@ -16,6 +16,11 @@ description:
     a fleet's renewals are spread over the window and repeated runs agree.
   - For a CA without renewal information (no C(renewalInfo) in its directory), nothing is due and
     RV(supported) is V(false).
+  - Renewal information is advice (RFC 9773). When the CA cannot tell about one certificate (it does not
+    know it, answers 4xx or 5xx after the retries, does not answer within O(request_timeout), or answers
+    something that is not a well-formed window), the module does not fail - that certificate is not due,
+    its RV(renewal_info) entry has the C(error), a warning names it, and its renewal follows the client's
+    own schedule (for example M(certforge.acme.acme_certificate_plan)'s expiry rule).
 extends_documentation_fragment:
   - certforge.acme.acme
   - certforge.acme.acme.actiongroup
@@ -92,7 +97,10 @@ due:
   type: list
   elements: str
 renewal_info:
-  description: Identifier -> the CA's window and our reading of it.
+  description:
+    - Identifier -> the CA's window and our reading of it.
+    - When the CA could not tell about a certificate, its window and renewal time are V(null), C(due) is
+      V(false) and C(error) says why.
   returned: always
   type: dict
   sample:
@@ -102,12 +110,20 @@ renewal_info:
       renewal_time: "2026-12-02T07:12:00+00:00"
       due: false
       explanation_url: null
+      error: null
+    aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyI:
+      window_start: null
+      window_end: null
+      renewal_time: null
+      due: false
+      explanation_url: null
+      error: "the renewal information at https://ca.example/renewal-info/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyI answered HTTP 404"
 """
 
 import datetime
 import typing as t
 
-from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import check_ari_id, fetch_renewal_info
+from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import Advice, check_ari_id, fetch_advice
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import create_module, failing_on_errors, open_session
 
 
@@ -123,18 +139,28 @@ def main() -> None:
         result["supported"] = True
         now = datetime.datetime.now(datetime.timezone.utc)
         for ari_id in dict.fromkeys(module.params["ari_ids"]):
-            info = fetch_renewal_info(session, ari_id)
-            due = info.renew(now)
-            result["renewal_info"][ari_id] = {
-                "window_start": info.window_start.isoformat(),
-                "window_end": info.window_end.isoformat(),
-                "renewal_time": info.renewal_time().isoformat(),
-                "due": due,
-                "explanation_url": info.explanation_url,
-            }
-            if due:
+            advice = fetch_advice(session, ari_id)
+            if advice.error:
+                module.warn(f"no renewal information for {ari_id} ({advice.error}); its renewal follows the client's own schedule")
+            result["renewal_info"][ari_id] = reading(advice, now)
+            if result["renewal_info"][ari_id]["due"]:
                 result["due"].append(ari_id)
     module.exit_json(**result)
+
+
+def reading(advice: Advice, now: datetime.datetime) -> dict[str, t.Any]:
+    """One certificate's entry of renewal_info."""
+    info = advice.info
+    if info is None:
+        return dict.fromkeys(("window_start", "window_end", "renewal_time", "explanation_url"), None) | {"due": False, "error": advice.error}
+    return {
+        "window_start": info.window_start.isoformat(),
+        "window_end": info.window_end.isoformat(),
+        "renewal_time": info.renewal_time().isoformat(),
+        "due": info.renew(now),
+        "explanation_url": info.explanation_url,
+        "error": None,
+    }
 
 
 if __name__ == "__main__":

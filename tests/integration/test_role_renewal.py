@@ -1,21 +1,26 @@
 """The acme_certificate role renews by the CA's rule: when less than a third of the lifetime is left.
 
 A pebble that issues one-day certificates serves the fleet. web1 and dns1 get their certificates
-first, tls1 a few seconds later. The third run decides on a moved clock: the hosts' planning module
-runs under faketime, frozen halfway between the moment the first two are due and the moment
-tls1's is due, so it renews exactly those two and leaves tls1's younger certificate alone however
-long the runs take (pebble and the controller keep the real clock; nothing is near expiry).
+first, tls1 a few seconds later. The third run decides on moved clocks: each host's planning module
+runs under faketime, frozen a minute after the moment its certificate is due (web1, dns1) or a minute
+before (tls1), so it renews exactly those two and leaves tls1's certificate alone however long the
+runs take (pebble and the controller keep the real clock; nothing is near expiry). Each certificate's
+moment includes its share of the spread (acme_certificate_plan's docs), computed by the collection's
+own rule from the deployed certificate.
 """
 
 from __future__ import annotations
 
 import datetime
 import pathlib
+import re
 from collections.abc import Iterator
 
 import pytest
 
-from test_role_support import Fleet, Step, certificate, create_fleet, serial_of, verify_fullchain, wait_until
+from ansible_collections.certforge.acme.plugins.module_utils._acme.certificates import certificate_info
+from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal import renewal_time
+from test_role_support import Fleet, Step, certificate, create_fleet, serial_of, verify_fullchain
 from testbed.bind9 import Bind9Server
 from testbed.fixtures import ChallengePorts, PebbleFactory
 from testbed.moved_clock import moved_clock_interpreter
@@ -23,9 +28,8 @@ from testbed.pebble import PebbleServer, PebbleSettings
 from testbed.webserver import WebrootServer
 
 VALIDITY_SECONDS = 24 * 3600
-# tls1's certificate starts at least this much later than the others (validity has one-second
-# resolution), so the moved clock has room on either side.
-AGE_GAP_SECONDS = 4
+# How far from its certificate's moment each host's moved clock stands.
+CLOCK_MARGIN = datetime.timedelta(minutes=1)
 # The certificate of each host in this test.
 CERTIFICATES = {'web1': 'www', 'dns1': 'mail', 'tls1': 'api'}
 
@@ -57,32 +61,28 @@ def validity(step: Step, fleet: Fleet, host: str) -> tuple[float, float]:
     return cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp()
 
 
-def renewal_due(step: Step, fleet: Fleet, host: str) -> float:
-    """When a third of the lifetime of the host's certificate is left."""
-    not_before, not_after = validity(step, fleet, host)
-    return not_after - (not_after - not_before) / 3
+def renewal_due(step: Step, fleet: Fleet, host: str) -> datetime.datetime:
+    """When the host's certificate is due: a third of its lifetime left, moved by its share of the spread."""
+    info = certificate_info(certificate(step.content(fleet.cert_dir(host, CERTIFICATES[host]) / 'cert.pem')))
+    return renewal_time(info, renew_before_days=None)
 
 
 @pytest.fixture(scope='module')
 def steps(fleet: Fleet) -> tuple[Step, Step, Step]:
-    """web1 and dns1 first; tls1 a few seconds later; then the run whose hosts see the clock at which
-    the first two are due and tls1's is not."""
+    """web1 and dns1 first; tls1 later; then the run whose hosts see clocks at which the first two are
+    due and tls1's is not."""
     tls1_certificates = fleet.host_vars('tls1')['acme_certificate_certificates']
     fleet.set_host_var('tls1', 'acme_certificate_certificates', [])
     first = fleet.step('web1 and dns1 issued')
-    # Waiting for a moment, not racing: tls1's certificate must merely start later.
-    wait_until(max(validity(first, fleet, host)[0] for host in ('web1', 'dns1')) + AGE_GAP_SECONDS)
     fleet.set_host_var('tls1', 'acme_certificate_certificates', tls1_certificates)
     second = fleet.step('tls1 issued')
-    first_due = max(renewal_due(first, fleet, host) for host in ('web1', 'dns1'))
-    tls1_due = renewal_due(second, fleet, 'tls1')
-    assert tls1_due - first_due >= AGE_GAP_SECONDS / 2, (first_due, tls1_due)
-    moment = datetime.datetime.fromtimestamp((first_due + tls1_due) / 2, tz=datetime.timezone.utc)
-    interpreter = moved_clock_interpreter(fleet.root / 'python-at-renewal-time', at=moment)
+    moments = {'web1': renewal_due(first, fleet, 'web1') + CLOCK_MARGIN, 'dns1': renewal_due(first, fleet, 'dns1') + CLOCK_MARGIN,
+               'tls1': renewal_due(second, fleet, 'tls1') - CLOCK_MARGIN}
     with fleet.inventory_changes():
-        for host in CERTIFICATES:
+        for host, moment in moments.items():
+            interpreter = moved_clock_interpreter(fleet.root / f'python-at-renewal-time-{host}', at=moment)
             fleet.set_host_var(host, 'ansible_python_interpreter', str(interpreter))
-        third = fleet.step('renewal of the due certificates (moved clock)')
+        third = fleet.step('renewal of the due certificates (moved clocks)')
     return first, second, third
 
 
@@ -101,7 +101,8 @@ def test_renewal_by_the_third_of_the_lifetime_renews_only_the_due_certificates(
     for host in ('web1', 'dns1'):
         record = third.results[host][CERTIFICATES[host]]
         assert (record['action'], record['changed']) == ('renew', True), host
-        assert record['reason'].endswith('days, within a third of its lifetime'), record['reason']
+        # one-day certificates: the time left is told in hours, never "0 days"
+        assert re.fullmatch(r'it expires in \d+ hours, within a third of its lifetime \(and its share of the spread\)', record['reason']), record['reason']
         cert_path = fleet.cert_dir(host, CERTIFICATES[host]) / 'cert.pem'
         assert serial_of(third.content(cert_path)) != serial_of(first.content(cert_path))
         verify_fullchain(third.content(fleet.cert_dir(host, CERTIFICATES[host]) / 'fullchain.pem'),

@@ -28,6 +28,9 @@ LIVE_STATUSES = ("pending", "ready", "processing", "valid")
 PEM_CHAIN = "application/pem-certificate-chain"
 # Looking for the order a lost newOrder made: an account's list is read at most this many pages
 # deep, and at most this many of its newest orders are read (the lost one is among the newest).
+# How CAs refuse `replaces` for a certificate another order already replaces: RFC 9773's type, and the
+# generic one CAs used before it was registered.
+REPLACEMENT_REFUSALS = ("alreadyReplaced", "conflict")
 ORDER_LIST_PAGES = 50
 ORDER_LIST_READS = 20
 
@@ -145,18 +148,29 @@ class OrderClient:
         in the account's orders list (section 7.1.2.1) before ordering again.
         """
         check_validity_period(not_before, not_after)
-        directory = self.session.directory
         payload: dict[str, t.Any] = {"identifiers": [identifier.as_acme() for identifier in identifiers]}
         if not_before:
             payload["notBefore"] = not_before
         if not_after:
             payload["notAfter"] = not_after
         self.check_extensions(replaces=replaces, profile=profile)
-        if replaces:
-            payload["replaces"] = replaces
         if profile:
             payload["profile"] = profile
-        url = directory.require("newOrder")
+        if replaces:
+            try:
+                return self._post_new_order(identifiers, {**payload, "replaces": replaces})
+            except ProblemError as error:
+                refusal = next((kind for kind in REPLACEMENT_REFUSALS if error.has_type(kind)), None)
+                if refusal is None:
+                    raise
+                # RFC 9773 section 5: another order (say, of a run whose deploy failed) already replaces that
+                # certificate; insisting would fail on every run, and the renewal matters more than the link.
+                self.warn(f"the CA refused to let this order replace certificate {replaces} ({refusal}: {error.detail or 'no detail'}); "
+                          "ordered without replaces")
+        return self._post_new_order(identifiers, payload)
+
+    def _post_new_order(self, identifiers: t.Sequence[Identifier], payload: dict[str, t.Any]) -> Order:
+        url = self.session.directory.require("newOrder")
         resending = Resending(clock=self.session.clock, checked="no pending order of the account matched after any of them")
         for attempt in resending.rounds():
             try:

@@ -9,7 +9,8 @@ import hashlib
 import re
 import typing as t
 
-from .errors import ConfigurationError, ProtocolError, RefusedRequest
+from .errors import ConfigurationError, ProtocolError, RefusedRequest, TransportError
+from .timestamps import parse_rfc3339
 from .transport import AcmeResponse, AcmeSession
 
 # RFC 9773 section 4.1: base64url (no padding) of the AKI keyIdentifier, ".", base64url of the serial's DER bytes.
@@ -47,11 +48,13 @@ class RenewalInfo(t.NamedTuple):
 
 
 def _timestamp(value: t.Any, *, url: str) -> datetime.datetime:
-    try:
-        parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ProtocolError(f"the renewal information at {url} has an unreadable time {value!r}", url=url) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+    """An RFC 3339 time of the suggestedWindow (RFC 9773 section 4.2), or ProtocolError."""
+    if isinstance(value, str):
+        try:
+            return parse_rfc3339(value, option="suggestedWindow")
+        except ConfigurationError:
+            pass
+    raise ProtocolError(f"the renewal information at {url} has an unreadable time {value!r} in its suggestedWindow", url=url)
 
 
 def fetch_renewal_info(session: AcmeSession, ari_id: str) -> RenewalInfo:
@@ -71,6 +74,24 @@ def fetch_renewal_info(session: AcmeSession, ari_id: str) -> RenewalInfo:
         return _renewal_info(ari_id, url, response)
 
     return session.get(url, parse=parse, context=context)
+
+
+class Advice(t.NamedTuple):
+    """What the CA advises about one certificate: its window, or why there is none."""
+
+    ari_id: str
+    info: RenewalInfo | None
+    error: str | None
+
+
+def fetch_advice(session: AcmeSession, ari_id: str) -> Advice:
+    """Renewal information as advice (RFC 9773 section 4.3): when the CA cannot tell about this certificate
+    (an unknown certificate, a server error after the retries, no answer, an answer that is not a window),
+    the error is kept for the caller to report and the certificate follows the client's own schedule."""
+    try:
+        return Advice(ari_id, fetch_renewal_info(session, ari_id), None)
+    except (ProtocolError, TransportError) as error:
+        return Advice(ari_id, None, str(error))
 
 
 def _renewal_info(ari_id: str, url: str, response: AcmeResponse) -> RenewalInfo:

@@ -44,7 +44,8 @@ def test_a_fresh_certificate_is_fine():
     assert result.action == "none" and not result.needed and "80 days left" in result.reason
 
 
-@pytest.mark.parametrize("day, needed", [(59, False), (60, True), (89, True)])
+# Due by day 60 at the latest; up to 4.5 days (the spread, a twentieth of 90) earlier for some certificates.
+@pytest.mark.parametrize("day, needed", [(55, False), (60, True), (89, True)])
 def test_renewal_is_due_when_a_third_of_the_lifetime_is_left(day, needed):
     assert decision(day=day).needed is needed
 

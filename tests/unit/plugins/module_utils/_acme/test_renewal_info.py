@@ -9,7 +9,7 @@ import datetime
 import pytest
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProtocolError
-from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import check_ari_id, fetch_renewal_info
+from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import check_ari_id, fetch_advice, fetch_renewal_info
 from ansible_collections.certforge.acme.plugins.module_utils._acme.retries import FAULT_TRIES
 from ansible_collections.certforge.acme.plugins.module_utils._acme.transport import AcmeSession
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import DIRECTORY_URL, FakeHttp, load_fixture
@@ -115,3 +115,21 @@ def test_a_bare_refusal_is_not_asked_again():
     with pytest.raises(ProtocolError, match="answered HTTP 404"):
         fetch_renewal_info(session_for(http), ARI_ID)
     assert len(http.requests_to("GET", f"{RENEWAL_INFO}/{ARI_ID}")) == 1
+
+
+def test_advice_keeps_the_error_about_one_certificate_and_reads_nanosecond_times():
+    http = FakeHttp().with_directory()
+    other = "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyI"
+    window = {"suggestedWindow": {"start": "2026-12-01T00:00:00.123456789Z", "end": "2026-12-03T00:00:00+01:00"}}
+    http.on("GET", f"{RENEWAL_INFO}/{ARI_ID}", http.reply(200, window))
+    http.on("GET", f"{RENEWAL_INFO}/{other}", http.reply(404, {"type": "urn:ietf:params:acme:error:malformed", "detail": "unknown"}))
+    session = session_for(http)
+    fine, unknown = fetch_advice(session, ARI_ID), fetch_advice(session, other)
+    assert fine.error is None and fine.info.window_start == datetime.datetime(2026, 12, 1, 0, 0, 0, 123456, tzinfo=UTC)
+    assert unknown.info is None and "unknown" in unknown.error
+
+
+def test_advice_from_a_ca_without_renewal_info_is_still_a_configuration_error():
+    directory = {key: value for key, value in load_fixture("directory_letsencrypt_staging.json").items() if key != "renewalInfo"}
+    with pytest.raises(ConfigurationError):
+        fetch_advice(session_for(FakeHttp().with_directory(directory)), ARI_ID)
