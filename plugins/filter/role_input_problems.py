@@ -9,7 +9,8 @@ short_description: What is wrong with the variables of the acme_certificate role
 version_added: 0.1.0
 description:
   - Checks what C(meta/argument_specs.yml) cannot express - number ranges, file modes, absolute paths, an
-    https directory URL, IP addresses, and for each entry of C(acme_certificate_certificates) a usable name used
+    https directory URL, IP addresses, an account key given both as a file and as a value or one that does not open,
+    an incomplete External Account Binding or one whose HMAC key is not as the CA issued it, and for each entry of C(acme_certificate_certificates) a usable name used
     once, identifiers the CA can take, and C(webroot_hosts) as a list.
   - Returns the problems instead of raising, so that the role fails in an C(ansible.builtin.assert) with the
     problem itself as its one-line message, naming the variable (C(acme_certificate_certificates[1].name)) and the fix.
@@ -48,6 +49,8 @@ from urllib.parse import urlparse
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifier, parse_identifiers
+from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import EAB_ALGORITHMS, eab_secret
+from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least, check_file_mode, check_ip_address, check_port
 
 CERTIFICATES = "acme_certificate_certificates"
@@ -173,6 +176,57 @@ def _check_entry(problems: Problems, entry: dict[str, t.Any], prefix: str) -> No
             problems.check(_check_absolute, entry[field], name=f"{prefix}.{field}")
 
 
+def _reworded(error: ConfigurationError, name: str) -> str:
+    """The core's message about a module option, naming the role variable instead."""
+    text = str(error)
+    if error.option and text.startswith(f"{error.option}: "):
+        text = text[len(error.option) + 2:]
+    return f"{name}: {text}"
+
+
+def account_key_problems(variables: dict[str, t.Any]) -> list[str]:
+    """The account key is a file or a vault/sops value, never both; a value must be a key that opens.
+
+    The messages never contain the key or its passphrase: they are what the user is told, at any verbosity.
+    """
+    content = str(variables.get("acme_certificate_account_key_content") or "")
+    if not content:
+        return []
+    if str(variables.get("acme_certificate_account_key_path") or ""):
+        return [
+            "acme_certificate_account_key_content: set together with acme_certificate_account_key_path; "
+            "give the account key in one of them only (and leave the other empty)"
+        ]
+    passphrase = str(variables.get("acme_certificate_account_key_passphrase") or "") or None
+    try:
+        load_private_key(
+            content, passphrase=passphrase, option="acme_certificate_account_key_content", passphrase_option="acme_certificate_account_key_passphrase"
+        )
+    except ConfigurationError as error:
+        return [str(error)]
+    return []
+
+
+def eab_problems(variables: dict[str, t.Any]) -> list[str]:
+    """External Account Binding needs both its key identifier and its HMAC key, the key as the CA issued it."""
+    kid = str(variables.get("acme_certificate_eab_kid") or "")
+    hmac_key = str(variables.get("acme_certificate_eab_hmac_key") or "")
+    if not kid and not hmac_key:
+        return []
+    if not kid:
+        return ["acme_certificate_eab_kid: empty while acme_certificate_eab_hmac_key is set; give the key identifier the CA issued with the HMAC key"]
+    if not hmac_key:
+        return ["acme_certificate_eab_hmac_key: empty while acme_certificate_eab_kid is set; give the HMAC key the CA issued with the key identifier"]
+    alg = str(variables.get("acme_certificate_eab_alg") or "HS256")
+    if alg not in EAB_ALGORITHMS:
+        return [f"acme_certificate_eab_alg: must be one of {', '.join(EAB_ALGORITHMS)} (the MAC algorithm the CA names with the key), not {alg!r}"]
+    try:
+        eab_secret(hmac_key, alg)
+    except ConfigurationError as error:
+        return [_reworded(error, "acme_certificate_eab_hmac_key")]
+    return []
+
+
 def certificate_problems(entries: t.Any) -> list[str]:
     """The problems of acme_certificate_certificates, entry by entry, and names used twice."""
     if not isinstance(entries, list):
@@ -214,6 +268,8 @@ def role_input_problems(variables: dict[str, t.Any]) -> list[str]:
         problems.check(_check_directory_url, variables["acme_certificate_directory"], name="acme_certificate_directory")
     if "acme_certificate_tls_alpn_listen" in variables:
         problems.check(check_ip_address, str(variables["acme_certificate_tls_alpn_listen"]), option="acme_certificate_tls_alpn_listen")
+    problems.lines.extend(account_key_problems(variables))
+    problems.lines.extend(eab_problems(variables))
     if CERTIFICATES in variables:
         problems.lines.extend(certificate_problems(variables[CERTIFICATES]))
     return problems.lines
