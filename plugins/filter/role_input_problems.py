@@ -10,7 +10,7 @@ version_added: 0.1.0
 description:
   - Checks what C(meta/argument_specs.yml) cannot express - number ranges, file modes, absolute paths, an
     https directory URL, IP addresses, an account key given both as a file and as a value or one that does not open,
-    an incomplete External Account Binding or one whose HMAC key is not as the CA issued it, and for each entry of C(acme_certificate_certificates) a usable name used
+    a profile that is no name, chain criteria that are not criteria, an incomplete External Account Binding or one whose HMAC key is not as the CA issued it, and for each entry of C(acme_certificate_certificates) a usable name used
     once, identifiers the CA can take, and C(webroot_hosts) as a list.
   - Returns the problems instead of raising, so that the role fails in an C(ansible.builtin.assert) with the
     problem itself as its one-line message, naming the variable (C(acme_certificate_certificates[1].name)) and the fix.
@@ -47,6 +47,7 @@ import re
 import typing as t
 from urllib.parse import urlparse
 
+from ansible_collections.certforge.acme.plugins.module_utils._acme.chains import CRITERIA as CHAIN_CRITERIA
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifier, parse_identifiers
 from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import EAB_ALGORITHMS, eab_secret
@@ -157,6 +158,27 @@ def _check_webroot_hosts(value: t.Any, *, name: str) -> None:
         raise ConfigurationError(f"must be a list of inventory host names, such as [web1, web2], not {value!r}", option=name)
 
 
+def _check_profile(value: t.Any, *, name: str) -> None:
+    # The CA's own list decides which names exist; that is checked once the account step has read its directory.
+    if not isinstance(value, str):
+        raise ConfigurationError(f"must be the name of a profile the CA offers, such as shortlived, or '' for its default; not {value!r}", option=name)
+
+
+def _check_select_chain(value: t.Any, *, name: str) -> None:
+    example = "such as [{issuer_common_name: ISRG Root X1}]"
+    if not isinstance(value, list):
+        raise ConfigurationError(f"must be a list of criteria, {example}, not {value!r}", option=name)
+    for index, criterion in enumerate(value):
+        if not isinstance(criterion, dict):
+            raise ConfigurationError(f"must be a criterion with {', '.join(CHAIN_CRITERIA)}, {example}, not {criterion!r}", option=f"{name}[{index}]")
+        unknown = sorted(str(key) for key in criterion if key not in CHAIN_CRITERIA)
+        if unknown:
+            raise ConfigurationError(f"unknown criteria {', '.join(unknown)}; use {', '.join(CHAIN_CRITERIA)}", option=f"{name}[{index}]")
+        # An empty criterion would match the first chain, whatever the entries after it say.
+        if not any(criterion.get(key) not in (None, "") for key in CHAIN_CRITERIA):
+            raise ConfigurationError(f"is empty and would match any chain; give {', '.join(CHAIN_CRITERIA)} or remove it", option=f"{name}[{index}]")
+
+
 def _check_entry(problems: Problems, entry: dict[str, t.Any], prefix: str) -> None:
     """The fields an entry sets; the others take the role-wide values, checked on their own."""
     problems.check(_check_name, entry.get("name"), name=f"{prefix}.name")
@@ -168,6 +190,10 @@ def _check_entry(problems: Problems, entry: dict[str, t.Any], prefix: str) -> No
     if entry.get("renew_before_days") is not None:
         minimum, meaning = MINIMUMS["acme_certificate_renew_before_days"]
         problems.check(_check_minimum, entry["renew_before_days"], minimum, name=f"{prefix}.renew_before_days", meaning=meaning)
+    if entry.get("profile") is not None:
+        problems.check(_check_profile, entry["profile"], name=f"{prefix}.profile")
+    if entry.get("select_chain") is not None:
+        problems.check(_check_select_chain, entry["select_chain"], name=f"{prefix}.select_chain")
     for field in ("mode", "key_mode"):
         if entry.get(field) is not None:
             problems.check(check_file_mode, entry[field], option=f"{prefix}.{field}")
@@ -268,6 +294,10 @@ def role_input_problems(variables: dict[str, t.Any]) -> list[str]:
         problems.check(_check_directory_url, variables["acme_certificate_directory"], name="acme_certificate_directory")
     if "acme_certificate_tls_alpn_listen" in variables:
         problems.check(check_ip_address, str(variables["acme_certificate_tls_alpn_listen"]), option="acme_certificate_tls_alpn_listen")
+    if "acme_certificate_profile" in variables:
+        problems.check(_check_profile, variables["acme_certificate_profile"], name="acme_certificate_profile")
+    if "acme_certificate_select_chain" in variables:
+        problems.check(_check_select_chain, variables["acme_certificate_select_chain"], name="acme_certificate_select_chain")
     problems.lines.extend(account_key_problems(variables))
     problems.lines.extend(eab_problems(variables))
     if CERTIFICATES in variables:

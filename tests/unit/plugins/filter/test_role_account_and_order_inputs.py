@@ -90,3 +90,33 @@ def test_each_account_problem_is_one_line_naming_the_variable_without_the_secret
         for line in secret.splitlines():
             if "-----" not in line and len(line) > 8:
                 assert line not in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"acme_certificate_profile": ["shortlived"]}, "acme_certificate_profile: must be the name of a profile the CA offers"),
+        ({"acme_certificate_select_chain": {"issuer_common_name": "ISRG Root X1"}}, "acme_certificate_select_chain: must be a list of criteria"),
+        ({"acme_certificate_select_chain": ["ISRG Root X1"]}, "acme_certificate_select_chain[0]: must be a criterion with issuer_common_name"),
+        ({"acme_certificate_select_chain": [{"issuer": "ISRG Root X1"}]},
+         "acme_certificate_select_chain[0]: unknown criteria issuer; use issuer_common_name, root_subject, subject_key_identifier"),
+        ({"acme_certificate_select_chain": [{"issuer_common_name": "X"}, {"root_subject": None}]},
+         "acme_certificate_select_chain[1]: is empty and would match any chain"),
+        ({"acme_certificate_certificates": [{"name": "ip", "identifiers": ["192.0.2.1"], "profile": 6}]},
+         "acme_certificate_certificates[0].profile: must be the name of a profile"),
+        ({"acme_certificate_certificates": [{"name": "www", "identifiers": ["www.example.com"], "select_chain": [{}]}]},
+         "acme_certificate_certificates[0].select_chain[0]: is empty"),
+    ],
+)
+def test_profile_and_chain_problems_name_the_variable(variables: dict[str, t.Any], message: str) -> None:
+    problems = role_input_problems(variables)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(message), problems[0]
+
+
+def test_profile_and_chain_criteria_as_documented_have_no_problem() -> None:
+    assert role_input_problems({
+        "acme_certificate_profile": "tlsserver",
+        "acme_certificate_select_chain": [{"issuer_common_name": "ISRG Root X2", "root_subject": None, "subject_key_identifier": None}],
+        "acme_certificate_certificates": [{"name": "ip", "identifiers": ["192.0.2.1"], "profile": "shortlived", "select_chain": []}],
+    }) == []
