@@ -10,8 +10,9 @@ version_added: 0.1.0
 description:
   - Checks what C(meta/argument_specs.yml) cannot express - number ranges, file modes, absolute paths, an
     https directory URL, IP addresses, an account key given both as a file and as a value or one that does not open,
-    a profile that is no name, chain criteria that are not criteria, an incomplete External Account Binding or one whose HMAC key is not as the CA issued it, and for each entry of C(acme_certificate_certificates) a usable name used
-    once, identifiers the CA can take, and C(webroot_hosts) as a list.
+    a profile that is no name, chain criteria that are not criteria, an incomplete External Account Binding or one
+    whose HMAC key is not as the CA issued it, and for each entry of C(acme_certificate_certificates) a usable name
+    used once, identifiers the CA can take, and C(webroot_hosts) as a list.
   - Returns the problems instead of raising, so that the role fails in an C(ansible.builtin.assert) with the
     problem itself as its one-line message, naming the variable (C(acme_certificate_certificates[1].name)) and the fix.
   - Used by the C(certforge.acme.acme_certificate) role; documented so the role's behaviour can be read in one place.

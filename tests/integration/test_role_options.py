@@ -14,7 +14,6 @@ import pathlib
 import sys
 import typing as t
 
-import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization

@@ -2,9 +2,10 @@
 
 The module flow gets the account key as text (encrypted, with its passphrase) and an External Account
 Binding HMAC key; the role gets a TSIG secret for RFC 2136 and an EAB HMAC key, and keeps the account
-key in a file, then gets it as a vault value (encrypted, with its passphrase). Both run through a fault-injecting proxy in front of a pebble that requires EAB: once
-cleanly, then with persistent faults (a 500 or a non-JSON answer to newAccount, a non-JSON answer to
-the authorizations, a 500 to the challenge), so that every error path also shows what it prints.
+key in a file, then gets it as a vault value (encrypted, with its passphrase). Both run through a
+fault-injecting proxy in front of a pebble that requires EAB: once cleanly, then with persistent
+faults (a 500 or a non-JSON answer to newAccount, a non-JSON answer to the authorizations, a 500 to
+the challenge), so that every error path also shows what it prints.
 ``test_acme_account.py`` checks the EAB registration itself at -vvv; ``test_acme_dns_rfc2136.py``
 the DNS module's own errors.
 """

@@ -26,7 +26,9 @@ def test_offered_and_absent_profiles_are_ordered() -> None:
 
 def test_a_role_wide_profile_the_ca_does_not_offer_names_the_role_variable_and_the_offered_profiles() -> None:
     refusals = profile_refusals(needed([{"name": "www", "identifiers": ["www.example.com"]}], role_profile="6days"), LETS_ENCRYPT)
-    assert refusals == {"www": "acme_certificate_profile: the CA offers no profile '6days'; set one it offers (classic, shortlived, tlsserver) or '' for its default"}
+    assert refusals == {
+        "www": "acme_certificate_profile: the CA offers no profile '6days'; set one it offers (classic, shortlived, tlsserver) or '' for its default"
+    }
 
 
 def test_an_entry_profile_names_the_entry_and_only_that_certificate_is_refused() -> None:
