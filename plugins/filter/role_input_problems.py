@@ -203,11 +203,13 @@ def _check_entry(problems: Problems, entry: dict[str, t.Any], prefix: str) -> No
             problems.check(_check_absolute, entry[field], name=f"{prefix}.{field}")
 
 
-def _reworded(error: ConfigurationError, name: str) -> str:
-    """The core's message about a module option, naming the role variable instead."""
+def _reworded(error: ConfigurationError, name: str, *, advice_renames: dict[str, str] | None = None) -> str:
+    """The core's message about a module option, naming the role variable instead (also in its advice)."""
     text = str(error)
     if error.option and text.startswith(f"{error.option}: "):
         text = text[len(error.option) + 2:]
+    for option, variable in (advice_renames or {}).items():
+        text = re.sub(rf"\bset {option}\b", f"set {variable}", text)
     return f"{name}: {text}"
 
 
@@ -250,7 +252,7 @@ def eab_problems(variables: dict[str, t.Any]) -> list[str]:
     try:
         eab_secret(hmac_key, alg)
     except ConfigurationError as error:
-        return [_reworded(error, "acme_certificate_eab_hmac_key")]
+        return [_reworded(error, "acme_certificate_eab_hmac_key", advice_renames={"alg": "acme_certificate_eab_alg"})]
     return []
 
 

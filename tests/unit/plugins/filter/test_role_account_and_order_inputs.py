@@ -77,6 +77,8 @@ def test_a_usable_account_has_no_problem(variables: dict[str, t.Any]) -> None:
         ({"acme_certificate_eab_hmac_key": HMAC_KEY}, "acme_certificate_eab_kid: empty while acme_certificate_eab_hmac_key is set"),
         ({"acme_certificate_eab_kid": "kid-1", "acme_certificate_eab_hmac_key": HMAC_KEY + "+/!"},
          "acme_certificate_eab_hmac_key: key is not base64url-encoded; pass the HMAC key exactly as the CA issued it"),
+        ({"acme_certificate_eab_kid": "kid-1", "acme_certificate_eab_hmac_key": HMAC_KEY, "acme_certificate_eab_alg": "HS384"},
+         "acme_certificate_eab_hmac_key: "),
         ({"acme_certificate_eab_kid": "kid-1", "acme_certificate_eab_hmac_key": HMAC_KEY, "acme_certificate_eab_alg": "HS1"},
          "acme_certificate_eab_alg: must be one of HS256, HS384, HS512"),
     ],
@@ -120,3 +122,10 @@ def test_profile_and_chain_criteria_as_documented_have_no_problem() -> None:
         "acme_certificate_select_chain": [{"issuer_common_name": "ISRG Root X2", "root_subject": None, "subject_key_identifier": None}],
         "acme_certificate_certificates": [{"name": "ip", "identifiers": ["192.0.2.1"], "profile": "shortlived", "select_chain": []}],
     }) == []
+
+
+def test_an_hs384_key_shorter_than_the_hash_is_refused_naming_the_role_variable() -> None:
+    [problem] = role_input_problems(account(acme_certificate_eab_kid="kid-1", acme_certificate_eab_hmac_key=HMAC_KEY, acme_certificate_eab_alg="HS384"))
+    assert problem.startswith("acme_certificate_eab_hmac_key: ") and "48 bytes" in problem, problem
+    assert "external_account_binding" not in problem
+    assert "set acme_certificate_eab_alg to" in problem
