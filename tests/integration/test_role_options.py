@@ -31,6 +31,7 @@ from testbed.pebble import PebbleServer, PebbleSettings
 from testbed.webserver import WebrootServer
 
 SITE = pathlib.Path(__file__).resolve().parent / 'playbooks' / 'role_options' / 'site.yml'
+REVOKE = SITE.parent / 'revoke.yml'
 HOST = 'options1'
 FINALIZE_TASK = "certforge.acme.acme_certificate : Finalize with the host's CSRs"
 
@@ -50,13 +51,13 @@ class OneHost:
     def cert_dir(self, name: str) -> pathlib.Path:
         return self.root / HOST / 'certs' / name
 
-    def run(self, *, expect_failure: bool = False, **changes: t.Any) -> PlaybookRun:
+    def run(self, *, playbook: pathlib.Path = SITE, expect_failure: bool = False, **changes: t.Any) -> PlaybookRun:
         """Write the inventory with ``changes`` to the host vars (kept for later runs) and run the role."""
         self.host_vars.update(changes)
         inventory = self.root / 'inventory.yml'
         inventory.write_text(yaml.safe_dump({'all': {'hosts': {HOST: self.host_vars}}}), encoding='utf-8')
         self.runner.inventory_path = inventory
-        return self.runner.run(SITE, expect_failure=expect_failure)
+        return self.runner.run(playbook, expect_failure=expect_failure)
 
     def orders_created(self, run: PlaybookRun) -> list[str]:
         """The certificates the run created a new order for (resumed orders are not changed)."""
@@ -170,6 +171,13 @@ def test_the_account_key_from_a_vault_value_registers_with_eab_and_is_never_writ
     assert again['certforge.acme.acme_certificate : Register or find the account']['account_uri'] == account['account_uri']
     assert host.orders_created(again) == ['mail']
     assert sorted(path.name for path in host.state_dir.rglob('*.key')) == []
+
+    # The revoke entry point signs with the same value.
+    certificate = (host.cert_dir('mail') / 'cert.pem').read_text(encoding='ascii')
+    revoked = host.run(playbook=REVOKE, acme_certificate_revoke_name='mail', acme_certificate_force=False)
+    assert revoked['certforge.acme.acme_certificate : Revoke the certificate']['changed']
+    assert acme_ca_eab.is_revoked(certificate)
+    assert not revoked.contains(key.splitlines()[1])
 
 
 def test_a_rerun_after_the_webroot_is_fixed_succeeds_at_once_with_a_new_order(
