@@ -64,6 +64,8 @@ INHERITED = (
     "webroot_owner",
     "webroot_group",
     "add_bare_domain",
+    "profile",
+    "select_chain",
 )
 FILE_NAMES = {"cert_path": "cert.pem", "key_path": "privkey.pem", "chain_path": "chain.pem", "fullchain_path": "fullchain.pem"}
 
@@ -78,7 +80,7 @@ def _identifiers(entry: dict[str, t.Any], add_bare_domain: bool) -> list[str]:
     return names
 
 
-def complete(entry: dict[str, t.Any], defaults: dict[str, t.Any]) -> dict[str, t.Any]:
+def complete(entry: dict[str, t.Any], defaults: dict[str, t.Any], *, index: int = 0) -> dict[str, t.Any]:
     name = entry["name"]
     spec = {field: entry[field] if entry.get(field) is not None else defaults.get(field) for field in INHERITED}
     directory = f"{str(defaults.get('dir', '/etc/ssl/acme')).rstrip('/')}/{name}"
@@ -91,6 +93,10 @@ def complete(entry: dict[str, t.Any], defaults: dict[str, t.Any]) -> dict[str, t
         challenge_overrides=entry.get("challenge_overrides") or {},
         webroot_hosts=list(entry.get("webroot_hosts") or []),
         notify=list(spec["notify"] or []),
+        profile=str(spec["profile"] or ""),
+        select_chain=list(spec["select_chain"] or []),
+        # Which variable set the profile, so that a profile the CA does not offer is refused naming it.
+        profile_variable=f"acme_certificate_certificates[{index}].profile" if entry.get("profile") is not None else "acme_certificate_profile",
     )
     return spec
 
@@ -101,7 +107,7 @@ def certificate_specs(entries: list[dict[str, t.Any]], defaults: dict[str, t.Any
     problems = certificate_problems(entries or [])
     if problems:
         raise AnsibleFilterError(problems[0])
-    return [complete(entry, defaults) for entry in entries or []]
+    return [complete(entry, defaults, index=index) for index, entry in enumerate(entries or [])]
 
 
 class FilterModule:

@@ -9,8 +9,10 @@ short_description: What is wrong with the variables of the acme_certificate role
 version_added: 0.1.0
 description:
   - Checks what C(meta/argument_specs.yml) cannot express - number ranges, file modes, absolute paths, an
-    https directory URL, IP addresses, and for each entry of C(acme_certificate_certificates) a usable name used
-    once, identifiers the CA can take, and C(webroot_hosts) as a list.
+    https directory URL, IP addresses, an account key given both as a file and as a value or one that does not open,
+    a profile that is no name, chain criteria that are not criteria, an incomplete External Account Binding or one
+    whose HMAC key is not as the CA issued it, and for each entry of C(acme_certificate_certificates) a usable name
+    used once, identifiers the CA can take, and C(webroot_hosts) as a list.
   - Returns the problems instead of raising, so that the role fails in an C(ansible.builtin.assert) with the
     problem itself as its one-line message, naming the variable (C(acme_certificate_certificates[1].name)) and the fix.
   - Used by the C(certforge.acme.acme_certificate) role; documented so the role's behaviour can be read in one place.
@@ -46,8 +48,11 @@ import re
 import typing as t
 from urllib.parse import urlparse
 
+from ansible_collections.certforge.acme.plugins.module_utils._acme.chains import CRITERIA as CHAIN_CRITERIA
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifier, parse_identifiers
+from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import EAB_ALGORITHMS, eab_secret
+from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least, check_file_mode, check_ip_address, check_port
 
 CERTIFICATES = "acme_certificate_certificates"
@@ -154,6 +159,27 @@ def _check_webroot_hosts(value: t.Any, *, name: str) -> None:
         raise ConfigurationError(f"must be a list of inventory host names, such as [web1, web2], not {value!r}", option=name)
 
 
+def _check_profile(value: t.Any, *, name: str) -> None:
+    # The CA's own list decides which names exist; that is checked once the account step has read its directory.
+    if not isinstance(value, str):
+        raise ConfigurationError(f"must be the name of a profile the CA offers, such as shortlived, or '' for its default; not {value!r}", option=name)
+
+
+def _check_select_chain(value: t.Any, *, name: str) -> None:
+    example = "such as [{issuer_common_name: ISRG Root X1}]"
+    if not isinstance(value, list):
+        raise ConfigurationError(f"must be a list of criteria, {example}, not {value!r}", option=name)
+    for index, criterion in enumerate(value):
+        if not isinstance(criterion, dict):
+            raise ConfigurationError(f"must be a criterion with {', '.join(CHAIN_CRITERIA)}, {example}, not {criterion!r}", option=f"{name}[{index}]")
+        unknown = sorted(str(key) for key in criterion if key not in CHAIN_CRITERIA)
+        if unknown:
+            raise ConfigurationError(f"unknown criteria {', '.join(unknown)}; use {', '.join(CHAIN_CRITERIA)}", option=f"{name}[{index}]")
+        # An empty criterion would match the first chain, whatever the entries after it say.
+        if not any(criterion.get(key) not in (None, "") for key in CHAIN_CRITERIA):
+            raise ConfigurationError(f"is empty and would match any chain; give {', '.join(CHAIN_CRITERIA)} or remove it", option=f"{name}[{index}]")
+
+
 def _check_entry(problems: Problems, entry: dict[str, t.Any], prefix: str) -> None:
     """The fields an entry sets; the others take the role-wide values, checked on their own."""
     problems.check(_check_name, entry.get("name"), name=f"{prefix}.name")
@@ -165,12 +191,69 @@ def _check_entry(problems: Problems, entry: dict[str, t.Any], prefix: str) -> No
     if entry.get("renew_before_days") is not None:
         minimum, meaning = MINIMUMS["acme_certificate_renew_before_days"]
         problems.check(_check_minimum, entry["renew_before_days"], minimum, name=f"{prefix}.renew_before_days", meaning=meaning)
+    if entry.get("profile") is not None:
+        problems.check(_check_profile, entry["profile"], name=f"{prefix}.profile")
+    if entry.get("select_chain") is not None:
+        problems.check(_check_select_chain, entry["select_chain"], name=f"{prefix}.select_chain")
     for field in ("mode", "key_mode"):
         if entry.get(field) is not None:
             problems.check(check_file_mode, entry[field], option=f"{prefix}.{field}")
     for field in ENTRY_PATHS:
         if entry.get(field):
             problems.check(_check_absolute, entry[field], name=f"{prefix}.{field}")
+
+
+def _reworded(error: ConfigurationError, name: str, *, advice_renames: dict[str, str] | None = None) -> str:
+    """The core's message about a module option, naming the role variable instead (also in its advice)."""
+    text = str(error)
+    if error.option and text.startswith(f"{error.option}: "):
+        text = text[len(error.option) + 2:]
+    for option, variable in (advice_renames or {}).items():
+        text = re.sub(rf"\bset {option}\b", f"set {variable}", text)
+    return f"{name}: {text}"
+
+
+def account_key_problems(variables: dict[str, t.Any]) -> list[str]:
+    """The account key is a file or a vault/sops value, never both; a value must be a key that opens.
+
+    The messages never contain the key or its passphrase: they are what the user is told, at any verbosity.
+    """
+    content = str(variables.get("acme_certificate_account_key_content") or "")
+    if not content:
+        return []
+    if str(variables.get("acme_certificate_account_key_path") or ""):
+        return [
+            "acme_certificate_account_key_content: set together with acme_certificate_account_key_path; "
+            "give the account key in one of them only (and leave the other empty)"
+        ]
+    passphrase = str(variables.get("acme_certificate_account_key_passphrase") or "") or None
+    try:
+        load_private_key(
+            content, passphrase=passphrase, option="acme_certificate_account_key_content", passphrase_option="acme_certificate_account_key_passphrase"
+        )
+    except ConfigurationError as error:
+        return [str(error)]
+    return []
+
+
+def eab_problems(variables: dict[str, t.Any]) -> list[str]:
+    """External Account Binding needs both its key identifier and its HMAC key, the key as the CA issued it."""
+    kid = str(variables.get("acme_certificate_eab_kid") or "")
+    hmac_key = str(variables.get("acme_certificate_eab_hmac_key") or "")
+    if not kid and not hmac_key:
+        return []
+    if not kid:
+        return ["acme_certificate_eab_kid: empty while acme_certificate_eab_hmac_key is set; give the key identifier the CA issued with the HMAC key"]
+    if not hmac_key:
+        return ["acme_certificate_eab_hmac_key: empty while acme_certificate_eab_kid is set; give the HMAC key the CA issued with the key identifier"]
+    alg = str(variables.get("acme_certificate_eab_alg") or "HS256")
+    if alg not in EAB_ALGORITHMS:
+        return [f"acme_certificate_eab_alg: must be one of {', '.join(EAB_ALGORITHMS)} (the MAC algorithm the CA names with the key), not {alg!r}"]
+    try:
+        eab_secret(hmac_key, alg)
+    except ConfigurationError as error:
+        return [_reworded(error, "acme_certificate_eab_hmac_key", advice_renames={"alg": "acme_certificate_eab_alg"})]
+    return []
 
 
 def certificate_problems(entries: t.Any) -> list[str]:
@@ -214,6 +297,12 @@ def role_input_problems(variables: dict[str, t.Any]) -> list[str]:
         problems.check(_check_directory_url, variables["acme_certificate_directory"], name="acme_certificate_directory")
     if "acme_certificate_tls_alpn_listen" in variables:
         problems.check(check_ip_address, str(variables["acme_certificate_tls_alpn_listen"]), option="acme_certificate_tls_alpn_listen")
+    if "acme_certificate_profile" in variables:
+        problems.check(_check_profile, variables["acme_certificate_profile"], name="acme_certificate_profile")
+    if "acme_certificate_select_chain" in variables:
+        problems.check(_check_select_chain, variables["acme_certificate_select_chain"], name="acme_certificate_select_chain")
+    problems.lines.extend(account_key_problems(variables))
+    problems.lines.extend(eab_problems(variables))
     if CERTIFICATES in variables:
         problems.lines.extend(certificate_problems(variables[CERTIFICATES]))
     return problems.lines

@@ -118,6 +118,17 @@ ROLE_ROWS = {
     'certificate directory that is relative': 'acme_certificate_dir',
     'tls-alpn-01 port out of range': 'acme_certificate_tls_alpn_port',
     'tls-alpn-01 listen that is no address': 'acme_certificate_tls_alpn_listen',
+    'profile that is no name': 'acme_certificate_profile',
+    'profile of an entry that is no name': 'profile',
+    'select_chain that is no list': 'acme_certificate_select_chain',
+    'select_chain with an unknown criterion': 'acme_certificate_select_chain',
+    'select_chain of an entry with an empty criterion': 'select_chain',
+    'account key content and path both given': 'acme_certificate_account_key_',
+    'account key content that is no key': 'acme_certificate_account_key_content',
+    'eab kid without its hmac key': 'acme_certificate_eab_hmac_key',
+    'eab hmac key without its kid': 'acme_certificate_eab_kid',
+    'eab hmac key that is not base64url': 'acme_certificate_eab_hmac_key',
+    'unknown eab algorithm': 'acme_certificate_eab_alg',
 }
 
 

@@ -2,9 +2,10 @@
 
 The module flow gets the account key as text (encrypted, with its passphrase) and an External Account
 Binding HMAC key; the role gets a TSIG secret for RFC 2136 and an EAB HMAC key, and keeps the account
-key in a file. Both run through a fault-injecting proxy in front of a pebble that requires EAB: once
-cleanly, then with persistent faults (a 500 or a non-JSON answer to newAccount, a non-JSON answer to
-the authorizations, a 500 to the challenge), so that every error path also shows what it prints.
+key in a file, then gets it as a vault value (encrypted, with its passphrase). Both run through a
+fault-injecting proxy in front of a pebble that requires EAB: once cleanly, then with persistent
+faults (a 500 or a non-JSON answer to newAccount, a non-JSON answer to the authorizations, a 500 to
+the challenge), so that every error path also shows what it prints.
 ``test_acme_account.py`` checks the EAB registration itself at -vvv; ``test_acme_dns_rfc2136.py``
 the DNS module's own errors.
 """
@@ -36,7 +37,8 @@ PLAYBOOKS = pathlib.Path(__file__).resolve().parent / 'playbooks' / 'secrets'
 RunPlaybook = Callable[..., PlaybookRun]
 PASSPHRASE = 'tr0ub4dor and three more words'
 MASKED = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
-VERBOSE_MARKER = '<localhost> ESTABLISH LOCAL CONNECTION'  # printed only at -vvv
+# Printed only at -vvv: by a module run, or (for a run refused before any module runs) by the inventory plugins.
+VERBOSE_MARKERS = ('<localhost> ESTABLISH LOCAL CONNECTION', 'declined parsing')
 # Parts of a signed ACME request: an error must describe the request, never echo it.
 REQUEST_BODY_MARKS = ('"protected"', '"payload"', '"signature"', 'externalAccountBinding')
 HOST = 'mail1'
@@ -175,16 +177,32 @@ def role_runs(eab_pebble: PebbleServer, proxy: FaultProxy, bind9: Bind9Server, c
         proxy, (faults.always(Fault.status(500), ['challenge']),),
         lambda: runner.run(PLAYBOOKS / 'role.yml', extra_vars={**bounded, 'acme_certificate_certificates': [mail, shop]}, verbosity=3,
                            expect_failure=True))
-    secrets = {'tsig_secret': bind9.tsig_secret, 'eab_hmac_key': str(eab_pebble.eab_hmac_key),
+    # The account key as a vault value (encrypted, with its passphrase): issuing, a CA that breaks the
+    # registration, and a passphrase that does not open it (refused before anything is done).
+    content_keys = {'issue': encrypted_key_pem(), 'fail': encrypted_key_pem()}
+    as_value = {**bounded, 'acme_certificate_account_key_passphrase': PASSPHRASE,
+                'acme_certificate_certificates': [{'name': 'vault', 'identifiers': [unique_name('secrets-vault', bind9.zone)]}]}
+    runs['key as a value'] = faulted_run(proxy, (), lambda: runner.run(
+        PLAYBOOKS / 'role.yml', extra_vars={**as_value, 'acme_certificate_account_key_content': content_keys['issue']}, verbosity=3))
+    runs['key as a value, 500 to newAccount'] = faulted_run(
+        proxy, (faults.always(Fault.status(500), ['newAccount']),),
+        lambda: runner.run(PLAYBOOKS / 'role.yml', extra_vars={
+            **as_value, 'acme_certificate_account_key_content': content_keys['fail'], 'acme_certificate_force': True}, verbosity=3, expect_failure=True))
+    runs['key as a value, wrong passphrase'] = faulted_run(proxy, (), lambda: runner.run(
+        PLAYBOOKS / 'role.yml', extra_vars={**as_value, 'acme_certificate_account_key_content': content_keys['issue'],
+                                            'acme_certificate_account_key_passphrase': 'not the passphrase', 'acme_certificate_force': True},
+        verbosity=3, expect_failure=True))
+    secrets = {'tsig_secret': bind9.tsig_secret, 'eab_hmac_key': str(eab_pebble.eab_hmac_key), 'account_key_passphrase': PASSPHRASE,
                **pem_lines((state_dir / 'account.key').read_text(encoding='ascii'), 'account key'),
-               **pem_lines((certificate_dir / 'mail' / 'privkey.pem').read_text(encoding='ascii'), 'certificate key')}
+               **pem_lines((certificate_dir / 'mail' / 'privkey.pem').read_text(encoding='ascii'), 'certificate key'),
+               **pem_lines(content_keys['issue'], 'account key value'), **pem_lines(content_keys['fail'], 'failing account key value')}
     return SecretRuns(runs, secrets)
 
 
 def check_no_secret_printed(part: SecretRuns) -> None:
     for label, faulted in part.runs.items():
         run = faulted.run
-        assert VERBOSE_MARKER in run.stdout, f'{label}: -vvv was not in effect'
+        assert any(marker in run.stdout for marker in VERBOSE_MARKERS), f'{label}: -vvv was not in effect'
         for name, secret in part.secrets.items():
             assert not run.contains(secret), f'{label}: {name} appears in the output of {" ".join(run.command)}'
         for outcome in run.outcomes:
@@ -217,6 +235,20 @@ def test_the_role_issues_with_dns01_then_fails_where_the_proxy_breaks_it(role_ru
     failing = role_runs.runs['500 to the challenge']
     assert set(failing.faulted) == {'challenge'}
     failing.run.failure_message(failed_task(failing.run))  # one line, no traceback
+
+
+def test_the_role_takes_the_account_key_as_a_value_and_fails_clearly_without_showing_it(role_runs: SecretRuns) -> None:
+    issue = role_runs.runs['key as a value'].run
+    assert issue['certforge.acme.acme_certificate : Register or find the account']['account']['status'] == 'valid'
+    # The value reached the modules, masked in what -vvv prints of their arguments.
+    assert f'"account_key_content": "{MASKED}"' in issue.stdout
+    assert f'"account_key_passphrase": "{MASKED}"' in issue.stdout
+    broken = role_runs.runs['key as a value, 500 to newAccount']
+    assert set(broken.faulted) == {'newAccount'}
+    broken.run.failure_message(failed_task(broken.run))  # one line, no traceback
+    wrong = role_runs.runs['key as a value, wrong passphrase'].run
+    assert wrong.failure_message(failed_task(wrong)) == (
+        'acme_certificate_account_key_content: cannot decrypt the key: acme_certificate_account_key_passphrase is wrong, or the key is damaged')
 
 
 def test_the_role_prints_no_secret_at_vvv(role_runs: SecretRuns) -> None:
