@@ -27,6 +27,8 @@ class Challenge(t.NamedTuple):
     status: str
     token: str | None
     error: dict[str, t.Any] | None
+    # The challenge object as the CA sent it: types such as dns-persist-01 carry fields of their own.
+    raw: t.Mapping[str, t.Any] | None = None
 
 
 class Authorization(t.NamedTuple):
@@ -60,6 +62,7 @@ def _challenge(data: t.Any, where: str) -> Challenge:
         status=data["status"],
         token=token if isinstance(token, str) else None,
         error=data.get("error") if isinstance(data.get("error"), dict) else None,
+        raw=data,
     )
 
 
