@@ -135,3 +135,25 @@ def test_acme_orders_entry_for_a_challenge_to_reject_says_why_instead_of_a_recor
     data = challenge_data({**CHALLENGE, "issuer-domain-names": []}, Identifier("dns", "example.com"), ACCOUNT)
     assert "record_value" not in data
     assert "lists no issuer-domain-names" in data["problem"]
+
+
+def test_an_authorization_offering_dns_persist_01_gives_its_record_in_the_challenge_data() -> None:
+    from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import _authorization
+    from ansible_collections.certforge.acme.plugins.module_utils._acme.challenges import authorization_data
+
+    authorization = _authorization(
+        "https://ca.example/authz/1",
+        {
+            "identifier": {"type": "dns", "value": "example.com"},
+            "status": "pending",
+            "wildcard": True,
+            "challenges": [
+                {"type": "dns-01", "url": "https://ca.example/chall/0", "status": "pending", "token": "tok"},
+                {"type": "dns-persist-01", "url": "https://ca.example/chall/1", "status": "pending", "issuer-domain-names": ["authority.example"]},
+            ],
+        },
+    )
+    data = authorization_data(authorization, "thumbprint", account_uri=ACCOUNT)
+    assert sorted(data) == ["dns-01", "dns-persist-01"]
+    assert data["dns-persist-01"]["record"] == "_validation-persist.example.com"
+    assert data["dns-persist-01"]["record_value"] == f"authority.example; accounturi={ACCOUNT}; policy=wildcard"
