@@ -252,7 +252,13 @@ challenge_data:
     - C(dns-01) gives C(record) (V(_acme-challenge.NAME); a wildcard maps to its base name) and C(record_value) (the TXT value).
     - C(tls-alpn-01) gives C(resource) (the TLS SNI name; the reverse name for an IP address),
       C(certificate) and C(private_key) (PEM of the self-signed challenge certificate with the acmeIdentifier extension, RFC 8737).
-    - Every entry also has the challenge's C(url), C(status) and C(token).
+    - C(dns-persist-01) (draft-ietf-acme-dns-persist) gives every field of the CA's challenge as sent (C(issuer-domain-names)
+      among them), C(record) (V(_validation-persist.NAME); a wildcard maps to its base name), and the default record to publish
+      once and keep - C(record_value) (the CA's first issuer domain name, C(accounturi=) this account, C(policy=wildcard) for
+      a wildcard), C(issuer_domain_name) and C(account_uri) - or, for a challenge the draft says to reject, C(problem) instead.
+      P(certforge.acme.dns_persist_record#filter) computes other values (O(certforge.acme.dns_persist_record#filter:persist_until),
+      policy=wildcard for a base name). See the collection's C(docs/dns-persist-01.md).
+    - Every entry also has the challenge's C(url), C(status) and C(token) (V(null) for dns-persist-01).
   returned: success, except in check mode when a new order would be created
   type: dict
   sample:
@@ -263,6 +269,12 @@ challenge_data:
       dns-01:
         record: _acme-challenge.www.example.com
         record_value: yUoWMtJbGRkXf0s5GCFmIM8c4mfpE1cVwMXwxA1B7j4
+      dns-persist-01:
+        issuer-domain-names: [letsencrypt.org]
+        record: _validation-persist.www.example.com
+        record_value: "letsencrypt.org; accounturi=https://acme-v02.api.letsencrypt.org/acme/acct/123"
+        issuer_domain_name: letsencrypt.org
+        account_uri: https://acme-v02.api.letsencrypt.org/acme/acct/123
 challenge_data_dns:
   description: TXT record name -> all values it must carry, for the pending dns-01 challenges (a wildcard and its base name share one record).
   returned: success, except in check mode when a new order would be created
@@ -320,11 +332,11 @@ def resumable_order(orders: OrderClient, order_uri: str | None, identifiers: lis
     return order if set(order.identifiers) == set(identifiers) else None
 
 
-def describe_authorizations(authz_client: AuthorizationClient, order: Order, thumbprint: str) -> dict[str, t.Any]:
+def describe_authorizations(authz_client: AuthorizationClient, order: Order, thumbprint: str, account_uri: str) -> dict[str, t.Any]:
     authorizations, challenge_data, challenge_data_dns = [], {}, {}
     for authorization in authz_client.get_all(order.authorizations):
         needs_work = authorization.status == "pending"
-        challenges = authorization_data(authorization, thumbprint) if needs_work else {}
+        challenges = authorization_data(authorization, thumbprint, account_uri=account_uri) if needs_work else {}
         name = authorization.identifier.value
         authorizations.append(
             {
@@ -392,7 +404,7 @@ def main() -> None:
             order = create_order(module, orders, identifiers)
             if params["order_uri_file"]:
                 write_order_uri_file(params["order_uri_file"], order.uri)
-        described = describe_authorizations(AuthorizationClient(session, key, account_uri), order, key.thumbprint)
+        described = describe_authorizations(AuthorizationClient(session, key, account_uri), order, key.thumbprint, account_uri)
     module.exit_json(changed=changed, account_uri=account_uri, order_uri=order.uri, order=order.summary(), **described)
 
 
