@@ -54,3 +54,14 @@ def test_a_past_persist_until_warns_and_publishes_nothing() -> None:
 def test_a_challenge_the_draft_says_to_reject_fails_with_its_reason() -> None:
     with pytest.raises(AnsibleFilterError, match=r"^dns-persist-01: www\.example\.org: the CA's .* lists no issuer-domain-names"):
         dns_persist_plan({"www.example.org": {**entry(), "issuer-domain-names": []}}, ACCOUNT, now=NOW)
+
+
+def test_the_roles_provisioning_carries_dns_persist_01_challenges_apart_from_what_it_removes() -> None:
+    from ansible_collections.certforge.acme.plugins.filter.challenge_provisioning import challenge_provisioning
+
+    order = {
+        "challenge_data": {"example.com": {"dns-persist-01": entry(), "http-01": {"resource": "r", "resource_value": "v"}}},
+        "item": {"item": {"name": "www", "challenge": "dns-persist-01"}},
+    }
+    provisioning = challenge_provisioning([order], "web1")
+    assert provisioning == {"http-01": [], "dns-01": {}, "tls-alpn-01": [], "dns-persist-01": {"example.com": entry()}}
