@@ -89,7 +89,9 @@ def choose_issuer_domain_name(offered: t.Sequence[str], preferred: str | None = 
         return offered[0]
     check_issuer_domain_name(preferred)
     if preferred not in offered:
-        raise ConfigurationError(f"{preferred!r} is not among the CA's issuer-domain-names ({', '.join(offered)}); pick one of those", option="issuer_domain_name")
+        raise ConfigurationError(
+            f"{preferred!r} is not among the CA's issuer-domain-names ({', '.join(offered)}); pick one of those", option="issuer_domain_name"
+        )
     return preferred
 
 
@@ -99,7 +101,8 @@ def check_account_uri(account_uri: t.Any) -> str:
         raise ConfigurationError("is empty; give the account URL (acme_account's account_uri)", option="account_uri")
     if not _PARAMETER_VALUE.fullmatch(account_uri):
         raise ConfigurationError(
-            f"{account_uri!r} has spaces, ';' or characters outside printable ASCII, which a record value cannot hold; give the account URL as the CA returned it",
+            f"{account_uri!r} has spaces, ';' or characters outside printable ASCII, which a record value cannot hold; "
+            "give the account URL as the CA returned it",
             option="account_uri",
         )
     parsed = urllib.parse.urlsplit(account_uri)
