@@ -41,7 +41,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(http-01) (identifier -> challenge data), C(dns-01) (record -> values), C(tls-alpn-01) (list) and C(dns-persist-01) (identifier -> challenge data).
+  description:
+    - C(http-01) (identifier -> challenge data), C(dns-01) (record -> values), C(tls-alpn-01) (list)
+      and C(dns-persist-01) (identifier -> challenge data).
   type: dict
 """
 
