@@ -38,6 +38,14 @@ if str(TESTS_DIR) not in sys.path:
 
 # Imported by name so pytest finds them here, wherever pytest is started from.
 from testbed.fixtures import (  # noqa: E402  pylint: disable=wrong-import-position,unused-import
+    _skip_what_the_ca_lacks,
+    a2c_bind9,
+    a2c_webroot,
+    acme2certifier,
+    acme2certifier_eab,
+    acme2certifier_factory,
+    acme_ca,
+    acme_ca_eab,
     bind9,
     challenge_ports,
     fault_proxy,
@@ -47,10 +55,17 @@ from testbed.fixtures import (  # noqa: E402  pylint: disable=wrong-import-posit
     playbook_runner,
     run_playbook,
     server_tls,
+    session_loopback_address,
     testbed_dir,
     webroot,
 )
 from testbed.tls_alpn import tls_alpn  # noqa: E402  pylint: disable=wrong-import-position,unused-import
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers the testbed reads."""
+    config.addinivalue_line('markers', 'acme_ca_needs(*capabilities): skip the acme_ca runs on CAs that lack one '
+                                       '(names in testbed/acme_ca.py CAPABILITIES)')
 
 
 @pytest.fixture(scope='session')

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Prepare a Debian 12 machine for `make test`: the servers the integration tests start,
 # faketime (moved clocks for renewal tests), stress-ng (make test-loaded), the ShellCheck
-# linter, the .venv with the test tools and the get-pip stand-in for ansible-test.
+# linter, the .venv with the test tools, the .venv-a2c with acme2certifier (the second ACME
+# server of the integration tests) and the get-pip stand-in for ansible-test.
 # Every step checks first, so a second run finishes in well under a second.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$repo_root/.venv"
 requirements="$repo_root/tests/requirements.txt"
-stamp="$venv/.requirements.sha256"
+a2c_venv="$repo_root/.venv-a2c"
+a2c_requirements="$repo_root/tests/acme2certifier-requirements.txt"
 system_ca_bundle=/etc/ssl/certs/ca-certificates.crt
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -35,24 +37,26 @@ ensure_debian_packages() {
     fi
 }
 
-ensure_venv() {
-    if [[ ! -x "$venv/bin/python" ]]; then
-        log "creating $venv"
+# ensure_venv_with DIR REQUIREMENTS: a venv at DIR holding REQUIREMENTS; a stamp of the
+# requirements file's hash makes the check instant once they are installed.
+ensure_venv_with() {
+    local dir=$1 requirements=$2 stamp="$1/.requirements.sha256" wanted
+    if [[ ! -x "$dir/bin/python" ]]; then
+        log "creating $dir"
         # Debian's python3 lacks ensurepip until python3-venv is installed.
-        if ! python3 -m venv "$venv" 2>/dev/null; then
-            rm -rf "$venv"
+        if ! python3 -m venv "$dir" 2>/dev/null; then
+            rm -rf "$dir"
             apt_install python3-venv
-            python3 -m venv "$venv"
+            python3 -m venv "$dir"
         fi
     fi
-    local wanted
     wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
         return
     fi
-    log "installing $requirements into $venv"
-    "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet -r "$requirements"
+    log "installing $requirements into $dir"
+    "$dir/bin/python" -m pip install --quiet --upgrade pip
+    "$dir/bin/python" -m pip install --quiet -r "$requirements"
     printf '%s\n' "$wanted" >"$stamp"
 }
 
@@ -100,5 +104,6 @@ PYTHON
 }
 
 ensure_debian_packages
-ensure_venv
+ensure_venv_with "$venv" "$requirements"
+ensure_venv_with "$a2c_venv" "$a2c_requirements"
 ensure_get_pip_standin

@@ -33,6 +33,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers i
 from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import SigningKey
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.transport import AcmeSession
+from testbed.acme_ca import AcmeCA, AcmeServer
 from testbed.bind9 import Bind9Server
 from testbed.pebble import REQUEST_LOG_LINE, PebbleServer
 from testbed.tls_alpn import TlsAlpnResponders
@@ -41,6 +42,7 @@ from testbed.webserver import WebrootServer
 PLAYBOOKS = pathlib.Path(__file__).resolve().parent / 'playbooks' / 'issuance'
 WAIT_SECONDS = 30
 DNS_TIMEOUT_SECONDS = 5.0
+ACCOUNT_CONTACT = 'mailto:hostmaster@acme.test'
 # Pebble 2.4.0 logs, e.g.: Pebble 2026/11/23 22:35:06 Added order "2pZ6ygFd3C07fGLjOcI2YJgSM_YTmzmT-eTBK5pB9zQ" to the db
 ORDER_ADDED_LOG_LINE = re.compile(r'^Pebble \S+ \S+ Added order "[^"]+" to the db$', re.MULTILINE)
 
@@ -57,11 +59,11 @@ def private_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 @dataclasses.dataclass
 class TestAccount:
-    """An account at one pebble, with its key on disk for the modules and a session for the core."""
+    """An account at one CA, with its key on disk for the modules and a session for the core."""
 
     __test__ = False  # not a test class, despite the name
 
-    pebble: PebbleServer
+    server: AcmeServer | AcmeCA
     key_path: pathlib.Path
     key: SigningKey
     uri: str
@@ -80,29 +82,32 @@ class TestAccount:
     def module_defaults(self) -> dict[str, str]:
         """The shared module options for ``module_defaults: group/certforge.acme.acme``."""
         return {
-            'acme_directory': self.pebble.directory_url,
-            'ca_path': str(self.pebble.ca_path),
+            'acme_directory': self.server.directory_url,
+            'ca_path': str(self.server.ca_path),
             'account_key_src': str(self.key_path),
             'account_uri': self.uri,
         }
 
 
-def new_session(pebble: PebbleServer) -> AcmeSession:
-    """A core session to ``pebble``, trusting the testbed CA."""
-    return AcmeSession(directory_url=pebble.directory_url, ca_path=str(pebble.ca_path))
+def new_session(server: AcmeServer | AcmeCA) -> AcmeSession:
+    """A core session to ``server`` (a pebble, an acme2certifier or an ``acme_ca``), trusting the testbed CA."""
+    return AcmeSession(directory_url=server.directory_url, ca_path=str(server.ca_path))
 
 
-def create_account(pebble: PebbleServer, directory: pathlib.Path) -> TestAccount:
-    """Register a new EC P-256 account and keep its key in ``directory/account.key``."""
+def create_account(server: AcmeServer | AcmeCA, directory: pathlib.Path) -> TestAccount:
+    """Register a new EC P-256 account at ``server`` and keep its key in ``directory/account.key``.
+
+    With a contact, since some CAs (acme2certifier by default) refuse accounts without one.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     private_key = ec.generate_private_key(ec.SECP256R1())
     key_path = directory / 'account.key'
     key_path.write_bytes(private_key_pem(private_key))
     key_path.chmod(0o600)
     key = SigningKey(private_key)
-    session = new_session(pebble)
-    account, _created = AccountClient(session, key).create(contact=[], terms_agreed=True)
-    return TestAccount(pebble=pebble, key_path=key_path, key=key, uri=account.uri, session=session)
+    session = new_session(server)
+    account, _created = AccountClient(session, key).create(contact=[ACCOUNT_CONTACT], terms_agreed=True)
+    return TestAccount(server=server, key_path=key_path, key=key, uri=account.uri, session=session)
 
 
 def write_csr(path: pathlib.Path, identifiers: Iterable[str]) -> pathlib.Path:
@@ -208,6 +213,11 @@ class ChallengeProvisioner:
         self.files: list[pathlib.Path] = []
         self.records: set[str] = set()
         self.tls_alpn_entries: list[dict[str, str]] = []
+
+    @classmethod
+    def for_ca(cls, acme_ca: AcmeCA, tls_alpn: TlsAlpnResponders) -> ChallengeProvisioner:
+        """A provisioner for the web root and DNS server ``acme_ca`` validates against."""
+        return cls(webroot=acme_ca.webroot, bind9=acme_ca.dns, tls_alpn=tls_alpn)
 
     def __enter__(self) -> ChallengeProvisioner:
         return self

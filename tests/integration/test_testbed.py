@@ -5,10 +5,15 @@ If these pass and a module test fails, look at the module, not at pebble, BIND o
 
 from __future__ import annotations
 
+import configparser
+import json
+import os
 import re
 import secrets
+import socket
 from collections.abc import Callable
 
+import dns.message
 import dns.name
 import dns.query
 import dns.rcode
@@ -17,13 +22,16 @@ import pytest
 import requests
 from cryptography import x509
 
+from testbed.acme2certifier import DEFAULT_PROFILES, Acme2certifierServer
+from testbed.acme_ca import AcmeCA
 from testbed.acme_probe import AcmeProbe
 from testbed.ansible import PlaybookRun
 from testbed.bind9 import Bind9Server
 from testbed.errors import TestbedError
-from testbed.fixtures import PebbleFactory
+from testbed.fixtures import Acme2certifierFactory, PebbleFactory
 from testbed.https import loopback_session
 from testbed.pebble import PebbleServer, PebbleSettings
+from testbed.ports import LOOPBACK
 from testbed.webserver import WebrootServer
 
 
@@ -171,6 +179,100 @@ def test_pebble_factory_applies_settings(pebble_factory: PebbleFactory) -> None:
         assert 'Configured to reject 0% of good nonces' in log
     finally:
         server.stop()
+
+
+def test_acme2certifier_directory_offers_what_it_is_configured_for(acme2certifier: Acme2certifierServer,
+                                                                   acme2certifier_eab: Acme2certifierServer) -> None:
+    directory = AcmeProbe(acme2certifier.directory_url, ca_path=acme2certifier.ca_path).directory
+    assert {'newNonce', 'newAccount', 'newOrder', 'revokeCert', 'keyChange', 'renewalInfo'} <= directory.keys()
+    assert directory['meta']['profiles'] == DEFAULT_PROFILES
+    assert directory['meta']['version'] == '0.46.3'
+    assert 'externalAccountRequired' not in directory['meta']
+    assert acme2certifier.eab_kid is None
+
+    assert acme2certifier_eab.eab_kid and re.fullmatch(r'[A-Za-z0-9_-]{64}', acme2certifier_eab.eab_hmac_key or '')
+    probe = AcmeProbe(acme2certifier_eab.directory_url, ca_path=acme2certifier_eab.ca_path)
+    assert probe.directory['meta']['externalAccountRequired'] is True
+    with pytest.raises(TestbedError, match='externalAccountRequired|[Ee]xternal account'):
+        probe.register()
+
+
+def test_acme2certifier_validates_on_the_sessions_own_loopback_address(acme2certifier: Acme2certifierServer,
+                                                                        a2c_bind9: Bind9Server, a2c_webroot: WebrootServer,
+                                                                        session_loopback_address: str) -> None:
+    assert re.fullmatch(r'127\.0\.0\.(\d+)', session_loopback_address) and session_loopback_address != LOOPBACK
+    assert a2c_bind9.answer_address == session_loopback_address
+    assert (a2c_webroot.address, a2c_webroot.port) == (session_loopback_address, 80)
+    assert a2c_bind9.query(f'any-name.{a2c_bind9.zone}', 'A') == [session_loopback_address]
+    # acme2certifier asks on port 53 of the session address, through the relay.
+    relayed = dns.message.make_query(f'other-name.{a2c_bind9.zone}', 'A')
+    for transport in (dns.query.udp, dns.query.tcp):
+        answer = transport(relayed, session_loopback_address, port=53, timeout=5)
+        assert [rdata.to_text() for rrset in answer.answer for rdata in rrset] == [session_loopback_address], transport
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(acme2certifier.config_path)
+    # Never the machine's resolver: acme2certifier asks only the session's BIND.
+    assert json.loads(config['DEFAULT']['dns_server_list']) == [session_loopback_address]
+
+
+def test_acme2certifier_stops_by_pid(acme2certifier_factory: Acme2certifierFactory) -> None:
+    server = acme2certifier_factory(name='stopped')
+    pid, port = server.pid, server.listen_port
+    assert pid is not None
+    os.kill(pid, 0)  # running
+    server.stop()
+    assert server.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with pytest.raises(ConnectionRefusedError), socket.create_connection((LOOPBACK, port), timeout=5):
+        pass
+
+
+def test_acme_ca_issues_with_http01_from_its_webroot(acme_ca: AcmeCA) -> None:
+    names = [acme_ca.unique_name('www'), acme_ca.unique_name('mail')]
+    probe = AcmeProbe(acme_ca.directory_url, ca_path=acme_ca.ca_path)
+    probe.register()
+    order_url, order = probe.new_order(names)
+    for authorization_url in order['authorizations']:
+        challenge = probe.challenge(authorization_url, 'http-01')
+        assert challenge is not None
+        challenge_file = acme_ca.webroot.challenge_path / challenge['token']
+        challenge_file.write_text(probe.key_authorization(challenge['token']), encoding='ascii')
+        try:
+            assert probe.answer(challenge, authorization_url)['status'] == 'valid'
+        finally:
+            challenge_file.unlink()  # the webroot is shared by the whole session
+
+    leaf, *issuers = probe.finalize(order_url, order, names)
+    assert sorted(leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)) == sorted(names)
+    assert [issuer.subject for issuer in issuers] == [x509.load_pem_x509_certificate(acme_ca.intermediate_pem.encode()).subject]
+    assert leaf.issuer == issuers[0].subject
+    assert issuers[0].issuer == x509.load_pem_x509_certificate(acme_ca.root_pem.encode()).subject
+
+
+def test_acme_ca_validates_dns01_through_its_dns_server(acme_ca: AcmeCA) -> None:
+    name = acme_ca.unique_name('dns')
+    probe = AcmeProbe(acme_ca.directory_url, ca_path=acme_ca.ca_path)
+    probe.register()
+    _order_url, order = probe.new_order([name])
+    authorization_url = order['authorizations'][0]
+    challenge = probe.challenge(authorization_url, 'dns-01')
+    assert challenge is not None
+    record = f'_acme-challenge.{name}'
+    acme_ca.dns.add_txt(record, probe.dns01_value(challenge['token']))
+    try:
+        assert probe.answer(challenge, authorization_url)['status'] == 'valid'
+    finally:
+        acme_ca.dns.delete_txt(record)
+
+
+@pytest.mark.acme_ca_needs('revokes_with_certificate_key', 'management_api')
+def test_acme_ca_needs_skips_only_the_ca_that_lacks_it(acme_ca: AcmeCA) -> None:
+    # Runs on pebble; the acme2certifier run is skipped with the reason (see the skip list).
+    assert acme_ca.name == 'pebble'
+    assert acme_ca.has('revokes_with_certificate_key')
+    with pytest.raises(TestbedError, match='unknown CA capability'):
+        acme_ca.has('teleportation')
 
 
 def test_run_playbook_returns_task_results(run_playbook: Callable[..., PlaybookRun]) -> None:

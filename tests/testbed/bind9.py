@@ -15,6 +15,7 @@ import base64
 import pathlib
 import secrets
 import shutil
+import sys
 import textwrap
 
 import dns.exception
@@ -44,10 +45,12 @@ READY_PROBE_TIMEOUT_SECONDS = 0.2
 class Bind9Server:
     """``named`` in the foreground on 127.0.0.1, serving one dynamically updatable zone."""
 
-    def __init__(self, work_dir: pathlib.Path, *, zone: str = DEFAULT_ZONE) -> None:
+    def __init__(self, work_dir: pathlib.Path, *, zone: str = DEFAULT_ZONE, answer_address: str = LOOPBACK) -> None:
+        """``answer_address`` is what every name of the zone resolves to."""
         self.work_dir = work_dir
         self.zone = zone.rstrip('.')
         self.address = LOOPBACK
+        self.answer_address = answer_address
         self.port = 0
         self.tsig_key_name = TSIG_KEY_NAME
         self.tsig_algorithm = TSIG_ALGORITHM
@@ -137,8 +140,8 @@ class Bind9Server:
             $TTL 1
             @   IN SOA ns.{self.zone}. hostmaster.{self.zone}. 1 3600 600 86400 1
             @   IN NS  ns.{self.zone}.
-            @   IN A   127.0.0.1
-            *   IN A   127.0.0.1
+            @   IN A   {self.answer_address}
+            *   IN A   {self.answer_address}
             ''')
 
     def _config_text(self, zone_path: pathlib.Path) -> str:
@@ -173,3 +176,43 @@ class Bind9Server:
                 allow-update {{ key "{self.tsig_key_name}"; }};
             }};
             ''')
+
+
+class DnsRelay:
+    """Passes DNS on ``address``:``port`` to a Bind9Server (see dns_relay.py for why)."""
+
+    def __init__(self, *, bind9: Bind9Server, address: str, port: int, log_path: pathlib.Path) -> None:
+        self.bind9 = bind9
+        self.address = address
+        self.port = port
+        self.log_path = log_path
+        self._process: ServerProcess | None = None
+
+    def start(self) -> None:
+        """Start relaying to the running BIND and return once its answer for the zone comes back through the relay."""
+        self._process = ServerProcess(
+            name=f'DNS relay {self.address}:{self.port}',
+            argv=[sys.executable, str(pathlib.Path(__file__).with_name('dns_relay.py')), self.address, str(self.port),
+                  self.bind9.address, str(self.bind9.port)],
+            log_path=self.log_path,
+        )
+        self._process.start(ready=self._answers_for_zone)
+
+    def stop(self) -> None:
+        """Stop the relay if this object started it."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+
+    def query(self, name: str, rdtype: str, *, timeout: float = QUERY_TIMEOUT_SECONDS) -> list[str]:
+        """Ask through the relay, as acme2certifier does."""
+        request = dns.message.make_query(name, rdtype)
+        response = dns.query.udp(request, self.address, port=self.port, timeout=timeout)
+        wanted = dns.rdatatype.from_text(rdtype)
+        return [rdata.to_text() for rrset in response.answer if rrset.rdtype == wanted for rdata in rrset]
+
+    def _answers_for_zone(self) -> bool:
+        try:
+            return bool(self.query(self.bind9.zone, 'SOA', timeout=READY_PROBE_TIMEOUT_SECONDS))
+        except (dns.exception.DNSException, OSError):
+            return False

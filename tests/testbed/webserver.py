@@ -21,18 +21,19 @@ READY_PROBE_TIMEOUT_SECONDS = 0.5
 
 
 class WebrootServer:
-    """A static HTTP server on 127.0.0.1:``port`` serving the files below ``path``."""
+    """A static HTTP server on ``address``:``port`` (127.0.0.1 unless told) serving the files below ``path``."""
 
-    def __init__(self, *, path: pathlib.Path, port: int, log_path: pathlib.Path) -> None:
+    def __init__(self, *, path: pathlib.Path, port: int, log_path: pathlib.Path, address: str = LOOPBACK) -> None:
         self.path = path
         self.port = port
+        self.address = address
         self.log_path = log_path
         self._process: ServerProcess | None = None
 
     @property
     def base_url(self) -> str:
         """The server's URL on loopback, without a trailing slash."""
-        return f'http://{LOOPBACK}:{self.port}'
+        return f'http://{self.address}:{self.port}'
 
     @property
     def challenge_path(self) -> pathlib.Path:
@@ -48,7 +49,7 @@ class WebrootServer:
         self.challenge_path.mkdir(parents=True, exist_ok=True)
         self._process = ServerProcess(
             name='http-01 web server',
-            argv=[sys.executable, '-m', 'http.server', '--bind', LOOPBACK, '--directory', str(self.path), str(self.port)],
+            argv=[sys.executable, '-m', 'http.server', '--bind', self.address, '--directory', str(self.path), str(self.port)],
             log_path=self.log_path,
         )
         self._process.start(ready=self._answers)
