@@ -54,6 +54,11 @@ class Acme2certifierSettings:
     # ARI: the suggested window starts when this share of the lifetime has passed.
     renewal_threshold_percent: int = 85
     dns_persist_01: bool = True
+    # dns-persist-01: the directory's caaIdentities, which acme2certifier offers as the challenge's
+    # issuer-domain-names (none: an empty list, which the draft tells clients to reject).
+    issuer_domain_names: tuple[str, ...] = ()
+    # dns-persist-01: honour policy=wildcard for wildcard identifiers (refused whatever the record says otherwise).
+    dns_persist_allow_policy_wildcard: bool = False
 
 
 class Acme2certifierServer:  # pylint: disable=too-many-instance-attributes  # one attribute per file it keeps
@@ -183,7 +188,10 @@ class Acme2certifierServer:  # pylint: disable=too-many-instance-attributes  # o
         }
         config['Order'] = {'profiles': json.dumps(dict(settings.profiles))} if settings.profiles else {}
         config['Renewalinfo'] = {'renewalthreshold_pctg': str(settings.renewal_threshold_percent)}
-        config['Challenge'] = {'dns_persist_01_support': str(settings.dns_persist_01)}
+        config['Challenge'] = {'dns_persist_01_support': str(settings.dns_persist_01),
+                               'dns_persist_allow_policy_wildcard': str(settings.dns_persist_allow_policy_wildcard)}
+        if settings.issuer_domain_names:
+            config['Directory'] = {'caaidentities': json.dumps(list(settings.issuer_domain_names))}
         if settings.eab_mac_keys:
             key_file = self.work_dir / 'eab-keys.csv'
             key_file.touch(mode=0o600)
