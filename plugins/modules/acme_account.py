@@ -35,6 +35,8 @@ options:
       - V(present) registers the account if the key has none, and updates its contact.
       - V(absent) deactivates the account. Deactivation is permanent; the key can never register again at this CA.
       - V(changed_key) moves the account to the key given by O(new_account_key_src) or O(new_account_key_content).
+        Run again with the old key (and O(account_uri)) after the key was changed, it finds the account under the new
+        key and changes nothing, whichever problem type the CA refuses the old key's signature with.
     type: str
     choices: [present, absent, changed_key]
     default: present
@@ -71,7 +73,10 @@ options:
         type: str
         required: true
       alg:
-        description: The MAC algorithm.
+        description:
+          - The MAC algorithm.
+          - V(HS384) needs a key of at least 48 bytes and V(HS512) one of at least 64 (RFC 7518 section 3.2);
+            a shorter one is refused before the CA is contacted.
         type: str
         choices: [HS256, HS384, HS512]
         default: HS256
@@ -230,7 +235,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.account impor
     ExternalAccountBinding,
 )
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
-from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import eab_secret
+from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import SigningKey, eab_secret
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
     create_module,
     failing_on_errors,
@@ -291,18 +296,11 @@ def ensure_absent(module: t.Any, client: AccountClient, existing: Account | None
     return client.deactivate(), True
 
 
-def ensure_changed_key(module: t.Any, client: AccountClient, existing: Account | None) -> tuple[Account | None, bool]:
-    new_key = load_signing_key(
-        module,
-        src_option="new_account_key_src",
-        content_option="new_account_key_content",
-        passphrase_option="new_account_key_passphrase",
-    )
-    if new_key is None:  # required_if makes this unreachable; keeps type checkers honest
-        raise ConfigurationError("set new_account_key_src or new_account_key_content", option="new_account_key_src")
+def ensure_changed_key(
+    module: t.Any, client: AccountClient, existing: Account | None, rolled: Account | None, new_key: SigningKey
+) -> tuple[Account | None, bool]:
     if existing is None:
-        # Already rolled over by an earlier run? Then the new key finds the account.
-        rolled = AccountClient(client.session, new_key).find()
+        # Already rolled over by an earlier run? Then the new key has the account.
         if rolled is None:
             raise ConfigurationError(
                 "neither the current nor the new account key has an account at this CA; register one first",
@@ -314,6 +312,18 @@ def ensure_changed_key(module: t.Any, client: AccountClient, existing: Account |
     if not module.check_mode:
         client.change_key(new_key)
     return existing, True
+
+
+def load_new_key(module: t.Any) -> SigningKey:
+    new_key = load_signing_key(
+        module,
+        src_option="new_account_key_src",
+        content_option="new_account_key_content",
+        passphrase_option="new_account_key_passphrase",
+    )
+    if new_key is None:  # required_if makes this unreachable; keeps type checkers honest
+        raise ConfigurationError("set new_account_key_src or new_account_key_content", option="new_account_key_src")
+    return new_key
 
 
 def main() -> None:
@@ -358,9 +368,14 @@ def main() -> None:
             module.exit_json(changed=True, account_uri=None, account=None, **({"diff": diff} if module._diff else {}))
         session = open_session(module)
         client = AccountClient(session, load_account_key(module), account_uri=params["account_uri"])
-        existing = client.find()
-        ensure = {"present": ensure_present, "absent": ensure_absent, "changed_key": ensure_changed_key}[params["state"]]
-        account, changed = ensure(module, client, existing)
+        if params["state"] == "changed_key":
+            new_key = load_new_key(module)
+            existing, rolled = client.find_for_key_change(new_key)
+            account, changed = ensure_changed_key(module, client, existing, rolled, new_key)
+        else:
+            existing = client.find()
+            ensure = ensure_present if params["state"] == "present" else ensure_absent
+            account, changed = ensure(module, client, existing)
     directory = session.directory
     result: dict[str, t.Any] = {
         "changed": changed,

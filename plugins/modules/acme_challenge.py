@@ -11,9 +11,13 @@ version_added: 0.1.0
 description:
   - Tells the CA to validate the chosen challenge of every pending authorization of an order
     (RFC 8555 section 7.5.1), all at once, then waits until the CA has decided on all of them.
-  - Waiting polls the order, whose status sums up all its authorizations, starting after a fraction
-    of a second and backing off, honouring C(Retry-After), until O(timeout).
-  - A failed validation fails the task with the CA's reason for each failing identifier.
+  - Waiting reads the authorizations not yet valid, starting after a fraction of a second and backing off,
+    until all are valid or one is refused, then the order until it is V(ready), all within O(timeout).
+  - A failed validation ends the wait at once and fails the task with each refused identifier and the CA's
+    reason (or C(the CA gave no reason)), whether the CA marks the order V(invalid) or leaves it V(pending)
+    (RFC 8555 allows both); the status the challenge's answer comes back with and the authorizations are
+    looked at, not only the order. An order with a refused authorization is not answered again; order anew
+    with M(certforge.acme.acme_order).
   - With O(state=deactivated), deactivates the order's authorizations instead (clean-up after a failed run).
   - An order whose authorizations are all valid already is not answered again.
   - When the CA's answer to a challenge or a deactivation is lost, the resource is read back and the
@@ -194,7 +198,7 @@ authorizations:
       description: The challenge type used; V(null) when nothing needed answering.
       type: str
     error:
-      description: The CA's reason when validation failed.
+      description: "The CA's reason when validation failed (C(type: detail)), or C(the CA gave no reason); V(null) otherwise."
       type: str
   sample:
     - identifier: www.example.com
@@ -216,6 +220,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.dns_persist i
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifier
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient
+from ansible_collections.certforge.acme.plugins.module_utils._acme.validation import answer_and_wait, is_refused, refusal_reason
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
     create_module,
     failing_on_errors,
@@ -260,7 +265,7 @@ def known_authorizations(described: list[dict[str, t.Any]] | None, order: Order)
                 identifier=Identifier(item["identifier_type"], item["identifier"]),
                 expires=item.get("expires"),
                 challenges=[
-                    Challenge(type=kind, url=data["url"], status=data["status"], token=data.get("token"), error=None, raw=data)
+                    Challenge(type=kind, url=data["url"], status=data["status"], token=data.get("token"), error=None, data=data)
                     for kind, data in (item.get("challenges") or {}).items()
                 ],
             )
@@ -280,8 +285,8 @@ def pick_challenge(authorization: Authorization, challenge_type: str) -> Challen
             f"set challenge_overrides for it",
             option=option,
         )
-    if challenge.type == DNS_PERSIST and challenge.raw is not None:
-        challenge_issuer_domain_names(challenge.raw)  # the draft: a client must reject a malformed one
+    if challenge.type == DNS_PERSIST and challenge.data is not None:
+        challenge_issuer_domain_names(challenge.data)  # the draft: a client must reject a malformed one
     return challenge
 
 
@@ -302,12 +307,11 @@ def _hint(identifier: Identifier, challenge_type: str | None) -> str:
 
 
 def result_of(authorization: Authorization, challenge_type: str | None) -> dict[str, t.Any]:
-    problem = authorization.problem() if authorization.status == "invalid" else None
     return {
         "identifier": authorization.identifier.value,
         "status": authorization.status,
         "challenge": challenge_type,
-        "error": f"{problem.short_type}: {problem.detail}" if problem else None,
+        "error": refusal_reason(authorization) if is_refused(authorization) else None,
     }
 
 
@@ -320,45 +324,45 @@ def validate(module: t.Any, orders: OrderClient, authz_client: AuthorizationClie
     type_for = chosen_types(params["challenge"], params["challenge_overrides"])
     authorizations = known_authorizations(params["authorizations"], order) or authz_client.get_all(order.authorizations)
     used: dict[str, str | None] = {}
-    to_answer = []
+    answers: dict[str, Challenge] = {}
     for authorization in authorizations:
         used[authorization.uri] = None
         if authorization.status != "pending":
             continue
         challenge = pick_challenge(authorization, type_for(authorization.identifier))
         used[authorization.uri] = challenge.type
-        if challenge.status == "pending":
-            to_answer.append(challenge)
+        answers[authorization.uri] = challenge
+    to_answer = [challenge for challenge in answers.values() if challenge.status == "pending"]
+    if order.status == "invalid" or any(is_refused(authorization) for authorization in authorizations):
+        raise failure(authorizations, used, order_status=order.status)  # answering the others cannot save this order
     if module.check_mode or order.status != "pending":
         results = [result_of(authorization, used[authorization.uri]) for authorization in authorizations]
-        if order.status == "invalid":
-            raise failure(authorizations, used, order_status=order.status)
         return {"changed": bool(to_answer), "order_status": order.status, "authorizations": results}
-    for challenge in to_answer:
-        authz_client.respond(challenge)
-    order = orders.wait(order, pending=("pending",), timeout=params["timeout"], what="the CA to validate the authorizations")
-    if order.status not in _DONE_STATUSES:
-        raise failure(authz_client.get_all(order.authorizations), used, order_status=order.status)
+    validation = answer_and_wait(orders, authz_client, order, authorizations, answers, timeout=params["timeout"])
+    if validation.refused or validation.order.status not in _DONE_STATUSES:
+        raise failure(validation.authorizations, used, order_status=validation.order.status)
     results = [
         {"identifier": authorization.identifier.value, "status": "valid", "challenge": used[authorization.uri], "error": None}
         for authorization in authorizations
     ]
-    return {"changed": bool(to_answer), "order_status": order.status, "authorizations": results}
+    return {"changed": bool(to_answer), "order_status": validation.order.status, "authorizations": results}
 
 
 def failure(authorizations: list[Authorization], used: dict[str, str | None], *, order_status: str) -> ValidationFailed:
-    """Name every identifier the CA refused, with its reason; the others are only counted."""
+    """Name every identifier the CA refused, with its reason (or that it gave none); the others are only counted."""
     results = [result_of(authorization, used[authorization.uri]) for authorization in authorizations]
-    invalid = [(item, result) for item, result in zip(authorizations, results) if result["status"] == "invalid"]
-    unfinished = [result["identifier"] for result in results if result["status"] not in ("valid", "invalid")]
+    refused = [(item, result) for item, result in zip(authorizations, results) if is_refused(item)]
+    unfinished = [result["identifier"] for item, result in zip(authorizations, results) if result["status"] != "valid" and not is_refused(item)]
     reasons = []
-    for authorization, result in invalid:
+    for authorization, result in refused:
         hint = _hint(authorization.identifier, result["challenge"])
-        reasons.append(f"{result['identifier']} ({result['challenge'] or 'no challenge'}): {result['error'] or 'invalid'}" + (f" ({hint})" if hint else ""))
+        reasons.append(f"{result['identifier']} ({result['challenge'] or 'no challenge'}): {result['error']}" + (f" ({hint})" if hint else ""))
     if unfinished:
         reasons.append(f"not decided when the order failed: {', '.join(unfinished)}")
+    if not refused:
+        reasons.insert(0, f"the order is {order_status} and no authorization says why")
     return ValidationFailed(
-        f"validation failed for {len(invalid)} of {len(results)} identifiers (order is {order_status}): " + "; ".join(reasons),
+        f"validation failed for {len(refused)} of {len(results)} identifiers (order is {order_status}): " + "; ".join(reasons),
         results=results,
     )
 

@@ -85,7 +85,8 @@ options:
   order_uri_file:
     description:
       - The order state file of M(certforge.acme.acme_order) (its O(certforge.acme.acme_order#module:order_uri_file)),
-        removed once the certificate is downloaded, because the order is finished.
+        removed once the certificate is downloaded, because the order is finished, together with the record of what
+        the order was asked with beside it (the same path with C(.request) appended).
     type: path
   timeout:
     description: Seconds to wait for the CA to issue the certificate; V(0) looks once without waiting.
@@ -254,6 +255,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.chains import
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import csr_der, csr_identifiers, load_csr, public_key_pem
+from ansible_collections.certforge.acme.plugins.module_utils._acme.order_record import remove_order_record
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient, require_validated
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
@@ -360,8 +362,8 @@ def main() -> None:
             )
         files_changed, backups = write_files(module, chain)
         state_file = module.params["order_uri_file"]
-        if state_file and os.path.exists(state_file) and not module.check_mode:
-            os.unlink(state_file)  # the order is finished: nothing left to resume
+        if state_file and not module.check_mode:
+            remove_order_record(state_file)  # the order is finished: nothing left to resume
     info = certificate_info(certificate)
     result: dict[str, t.Any] = {
         "changed": finalized or files_changed,

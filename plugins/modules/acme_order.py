@@ -14,6 +14,10 @@ description:
   - Returns, for every authorization that still needs validating, what to provision for each challenge
     type the CA offers (http-01 file, dns-01 TXT record, tls-alpn-01 certificate), ready to loop over.
   - The next steps are M(certforge.acme.acme_challenge) and M(certforge.acme.acme_finalize).
+  - An order on record is never resumed when it can no longer be finalized (it is invalid or expired, or one of
+    its authorizations is V(invalid), V(deactivated), V(expired) or V(revoked), or pending under an invalid
+    challenge, as some CAs leave it); a new order is made and RV(new_order_reason) says why. So a run after a
+    failed validation, once the cause is fixed, succeeds at once.
   - When the body of the CA's answer to the new order is lost or unreadable but its C(Location) came, the
     order is read there. When the whole answer is lost (or lacks its C(Location)), the order it may have
     created is looked for in the account's orders list (RFC 8555 section 7.1.2.1) and used; a CA
@@ -47,13 +51,21 @@ options:
     description:
       - An order from an earlier run. When it is still V(pending), V(ready), V(processing) or V(valid)
         and is for the same identifiers, it is returned instead of creating a new order.
-      - An invalid, expired or unknown order, or one for other identifiers, is replaced by a new one.
+      - An order that says it was asked with another O(profile), O(not_before) or O(not_after) than this task asks is not resumed.
+      - An invalid, expired or unknown order (the CA answers HTTP 404 or 410, with or without a problem document,
+        as after a reset of the CA), or one for other identifiers, is replaced by a new one.
+      - A value that is not an https:// URL is refused before anything is signed.
     type: str
   order_uri_file:
     description:
       - A file that keeps the URL of the order in flight, so that an interrupted run resumes it.
-      - When O(order_uri) is not given, the URL is read from this file (a missing file means no earlier order).
+      - When O(order_uri) is not given, the URL is read from this file (a missing file means no earlier order);
+        a file that holds anything but an https:// URL is refused before anything is signed.
         A new order's URL is written to it atomically with mode C(0600), creating its directory (mode C(0700)).
+      - What the order was asked with (identifiers, O(profile), O(not_before), O(not_after)) is kept beside it, in
+        the same path with C(.request) appended (JSON naming the order). An order asked otherwise is not resumed
+        for a different request. The URL file keeps its one-line format, which older versions read; a file an
+        older version wrote, without the record, is compared with what the order itself says it was asked with.
       - M(certforge.acme.acme_finalize) removes it once the certificate is downloaded (its O(certforge.acme.acme_finalize#module:order_uri_file)).
     type: path
   not_before:
@@ -184,6 +196,16 @@ account_uri:
   description: The account URL used.
   returned: success
   type: str
+new_order_reason:
+  description:
+    - Why the order on record (O(order_uri), or the one in O(order_uri_file)) was not taken up and a new order
+      was made (or would be, in check mode); the module also warns with it.
+    - V(null) when the order on record was taken up, or when there was none.
+    - "For example: the CA does not know it (HTTP 404), it is invalid or expired, it is for other identifiers,
+      or one of its authorizations was refused (C(the order URL can no longer be finalized: the CA refused NAME: REASON))."
+  returned: success
+  type: str
+  sample: "the order https://ca.example/order/1 can no longer be finalized: the CA refused www.example.com: unauthorized: 404 for the token"
 order:
   description: The order.
   returned: success, except in check mode when a new order would be created
@@ -259,6 +281,8 @@ challenge_data:
       P(certforge.acme.dns_persist_record#filter) computes other values (O(certforge.acme.dns_persist_record#filter:persist_until),
       policy=wildcard for a base name). See the collection's C(docs/dns-persist-01.md).
     - Every entry also has the challenge's C(url), C(status) and C(token) (V(null) for dns-persist-01).
+    - Any other challenge type this collection does not answer itself (C(dns-account-01), C(onion-csr-01), ...)
+      is passed on as the CA's challenge object, every field as the CA sent it.
   returned: success, except in check mode when a new order would be created
   type: dict
   sample:
@@ -283,16 +307,17 @@ challenge_data_dns:
     _acme-challenge.example.com: [yUoWMtJbGRkXf0s5GCFmIM8c4mfpE1cVwMXwxA1B7j4, 8vD6s0bmRRJ2a5tg4SctX7UTZgLqXZk2NNUXUGnISqc]
 """
 
-import os
 import typing as t
 
-from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import AuthorizationClient
+from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import Authorization, AuthorizationClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.challenges import authorization_data
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError, ProblemError
-from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, require_creatable_file, write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import require_creatable_file
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifiers
-from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import LIVE_STATUSES, Order, OrderClient
+from ansible_collections.certforge.acme.plugins.module_utils._acme.order_record import OrderRequest, read_order_record, write_order_record
+from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal_info import check_ari_id
+from ansible_collections.certforge.acme.plugins.module_utils._acme.resume import resume_order
 from ansible_collections.certforge.acme.plugins.module_utils._acme.timestamps import check_validity_period
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
     create_module,
@@ -303,38 +328,9 @@ from ansible_collections.certforge.acme.plugins.module_utils.module_support impo
 )
 
 
-def read_order_uri_file(path: str | None) -> str | None:
-    if not path or not os.path.exists(path):
-        return None
-    return read_file(path, option="order_uri_file").decode("utf-8", "replace").strip() or None
-
-
-def write_order_uri_file(path: str, order_uri: str) -> None:
-    try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
-        write_file_atomically(path, f"{order_uri}\n".encode("utf-8"), mode=0o600)
-    except OSError as error:
-        raise ConfigurationError(f"cannot write {path}: {error.strerror}", option="order_uri_file") from None
-
-
-def resumable_order(orders: OrderClient, order_uri: str | None, identifiers: list[Identifier]) -> Order | None:
-    """The order of an earlier run, if it can still give a certificate for these identifiers."""
-    if not order_uri:
-        return None
-    try:
-        order = orders.get(order_uri)
-    except ProblemError as error:
-        if error.status in (404, 410) or error.has_type("malformed") or error.has_type("unauthorized"):
-            return None  # gone, or not ours: order anew
-        raise
-    if order.status not in LIVE_STATUSES or order.expired:
-        return None
-    return order if set(order.identifiers) == set(identifiers) else None
-
-
-def describe_authorizations(authz_client: AuthorizationClient, order: Order, thumbprint: str, account_uri: str) -> dict[str, t.Any]:
+def describe_authorizations(known: list[Authorization], thumbprint: str, account_uri: str) -> dict[str, t.Any]:
     authorizations, challenge_data, challenge_data_dns = [], {}, {}
-    for authorization in authz_client.get_all(order.authorizations):
+    for authorization in known:
         needs_work = authorization.status == "pending"
         challenges = authorization_data(authorization, thumbprint, account_uri=account_uri) if needs_work else {}
         name = authorization.identifier.value
@@ -396,16 +392,22 @@ def main() -> None:
         key, account_uri = resolve_account(module, session)
         orders = OrderClient(session, key, account_uri, warn=module.warn)
         orders.check_extensions(replaces=params["replaces"], profile=params["profile"])
-        order = resumable_order(orders, params["order_uri"] or read_order_uri_file(params["order_uri_file"]), identifiers)
+        authz_client = AuthorizationClient(session, key, account_uri)
+        request = OrderRequest(identifiers, profile=params["profile"], not_before=params["not_before"], not_after=params["not_after"])
+        on_record, asked = (params["order_uri"], None) if params["order_uri"] else read_order_record(params["order_uri_file"])
+        order, authorizations, reason = resume_order(orders, authz_client, on_record, request, asked=asked)
+        if reason:
+            module.warn(f"{reason}; {'a new order would be made' if module.check_mode else 'ordered anew'}")
         changed = order is None
         if order is None:
             if module.check_mode:
-                module.exit_json(changed=True, account_uri=account_uri, order_uri=None, order=None)
+                module.exit_json(changed=True, account_uri=account_uri, order_uri=None, order=None, new_order_reason=reason)
             order = create_order(module, orders, identifiers)
+            authorizations = None
             if params["order_uri_file"]:
-                write_order_uri_file(params["order_uri_file"], order.uri)
-        described = describe_authorizations(AuthorizationClient(session, key, account_uri), order, key.thumbprint, account_uri)
-    module.exit_json(changed=changed, account_uri=account_uri, order_uri=order.uri, order=order.summary(), **described)
+                write_order_record(params["order_uri_file"], order.uri, request)
+        described = describe_authorizations(authorizations or authz_client.get_all(order.authorizations), key.thumbprint, account_uri)
+    module.exit_json(changed=changed, account_uri=account_uri, order_uri=order.uri, order=order.summary(), new_order_reason=reason, **described)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,33 @@ class AccountClient:
         self.account_uri = account.uri
         return account
 
+    def find_for_key_change(self, new_key: SigningKey) -> tuple[Account | None, Account | None]:
+        """The account of the current key, and the account `new_key` already has when an earlier run changed the key.
+
+        A rerun with the old key and `account_uri` signs with a key the CA no longer knows; CAs refuse
+        that with different problem types (malformed, unauthorized, accountDoesNotExist, ...), so any
+        refusal of the old key is checked against the new key before it is reported.
+        """
+        try:
+            existing = self.find()
+        except ProblemError as error:
+            if error.status is None or not 400 <= error.status < 500:
+                raise
+            rolled = self._moved_to(new_key)
+            if rolled is None:
+                raise
+            return None, rolled
+        if existing is not None:
+            return existing, None
+        return None, self._moved_to(new_key)
+
+    def _moved_to(self, new_key: SigningKey) -> Account | None:
+        """This account as `new_key` finds it, if that key has it."""
+        rolled = AccountClient(self.session, new_key).find()
+        if rolled is None or (self.account_uri and rolled.uri != self.account_uri):
+            return None
+        return rolled
+
     def read(self) -> Account:
         """Read the account at `account_uri` with POST-as-GET (section 6.3)."""
         uri = t.cast(str, self.account_uri)

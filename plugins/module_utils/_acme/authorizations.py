@@ -19,6 +19,9 @@ from .transport import AcmeResponse, AcmeSession
 # Section 7.1.6.
 AUTHORIZATION_STATUSES = ("pending", "valid", "invalid", "deactivated", "expired", "revoked")
 CHALLENGE_STATUSES = ("pending", "processing", "valid", "invalid")
+# The types this client answers; others (dns-persist-01, dns-account-01, onion-csr-01, whatever a
+# CA adds) are kept as the CA sent them and never make an authorization unreadable.
+ANSWERED_TYPES = ("http-01", "dns-01", "tls-alpn-01")
 
 
 class Challenge(t.NamedTuple):
@@ -27,8 +30,7 @@ class Challenge(t.NamedTuple):
     status: str
     token: str | None
     error: dict[str, t.Any] | None
-    # The challenge object as the CA sent it: types such as dns-persist-01 carry fields of their own.
-    raw: t.Mapping[str, t.Any] | None = None
+    data: dict[str, t.Any] | None = None  # the challenge object as the CA sent it, every field kept
 
 
 class Authorization(t.NamedTuple):
@@ -50,7 +52,12 @@ class Authorization(t.NamedTuple):
 
 
 def _challenge(data: t.Any, where: str) -> Challenge:
-    """A challenge object (section 8), or ProtocolError when it is not one."""
+    """A challenge object (section 8), or ProtocolError when a challenge of a type this client answers is not one.
+
+    A type it does not answer is only carried along, so nothing in it is required but its type.
+    """
+    if isinstance(data, dict) and isinstance(data.get("type"), str) and data["type"] not in ANSWERED_TYPES:
+        return _foreign_challenge(data)
     if not isinstance(data, dict) or not isinstance(data.get("url"), str) or not isinstance(data.get("type"), str):
         raise ProtocolError(f"{where} holds a challenge without type or url", url=where)
     if data.get("status") not in CHALLENGE_STATUSES:
@@ -62,7 +69,20 @@ def _challenge(data: t.Any, where: str) -> Challenge:
         status=data["status"],
         token=token if isinstance(token, str) else None,
         error=data.get("error") if isinstance(data.get("error"), dict) else None,
-        raw=data,
+        data=data,
+    )
+
+
+def _foreign_challenge(data: dict[str, t.Any]) -> Challenge:
+    """A challenge of a type this client does not answer, kept whole for whoever does."""
+    url, status, token, error = data.get("url"), data.get("status"), data.get("token"), data.get("error")
+    return Challenge(
+        type=data["type"],
+        url=url if isinstance(url, str) else "",
+        status=status if isinstance(status, str) else "",
+        token=token if isinstance(token, str) else None,
+        error=error if isinstance(error, dict) else None,
+        data=data,
     )
 
 
@@ -87,7 +107,8 @@ def _authorization(uri: str, data: dict[str, t.Any]) -> Authorization:
         status=data["status"],
         identifier=identifier,
         expires=data.get("expires") if isinstance(data.get("expires"), str) else None,
-        challenges=[_challenge(item, uri) for item in raw_challenges],
+        # an entry without even a type cannot be offered to anyone: it is left out, not fatal
+        challenges=[_challenge(item, uri) for item in raw_challenges if not (isinstance(item, dict) and not isinstance(item.get("type"), str))],
     )
 
 

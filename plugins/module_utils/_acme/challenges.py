@@ -67,10 +67,12 @@ def tls_alpn01_certificate(identifier: Identifier, key_authz: str) -> tuple[byte
 
 
 def challenge_data(challenge: Challenge, identifier: Identifier, thumbprint: str, *, account_uri: str | None = None) -> dict[str, t.Any] | None:
-    """What to put where for one challenge, or None for a type this collection does not handle."""
+    """What to put where for one challenge; a type this collection does not answer is passed on as the CA sent it."""
     if challenge.type == dns_persist.CHALLENGE_TYPE:  # no token: the record names the account instead
-        return dns_persist.challenge_data(challenge.raw or {"url": challenge.url, "status": challenge.status}, identifier, account_uri)
-    if challenge.type not in CHALLENGE_TYPES or not challenge.token:
+        return dns_persist.challenge_data(challenge.data or {"url": challenge.url, "status": challenge.status}, identifier, account_uri)
+    if challenge.type not in CHALLENGE_TYPES:
+        return dict(challenge.data) if challenge.data is not None else None
+    if not challenge.token:
         return None
     key_authz = key_authorization(challenge.token, thumbprint)
     data: dict[str, t.Any] = {"url": challenge.url, "status": challenge.status, "token": challenge.token}

@@ -138,8 +138,10 @@ class ProblemError(ProtocolError):
         retry_after: str | None = None,
         context: str | None = None,
         note: str | None = None,
+        hint: str | None = None,
     ) -> None:
         self.problem = problem
+        self.hint = hint  # advice that fits the request better than the one of its type (say, for the key that signed)
         self.status = status
         self.type = str(problem.get("type") or "about:blank")
         self.detail = str(problem.get("detail") or "")
@@ -162,8 +164,8 @@ class ProblemError(ProtocolError):
         if self.status:
             parts.append(f" (HTTP {self.status})")
         parts.append(f": {self.detail}" if self.detail else "")
-        advice = _ADVICE.get(self.short_type)
-        if self.short_type == "rateLimited":
+        advice = self.hint or _ADVICE.get(self.short_type)
+        if self.short_type == "rateLimited" and not self.hint:
             advice = f"rate limited by the CA; retry after {self.retry_after}" if self.retry_after else (
                 "rate limited by the CA; wait before retrying"
             )
@@ -175,6 +177,12 @@ class ProblemError(ProtocolError):
         if self.note:
             parts.append(f"; {self.note}")
         return "".join(parts)
+
+    def with_hint(self, hint: str) -> ProblemError:
+        """The same refusal, with advice that fits the request that was refused."""
+        return ProblemError(
+            url=self.url, status=self.status, problem=self.problem, retry_after=self.retry_after, context=self.context, note=self.note, hint=hint
+        )
 
     def to_result(self) -> dict[str, t.Any]:
         return {**super().to_result(), "problem": self.problem}

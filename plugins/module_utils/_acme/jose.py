@@ -153,6 +153,15 @@ def eab_secret(hmac_key: str, alg: str) -> bytes:
         ) from None
     if not secret:
         raise ConfigurationError("key is empty; pass the HMAC key the CA issued", option="external_account_binding")
+    needed = EAB_ALGORITHMS[alg]().digest_size
+    # RFC 7518 section 3.2 requires it for every HS algorithm; HS256 is let through, since CAs have
+    # issued shorter keys for it and refused them themselves when it mattered.
+    if alg != "HS256" and len(secret) < needed:
+        raise ConfigurationError(
+            f"the {alg} key must be at least {needed} bytes (RFC 7518 section 3.2), this one has {len(secret)}; "
+            "set alg to the algorithm the CA issued the key for (often HS256)",
+            option="external_account_binding",
+        )
     return secret
 
 

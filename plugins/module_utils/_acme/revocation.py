@@ -31,6 +31,14 @@ REASONS = {
 }
 
 
+# How CAs refuse a revocation signed with the certificate's own key when they do not take one.
+_REFUSED_SIGNER_TYPES = ("accountDoesNotExist", "unauthorized", "malformed", "badPublicKey")
+_ADVICE_CERTIFICATE_KEY = (
+    "the CA refused the revocation signed with the certificate's own key (some CAs take only the account that ordered it): "
+    "revoke with that account's key instead"
+)
+
+
 def reason_code(reason: t.Any) -> int | None:
     """A reason given by name (any case) or by its number; None when not given."""
     if reason is None or reason == "":
@@ -70,5 +78,8 @@ def revoke(
         except ProblemError as error:
             if error.has_type("alreadyRevoked"):
                 return attempt > 1  # after a lost answer it was this run's request that revoked it
+            if kid is None and error.short_type in _REFUSED_SIGNER_TYPES:
+                # the advice of these types speaks of an account key; this request was signed by the certificate's key
+                raise error.with_hint(_ADVICE_CERTIFICATE_KEY) from None
             raise
     raise resending.given_up()

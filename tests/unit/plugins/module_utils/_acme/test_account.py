@@ -20,7 +20,7 @@ BASE = "https://acme-staging-v02.api.letsencrypt.org"
 NEW_ACCOUNT = f"{BASE}/acme/new-acct"
 KEY_CHANGE = f"{BASE}/acme/key-change"
 ACCOUNT = f"{BASE}/acme/acct/123456789"
-EAB_SECRET = b"\x8e\x1f" * 16
+EAB_SECRET = b"\x8e\x1f" * 24  # 48 bytes: long enough for HS384 (RFC 7518 section 3.2)
 
 
 @pytest.fixture
