@@ -58,6 +58,11 @@ def fresh_name(bind9: Bind9Server, label: str) -> str:
     return name
 
 
+def add_txt(bind9: Bind9Server, name: str, value: str) -> None:
+    """Publish ``value`` as one TXT string (quoted: unquoted, its spaces and ';' would split and cut it)."""
+    bind9.add_txt(name, '"' + value.replace('"', '\\"') + '"')
+
+
 def san_names(fullchain_pem: str) -> list[str]:
     leaf = x509.load_pem_x509_certificate(fullchain_pem.encode('ascii'))
     return leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
@@ -105,7 +110,7 @@ def test_a_wildcard_needs_policy_wildcard(run_playbook: RunPlaybook, persist_ca:
     base = fresh_name(a2c_bind9, 'wild')
     record = f'_validation-persist.{base}'
     # The record a user would write for the base name alone: it does not reach the subdomains.
-    a2c_bind9.add_txt(record, f'{ISSUER}; accounturi={account_uri}')
+    add_txt(a2c_bind9, record, f'{ISSUER}; accounturi={account_uri}')
 
     refused = run_playbook(module_play(persist_ca, account_key, ACCOUNT_TASKS + order_and_validate([f'*.{base}'], fails=True)),
                            extra_vars={'account_key': str(account_key)})
@@ -117,7 +122,7 @@ def test_a_wildcard_needs_policy_wildcard(run_playbook: RunPlaybook, persist_ca:
     assert f'*.{base} (dns-persist-01)' in message and CA_REFUSAL in message, message
 
     # With the value acme_order proposes for the wildcard, a new order is validated.
-    a2c_bind9.add_txt(record, entry['record_value'])
+    add_txt(a2c_bind9, record, entry['record_value'])
     issued = run_playbook(module_play(persist_ca, account_key, ACCOUNT_TASKS + order_and_validate([f'*.{base}'], fails=False)),
                           extra_vars={'account_key': str(account_key)})
     assert issued['Let the CA validate']['order_status'] == 'ready'
@@ -129,7 +134,7 @@ def test_a_record_naming_another_account_is_refused_with_the_cas_reason(
     other_account = register_account(run_playbook, persist_ca, tmp_path / 'other.key')
     account_key = tmp_path / 'account.key'
     name = fresh_name(a2c_bind9, 'other')
-    a2c_bind9.add_txt(f'_validation-persist.{name}', f'{ISSUER}; accounturi={other_account}')
+    add_txt(a2c_bind9, f'_validation-persist.{name}', f'{ISSUER}; accounturi={other_account}')
 
     refused = run_playbook(module_play(persist_ca, account_key, ACCOUNT_TASKS + order_and_validate([name], fails=True)),
                            extra_vars={'account_key': str(account_key)})
