@@ -6,10 +6,16 @@ The role publishes each name's ``_validation-persist`` record once and never aga
 zone's SOA serial with every update it applies, so the serial counts the role's writes. The module
 tests publish records the way a user's tasks would and check that the CA's refusals (a wildcard
 without ``policy=wildcard``, a record naming another account) reach the user with the CA's reason.
+
+acme2certifier 0.46.3 keeps its reason for a dns-persist-01 refusal to itself: neither its answer to
+the challenge, nor the authorization, nor a later read of the challenge carries an ``error`` (its log
+does). So the error the user gets says the CA gave no reason, names the identifier and the record to
+check; the server's log shows that the refusal had the cause the test set up.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import pathlib
 import secrets
@@ -29,8 +35,11 @@ from testbed.bind9 import QUERY_TIMEOUT_SECONDS, Bind9Server
 
 RunPlaybook = Callable[..., PlaybookRun]
 ISSUER = 'ca.a2c.test'
-# acme2certifier's reason when no record authorizes the request (its dns_persist_validator).
+# acme2certifier's reason when no record authorizes the request (its dns_persist_validator), as it logs it.
 CA_REFUSAL = 'dns-persist-01 DNS TXT record did not authorize this request'
+# What the user sees when the CA's answers carry no error (plugins/module_utils/_acme/validation.py).
+NO_REASON = 'the CA gave no reason'
+CHECK_SHOW_TASK = 'certforge.acme.acme_certificate : Show the dns-persist-01 records a run would publish (check mode)'
 ROLE_PUBLISH_TASK = 'certforge.acme.acme_certificate : Update the dns-01 TXT records on the primary name server (present)'
 
 
@@ -61,6 +70,20 @@ def fresh_name(bind9: Bind9Server, label: str) -> str:
 def add_txt(bind9: Bind9Server, name: str, value: str) -> None:
     """Publish ``value`` as one TXT string (quoted: unquoted, its spaces and ';' would split and cut it)."""
     bind9.add_txt(name, '"' + value.replace('"', '\\"') + '"')
+
+
+def refusal_logged(ca: Acme2certifierServer, identifier: str) -> bool:
+    """Whether acme2certifier logged its dns-persist-01 refusal of ``identifier``, with its reason."""
+    log = ca.log_path.read_text(encoding='utf-8', errors='replace')
+    return any(f'host={identifier} ' in line and CA_REFUSAL in line for line in log.splitlines())
+
+
+def assert_refused(message: str, ca: Acme2certifierServer, identifier: str, record: str) -> None:
+    """Our one-line error names the identifier, the CA's reason (or that it gave none) and the record; the CA did refuse."""
+    assert f'{identifier} (dns-persist-01): ' in message, message
+    assert CA_REFUSAL in message or NO_REASON in message, message
+    assert record in message, message
+    assert refusal_logged(ca, identifier)
 
 
 def san_names(fullchain_pem: str) -> list[str]:
@@ -118,8 +141,7 @@ def test_a_wildcard_needs_policy_wildcard(run_playbook: RunPlaybook, persist_ca:
     assert entry['issuer-domain-names'] == [ISSUER]
     assert entry['record'] == record
     assert entry['record_value'] == f'{ISSUER}; accounturi={account_uri}; policy=wildcard'
-    message = refused.failure_message('Let the CA validate')
-    assert f'*.{base} (dns-persist-01)' in message and CA_REFUSAL in message, message
+    assert_refused(refused.failure_message('Let the CA validate'), persist_ca, f'*.{base}', record)
 
     # With the value acme_order proposes for the wildcard, a new order is validated.
     add_txt(a2c_bind9, record, entry['record_value'])
@@ -139,9 +161,7 @@ def test_a_record_naming_another_account_is_refused_with_the_cas_reason(
     refused = run_playbook(module_play(persist_ca, account_key, ACCOUNT_TASKS + order_and_validate([name], fails=True)),
                            extra_vars={'account_key': str(account_key)})
     assert refused['Register the account']['account_uri'] != other_account
-    message = refused.failure_message('Let the CA validate')
-    assert f'{name} (dns-persist-01)' in message and CA_REFUSAL in message, message
-    assert f'_validation-persist.{name}' in message  # the hint names the record to check
+    assert_refused(refused.failure_message('Let the CA validate'), persist_ca, name, f'_validation-persist.{name}')
 
 
 ROLE_PLAY = '''\
@@ -199,3 +219,19 @@ def test_the_role_publishes_the_record_once_and_renews_without_writing(
     assert renewed != fullchain and sorted(san_names(renewed)) == sorted(names)
     if renewal.outcomes_of(ROLE_PUBLISH_TASK):  # the CA asked again: the record was found there
         assert not renewal.outcome(ROLE_PUBLISH_TASK).changed
+
+    # Check mode for one more certificate: the record it would publish, a warning for a near persistUntil, no write.
+    more = fresh_name(a2c_bind9, 'more')
+    check_before = soa_serial(a2c_bind9)
+    ends = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=10)).replace(microsecond=0)
+    preview = run_playbook(ROLE_PLAY, check=True, extra_vars={
+        **settings,
+        'acme_certificate_certificates': [{'name': 'persist', 'identifiers': names}, {'name': 'more', 'identifiers': [more]}],
+        'acme_certificate_dns_persist_until': ends.strftime('%Y-%m-%dT%H:%M:%SZ'),
+    })
+    assert soa_serial(a2c_bind9) == check_before  # check mode writes nothing
+    assert preview[CHECK_SHOW_TASK]['msg'] == {
+        f'_validation-persist.{more}': [f'{ISSUER}; accounturi={account_uri}; persistUntil={int(ends.timestamp())}']}
+    assert preview.outcome(ROLE_PUBLISH_TASK).changed  # the provider would add it
+    assert preview.contains('is less than 60 days away: the next renewal of')
+    assert a2c_bind9.query_txt(f'_validation-persist.{more}') == []
