@@ -17,6 +17,8 @@ description:
     and document root; an identifier that two certificates of the host validate at once goes to a second group.
   - C(dns-01) becomes one set of TXT records (record name -> all values), and C(tls-alpn-01) one list of
     challenge certificates for one responder.
+  - C(dns-persist-01) becomes identifier -> the challenge's entry, for P(certforge.acme.dns_persist_plan#filter); these
+    records are kept, so they are no part of what is recorded for removal.
 positional: host, webroots
 options:
   _input:
@@ -52,7 +54,7 @@ _value:
   description:
     - C(http-01) (list of C(host), C(webroot), C(webroot_owner), C(webroot_group) as the entry sets them or V(''),
       and C(challenge_data) for M(certforge.acme.acme_http01_files)), C(dns-01) (record name -> values) and
-      C(tls-alpn-01) (list for M(certforge.acme.acme_tls_alpn_responder)).
+      C(tls-alpn-01) (list for M(certforge.acme.acme_tls_alpn_responder)) and C(dns-persist-01) (identifier -> challenge entry).
   type: dict
 """
 
@@ -81,6 +83,7 @@ def challenge_provisioning(orders: list[dict[str, t.Any]], host: str, webroots: 
     http01: list[dict[str, t.Any]] = []
     dns01: dict[str, list[str]] = {}
     tls_alpn01: dict[str, dict[str, str]] = {}
+    dns_persist01: dict[str, t.Any] = {}
     for order in orders:
         spec = (order.get("item") or {}).get("item") or {}
         by_type = challenges_by_type(order, spec.get("challenge") or "http-01", spec.get("challenge_overrides"))
@@ -91,6 +94,7 @@ def challenge_provisioning(orders: list[dict[str, t.Any]], host: str, webroots: 
                 add_http01(http01, place, by_type["http-01"])
         for record, values in by_type["dns-01"].items():
             dns01.setdefault(record, []).extend(value for value in values if value not in dns01.get(record, []))
+        dns_persist01.update(by_type["dns-persist-01"])
         for entry in by_type["tls-alpn-01"]:
             # One responder answers for the host, and it can present only one certificate per name.
             other = tls_alpn01.setdefault(entry["resource"], entry)
@@ -99,7 +103,7 @@ def challenge_provisioning(orders: list[dict[str, t.Any]], host: str, webroots: 
                     f"two certificates of {host} need tls-alpn-01 for {entry['resource']} at the same time; "
                     "choose another challenge type for one of them (challenge_overrides)"
                 )
-    return {"http-01": http01, "dns-01": dns01, "tls-alpn-01": list(tls_alpn01.values())}
+    return {"http-01": http01, "dns-01": dns01, "tls-alpn-01": list(tls_alpn01.values()), "dns-persist-01": dns_persist01}
 
 
 class FilterModule:

@@ -36,11 +36,14 @@ EXAMPLES = r"""
   # provisioning['http-01']: challenge_data for acme_http01_files
   # provisioning['dns-01']: TXT record name -> values
   # provisioning['tls-alpn-01']: list of {resource, certificate, private_key}
+  # provisioning['dns-persist-01']: identifier -> the challenge's entry (see certforge.acme.dns_persist_plan)
 """
 
 RETURN = r"""
 _value:
-  description: C(http-01) (identifier -> challenge data), C(dns-01) (record -> values) and C(tls-alpn-01) (list).
+  description:
+    - C(http-01) (identifier -> challenge data), C(dns-01) (record -> values), C(tls-alpn-01) (list)
+      and C(dns-persist-01) (identifier -> challenge data).
   type: dict
 """
 
@@ -62,7 +65,7 @@ def _normalized(name: t.Any) -> str:
 
 def challenges_by_type(order: dict[str, t.Any], challenge: str, overrides: dict[str, str] | None = None) -> dict[str, t.Any]:
     chosen = {_normalized(name): kind for name, kind in (overrides or {}).items()}
-    result: dict[str, t.Any] = {"http-01": {}, "dns-01": {}, "tls-alpn-01": []}
+    result: dict[str, t.Any] = {"http-01": {}, "dns-01": {}, "tls-alpn-01": [], "dns-persist-01": {}}
     for identifier, offered in (order.get("challenge_data") or {}).items():
         kind = chosen.get(_normalized(identifier), challenge)
         data = offered.get(kind)
@@ -75,6 +78,8 @@ def challenges_by_type(order: dict[str, t.Any], challenge: str, overrides: dict[
             result["http-01"][identifier] = {"http-01": data}
         elif kind == "dns-01":
             result["dns-01"].setdefault(data["record"], []).append(data["record_value"])
+        elif kind == "dns-persist-01":
+            result["dns-persist-01"][identifier] = data
         else:
             result["tls-alpn-01"].append({key: data[key] for key in ("resource", "certificate", "private_key")})
     return result

@@ -44,13 +44,16 @@ def provisioning_merge(records: list[dict[str, t.Any]]) -> dict[str, t.Any]:
     http01: list[dict[str, t.Any]] = []
     dns01: dict[str, list[str]] = {}
     tls_alpn01: list[t.Any] = []
+    dns_persist01: dict[str, t.Any] = {}
     for record in records:
         for group in record.get("http-01") or []:
             add_http01(http01, {key: value for key, value in group.items() if key != "challenge_data"}, group.get("challenge_data") or {})
         for name, values in (record.get("dns-01") or {}).items():
             dns01.setdefault(name, []).extend(value for value in values if value not in dns01.get(name, []))
         tls_alpn01.extend(record.get("tls-alpn-01") or [])
-    return {"http-01": http01, "dns-01": dns01, "tls-alpn-01": tls_alpn01}
+        dns_persist01.update(record.get("dns-persist-01") or {})
+    # dns-persist-01 records are kept for good: carried along, never removed by the role's clean-up.
+    return {"http-01": http01, "dns-01": dns01, "tls-alpn-01": tls_alpn01, "dns-persist-01": dns_persist01}
 
 
 class FilterModule:

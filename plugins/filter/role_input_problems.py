@@ -56,7 +56,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import l
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least, check_file_mode, check_ip_address, check_port
 
 CERTIFICATES = "acme_certificate_certificates"
-CHALLENGE_TYPES = ("http-01", "dns-01", "tls-alpn-01")
+CHALLENGE_TYPES = ("http-01", "dns-01", "tls-alpn-01", "dns-persist-01")
 # The name becomes a directory on the host and part of state file names on the controller.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

@@ -218,6 +218,12 @@ ca:
     external_account_required:
       description: Whether new accounts need External Account Binding.
       type: bool
+    caa_identities:
+      description:
+        - The domain names the CA identifies itself by in CAA records (the directory's C(caaIdentities)); empty when it lists none.
+        - dns-persist-01 records may name one of them as issuer domain name (draft-ietf-acme-dns-persist).
+      type: list
+      elements: str
 """
 
 import os
@@ -276,6 +282,10 @@ def ensure_present(module: t.Any, client: AccountClient, existing: Account | Non
     if module.check_mode:
         return existing._replace(contact=list(wanted)), True
     return client.update_contact(wanted), True
+
+
+def _list(value: t.Any) -> list[t.Any]:
+    return value if isinstance(value, list) else []
 
 
 def ensure_absent(module: t.Any, client: AccountClient, existing: Account | None) -> tuple[Account | None, bool]:
@@ -376,6 +386,8 @@ def main() -> None:
             "profiles": sorted(directory.profiles),
             "terms_of_service": directory.terms_of_service,
             "external_account_required": directory.external_account_required,
+            # The names it identifies itself by (RFC 8555 section 7.1.1), which dns-persist-01 records may name.
+            "caa_identities": [name for name in _list(directory.meta.get("caaIdentities")) if isinstance(name, str)],
         },
     }
     if module._diff:

@@ -25,6 +25,9 @@ description:
     request is sent again only if the CA did not act on it.
   - Provision the challenges (files, DNS records, TLS responder) with the data from
     M(certforge.acme.acme_order) before this task.
+  - C(dns-persist-01) (draft-ietf-acme-dns-persist) is answered like the others, once its C(_validation-persist) record
+    is published (see P(certforge.acme.dns_persist_record#filter)); a challenge without issuer domain names, or with more
+    than ten, is refused without answering it, as the draft asks.
 extends_documentation_fragment:
   - certforge.acme.acme
   - certforge.acme.acme.actiongroup
@@ -46,13 +49,13 @@ options:
   challenge:
     description: The challenge type to use for every identifier not listed in O(challenge_overrides).
     type: str
-    choices: [http-01, dns-01, tls-alpn-01]
+    choices: [http-01, dns-01, tls-alpn-01, dns-persist-01]
     default: http-01
   challenge_overrides:
     description:
       - "Identifier -> challenge type, for identifiers validated differently, for example
         C({\"*.example.com\": \"dns-01\"}) when O(challenge=http-01) covers the rest."
-      - Wildcards can only be validated with dns-01.
+      - Wildcards can only be validated with dns-01 or dns-persist-01.
     type: dict
     default: {}
   state:
@@ -213,6 +216,8 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.authorization
     Challenge,
 )
 from ansible_collections.certforge.acme.plugins.module_utils._acme.challenges import CHALLENGE_TYPES, dns01_record_name
+from ansible_collections.certforge.acme.plugins.module_utils._acme.dns_persist import CHALLENGE_TYPE as DNS_PERSIST
+from ansible_collections.certforge.acme.plugins.module_utils._acme.dns_persist import challenge_issuer_domain_names, record_name
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifier
 from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient
@@ -261,7 +266,7 @@ def known_authorizations(described: list[dict[str, t.Any]] | None, order: Order)
                 identifier=Identifier(item["identifier_type"], item["identifier"]),
                 expires=item.get("expires"),
                 challenges=[
-                    Challenge(type=kind, url=data["url"], status=data["status"], token=data.get("token"), error=None)
+                    Challenge(type=kind, url=data["url"], status=data["status"], token=data.get("token"), error=None, data=data)
                     for kind, data in (item.get("challenges") or {}).items()
                 ],
             )
@@ -281,6 +286,8 @@ def pick_challenge(authorization: Authorization, challenge_type: str) -> Challen
             f"set challenge_overrides for it",
             option=option,
         )
+    if challenge.type == DNS_PERSIST and challenge.data is not None:
+        challenge_issuer_domain_names(challenge.data)  # the draft: a client must reject a malformed one
     return challenge
 
 
@@ -289,6 +296,12 @@ def _hint(identifier: Identifier, challenge_type: str | None) -> str:
         return f"is .well-known/acme-challenge/ of {identifier.value} served by its web server on port 80?"
     if challenge_type == "dns-01":
         return f"is the TXT record {dns01_record_name(identifier)} published on every authoritative name server?"
+    if challenge_type == DNS_PERSIST:
+        return (
+            f"does {record_name(identifier)} hold a TXT value naming one of the CA's issuer domain names and this account's URL"
+            + (", with policy=wildcard" if identifier.is_wildcard else "")
+            + ", on every authoritative name server?"
+        )
     if challenge_type == "tls-alpn-01":
         return f"does a responder with ALPN acme-tls/1 answer for {identifier.value} on port 443?"
     return ""

@@ -274,9 +274,15 @@ challenge_data:
     - C(dns-01) gives C(record) (V(_acme-challenge.NAME); a wildcard maps to its base name) and C(record_value) (the TXT value).
     - C(tls-alpn-01) gives C(resource) (the TLS SNI name; the reverse name for an IP address),
       C(certificate) and C(private_key) (PEM of the self-signed challenge certificate with the acmeIdentifier extension, RFC 8737).
-    - Every entry also has the challenge's C(url), C(status) and C(token).
-    - A challenge type this collection does not answer itself (C(dns-persist-01), C(dns-account-01), C(onion-csr-01), any other)
-      is passed on as the CA's challenge object, every field as the CA sent it (for example C(issuer-domain-names)).
+    - C(dns-persist-01) (draft-ietf-acme-dns-persist) gives every field of the CA's challenge as sent (C(issuer-domain-names)
+      among them), C(record) (V(_validation-persist.NAME); a wildcard maps to its base name), and the default record to publish
+      once and keep - C(record_value) (the CA's first issuer domain name, C(accounturi=) this account, C(policy=wildcard) for
+      a wildcard), C(issuer_domain_name) and C(account_uri) - or, for a challenge the draft says to reject, C(problem) instead.
+      P(certforge.acme.dns_persist_record#filter) computes other values (O(certforge.acme.dns_persist_record#filter:persist_until),
+      policy=wildcard for a base name). See the collection's C(docs/dns-persist-01.md).
+    - Every entry also has the challenge's C(url), C(status) and C(token) (V(null) for dns-persist-01).
+    - Any other challenge type this collection does not answer itself (C(dns-account-01), C(onion-csr-01), ...)
+      is passed on as the CA's challenge object, every field as the CA sent it.
   returned: success, except in check mode when a new order would be created
   type: dict
   sample:
@@ -287,6 +293,12 @@ challenge_data:
       dns-01:
         record: _acme-challenge.www.example.com
         record_value: yUoWMtJbGRkXf0s5GCFmIM8c4mfpE1cVwMXwxA1B7j4
+      dns-persist-01:
+        issuer-domain-names: [letsencrypt.org]
+        record: _validation-persist.www.example.com
+        record_value: "letsencrypt.org; accounturi=https://acme-v02.api.letsencrypt.org/acme/acct/123"
+        issuer_domain_name: letsencrypt.org
+        account_uri: https://acme-v02.api.letsencrypt.org/acme/acct/123
 challenge_data_dns:
   description: TXT record name -> all values it must carry, for the pending dns-01 challenges (a wildcard and its base name share one record).
   returned: success, except in check mode when a new order would be created
@@ -316,11 +328,11 @@ from ansible_collections.certforge.acme.plugins.module_utils.module_support impo
 )
 
 
-def describe_authorizations(known: list[Authorization], thumbprint: str) -> dict[str, t.Any]:
+def describe_authorizations(known: list[Authorization], thumbprint: str, account_uri: str) -> dict[str, t.Any]:
     authorizations, challenge_data, challenge_data_dns = [], {}, {}
     for authorization in known:
         needs_work = authorization.status == "pending"
-        challenges = authorization_data(authorization, thumbprint) if needs_work else {}
+        challenges = authorization_data(authorization, thumbprint, account_uri=account_uri) if needs_work else {}
         name = authorization.identifier.value
         authorizations.append(
             {
@@ -386,7 +398,7 @@ def main() -> None:
             authorizations = None
             if params["order_uri_file"]:
                 write_order_record(params["order_uri_file"], order.uri, request)
-        described = describe_authorizations(authorizations or authz_client.get_all(order.authorizations), key.thumbprint)
+        described = describe_authorizations(authorizations or authz_client.get_all(order.authorizations), key.thumbprint, account_uri)
     module.exit_json(changed=changed, account_uri=account_uri, order_uri=order.uri, order=order.summary(), new_order_reason=reason, **described)
 
 

@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What has to be provisioned for each challenge type.
 
-http-01 and dns-01: RFC 8555 sections 8.3 and 8.4; tls-alpn-01: RFC 8737; IP identifiers: RFC 8738.
+http-01 and dns-01: RFC 8555 sections 8.3 and 8.4; tls-alpn-01: RFC 8737; IP identifiers: RFC 8738;
+dns-persist-01: draft-ietf-acme-dns-persist (see dns_persist.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import ipaddress
 import typing as t
 
+from . import dns_persist
 from .authorizations import Authorization, Challenge
 from .identifiers import Identifier, reverse_name
 from .jose import b64url_encode, key_authorization
@@ -24,7 +26,7 @@ try:
 except ImportError:
     pass  # reported by deps.missing_libraries() before any of this runs
 
-CHALLENGE_TYPES = ("http-01", "dns-01", "tls-alpn-01")
+CHALLENGE_TYPES = ("http-01", "dns-01", "tls-alpn-01", dns_persist.CHALLENGE_TYPE)
 ACME_IDENTIFIER_OID = "1.3.6.1.5.5.7.1.31"  # id-pe-acmeIdentifier, RFC 8737 section 6.1
 HTTP01_PREFIX = ".well-known/acme-challenge/"
 
@@ -64,8 +66,10 @@ def tls_alpn01_certificate(identifier: Identifier, key_authz: str) -> tuple[byte
     return certificate.public_bytes(serialization.Encoding.PEM), private_key_pem(key)
 
 
-def challenge_data(challenge: Challenge, identifier: Identifier, thumbprint: str) -> dict[str, t.Any] | None:
+def challenge_data(challenge: Challenge, identifier: Identifier, thumbprint: str, *, account_uri: str | None = None) -> dict[str, t.Any] | None:
     """What to put where for one challenge; a type this collection does not answer is passed on as the CA sent it."""
+    if challenge.type == dns_persist.CHALLENGE_TYPE:  # no token: the record names the account instead
+        return dns_persist.challenge_data(challenge.data or {"url": challenge.url, "status": challenge.status}, identifier, account_uri)
     if challenge.type not in CHALLENGE_TYPES:
         return dict(challenge.data) if challenge.data is not None else None
     if not challenge.token:
@@ -83,11 +87,11 @@ def challenge_data(challenge: Challenge, identifier: Identifier, thumbprint: str
     return data
 
 
-def authorization_data(authorization: Authorization, thumbprint: str) -> dict[str, dict[str, t.Any]]:
+def authorization_data(authorization: Authorization, thumbprint: str, *, account_uri: str | None = None) -> dict[str, dict[str, t.Any]]:
     """Challenge type -> what to provision, for every challenge type the CA offers."""
     result = {}
     for challenge in authorization.challenges:
-        data = challenge_data(challenge, authorization.identifier, thumbprint)
+        data = challenge_data(challenge, authorization.identifier, thumbprint, account_uri=account_uri)
         if data is not None:
             result[challenge.type] = data
     return result
