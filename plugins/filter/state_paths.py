@@ -9,8 +9,7 @@ short_description: Where the acme_certificate role keeps the state of a host's c
 version_added: 0.1.0
 description:
   - For the certificate names of one host, the paths of their order state files (C(orders/<host>-<name>.uri)),
-    the records of what each order was asked with that M(certforge.acme.acme_order) keeps beside them
-    (C(orders/<host>-<name>.uri.request)), records of what was provisioned for them (C(provisioned/<host>-<name>.json)) and controller locks
+    records of what was provisioned for them (C(provisioned/<host>-<name>.json)) and controller locks
     (C(locks/<host>-<name>.lock)) below the role's state directory.
 positional: state_dir, host
 options:
@@ -39,30 +38,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(orders), C(order_requests), C(provisioned) and C(locks), each certificate name -> path.
+  description: C(orders), C(provisioned) and C(locks), each certificate name -> path.
   type: dict
 """
 
 import os
 import typing as t
 
-from ansible_collections.certforge.acme.plugins.module_utils._acme.order_record import REQUEST_SUFFIX
-
-# Kind -> (directory below the state directory, file name suffix).
-KINDS = {
-    "orders": ("orders", ".uri"),
-    # acme_order's record of what the order was asked with, beside the order state file; forgotten with it.
-    "order_requests": ("orders", ".uri" + REQUEST_SUFFIX),
-    "provisioned": ("provisioned", ".json"),
-    "locks": ("locks", ".lock"),
-}
+KINDS = {"orders": ".uri", "provisioned": ".json", "locks": ".lock"}
 
 
 def state_paths(names: list[str], state_dir: str, host: str) -> dict[str, dict[str, str]]:
-    return {
-        kind: {name: os.path.join(state_dir, directory, f"{host}-{name}{suffix}") for name in names}
-        for kind, (directory, suffix) in KINDS.items()
-    }
+    return {kind: {name: os.path.join(state_dir, kind, f"{host}-{name}{suffix}") for name in names} for kind, suffix in KINDS.items()}
 
 
 class FilterModule:

@@ -129,7 +129,6 @@ def test_records_of_several_certificates_merge_like_their_orders():
 def test_state_paths_name_one_file_per_host_and_certificate():
     assert state_paths(["www", "mail"], "/srv/acme", "web1") == {
         "orders": {"www": "/srv/acme/orders/web1-www.uri", "mail": "/srv/acme/orders/web1-mail.uri"},
-        "order_requests": {"www": "/srv/acme/orders/web1-www.uri.request", "mail": "/srv/acme/orders/web1-mail.uri.request"},
         "provisioned": {"www": "/srv/acme/provisioned/web1-www.json", "mail": "/srv/acme/provisioned/web1-mail.json"},
         "locks": {"www": "/srv/acme/locks/web1-www.lock", "mail": "/srv/acme/locks/web1-mail.lock"},
     }
