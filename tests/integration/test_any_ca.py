@@ -111,7 +111,6 @@ def test_an_order_answered_with_a_bare_404_or_410_is_replaced(
     assert placed['new_order_reason'] == f'the CA does not know the order {old_order.uri} (HTTP {status})'
 
 
-
 def test_a_key_rollover_rerun_with_the_old_key_and_account_uri_changes_nothing(
         acme_ca: AcmeCA, run_playbook: RunPlaybook, tmp_path: pathlib.Path) -> None:
     own = create_account(acme_ca, tmp_path / 'account')  # its key changes: not the module's shared account

@@ -20,6 +20,7 @@ from .files import read_file, write_file_atomically
 from .identifiers import Identifier, identifiers_from_acme
 from .timestamps import parse_rfc3339
 
+
 class OrderRequest(t.NamedTuple):
     """What a newOrder asks for, beyond the account."""
 
