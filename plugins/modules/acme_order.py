@@ -311,7 +311,6 @@ import typing as t
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.authorizations import Authorization, AuthorizationClient
 from ansible_collections.certforge.acme.plugins.module_utils._acme.challenges import authorization_data
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ProblemError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import require_creatable_file
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifiers
 from ansible_collections.certforge.acme.plugins.module_utils._acme.order_record import OrderRequest, read_order_record, write_order_record

@@ -17,7 +17,7 @@ BASE = "https://acme.example"
 ACCOUNT = f"{BASE}/acct/1"
 ORDER = f"{BASE}/order/1"
 NAMES = ("example.org", "www.example.org")
-IDENTIFIERS = parse_identifiers(NAMES)
+IDENTIFIERS = tuple(parse_identifiers(NAMES))
 
 
 @pytest.fixture
