@@ -6,11 +6,11 @@ PYTHON := $(VENV)/bin/python
 # Tools that look for ansible-* on PATH (ansible-lint, ansible-test) find the venv's first.
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: test setup unit integration test-loaded sanity lint build-check demo
+.PHONY: test setup unit integration test-loaded sanity lint docs-lint build-check demo
 # The order of `test` matters (setup first), so never run its steps side by side.
 .NOTPARALLEL:
 
-test: setup unit integration sanity lint build-check
+test: setup unit integration sanity lint docs-lint build-check
 
 setup:
 	tests/setup.sh
@@ -33,6 +33,9 @@ sanity:
 
 lint:
 	tests/lint.sh
+
+docs-lint:
+	tests/docs-lint.sh
 
 build-check:
 	tests/build-check.sh
