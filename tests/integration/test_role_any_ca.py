@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from test_role_support import certificate, serial_of, verify_fullchain
-from testbed.acme2certifier import Acme2certifierSettings
+from testbed.acme2certifier import DEFAULT_PROFILE, DEFAULT_PROFILE_VALIDITY_DAYS, Acme2certifierSettings
 from testbed.acme_ca import AcmeCA
 from testbed.ansible import PlaybookRun, PlaybookRunner
 from testbed.fixtures import Acme2certifierFactory
@@ -139,7 +139,9 @@ def short_lived_site(acme_ca: AcmeCA, acme2certifier_factory: Acme2certifierFact
     """A site on an acme2certifier of 6-day certificates that validates like ``acme_ca`` (same DNS and web root)."""
     if not acme_ca.has('ari'):
         pytest.skip(f'{acme_ca.name} lacks ari: {acme_ca.lacks["ari"]}')
-    server = acme2certifier_factory(Acme2certifierSettings(certificate_validity_days=SHORT_LIFETIME_DAYS), name='acme2certifier-shortlived')
+    # Orders without a profile (the role's default) get DEFAULT_PROFILE's lifetime.
+    settings = Acme2certifierSettings(validity_days={**DEFAULT_PROFILE_VALIDITY_DAYS, DEFAULT_PROFILE: SHORT_LIFETIME_DAYS})
+    server = acme2certifier_factory(settings, name='acme2certifier-shortlived')
     try:
         yield new_site(acme_ca, tmp_path_factory.mktemp('role-ari'), collections_path, directory_url=server.directory_url)
     finally:
