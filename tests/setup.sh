@@ -2,7 +2,8 @@
 # Prepare a Debian 12 machine for `make test`: the servers the integration tests start,
 # faketime (moved clocks for renewal tests), stress-ng (make test-loaded), the ShellCheck
 # linter, the .venv with the test tools, the .venv-a2c with acme2certifier (the second ACME
-# server of the integration tests) and the get-pip stand-in for ansible-test.
+# server of the integration tests), the .venv-host with only cryptography (the Python of test
+# hosts that are not the controller) and the get-pip stand-in for ansible-test.
 # Every step checks first, so a second run finishes in well under a second.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ venv="$repo_root/.venv"
 requirements="$repo_root/tests/requirements.txt"
 a2c_venv="$repo_root/.venv-a2c"
 a2c_requirements="$repo_root/tests/acme2certifier-requirements.txt"
+host_venv="$repo_root/.venv-host"
+host_requirements="$repo_root/tests/host-requirements.txt"
 system_ca_bundle=/etc/ssl/certs/ca-certificates.crt
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -106,4 +109,5 @@ PYTHON
 ensure_debian_packages
 ensure_venv_with "$venv" "$requirements"
 ensure_venv_with "$a2c_venv" "$a2c_requirements"
+ensure_venv_with "$host_venv" "$host_requirements"
 ensure_get_pip_standin
