@@ -65,11 +65,11 @@ def test_host_modules_need_only_cryptography(run_playbook, host_interpreter, tmp
         path: {tmp_path}/account.key
     - name: Lock
       certforge.acme.acme_certificate_lock:
-        paths: [{certs}]
+        paths: [{certs}/.acme_certificate.lock]
         holder: {json.dumps(holder)}
     - name: Unlock
       certforge.acme.acme_certificate_lock:
-        paths: [{certs}]
+        paths: [{certs}/.acme_certificate.lock]
         holder: {json.dumps(holder)}
         state: absent
     - name: State files
@@ -80,6 +80,7 @@ def test_host_modules_need_only_cryptography(run_playbook, host_interpreter, tmp
     plan = first['Plan']
     assert plan['needed'] is True and plan['csr'].startswith('-----BEGIN CERTIFICATE REQUEST-----')
     assert first['Account key']['changed'] is True and (tmp_path / 'account.key').exists()
+    assert first['Lock']['changed'] is True and first['Unlock']['changed'] is True
     assert (tmp_path / 'state.json').exists()
 
     certificate = self_signed(pathlib.Path(plan['key_src']).read_bytes())
