@@ -17,6 +17,7 @@ description:
   - Runs where the account key lives, normally the controller (C(delegate_to=localhost)).
 extends_documentation_fragment:
   - ansible.builtin.files
+  - certforge.acme.host_requirements
 attributes:
   check_mode:
     description: Reports whether the key would be created without writing it.

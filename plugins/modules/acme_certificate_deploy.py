@@ -18,6 +18,8 @@ description:
     certificate never stands beside the old key. A failure part way puts the previous files back and
     the error says which files are in place. The staged key is removed only after all files are in place,
     so a run killed part way is completed by the next one.
+extends_documentation_fragment:
+  - certforge.acme.host_requirements
 attributes:
   check_mode:
     description: Reports which files would change; writes nothing.

@@ -28,6 +28,8 @@ description:
   - With O(lock_holder), a needed certificate is locked first - C(.acme_certificate.lock) in the directory of
     O(cert_path), as M(certforge.acme.acme_certificate_lock) takes locks - and decided again once the lock is
     held, since the run it waited for may have renewed it; release it with M(certforge.acme.acme_certificate_lock).
+extends_documentation_fragment:
+  - certforge.acme.host_requirements
 attributes:
   check_mode:
     description: Decides and reports; writes no key and returns no CSR.

@@ -19,8 +19,8 @@ description:
     order may be using them.
   - The module reads what the server serves first and only sends an update when that differs.
   - "Runs where the DNS server is reachable, usually the controller (C(delegate_to: localhost))."
-requirements:
-  - dnspython >= 2.1
+extends_documentation_fragment:
+  - certforge.acme.host_requirements.dnspython
 attributes:
   check_mode:
     description: Reads what the server serves and reports what would change; never sends an update and does not wait.
