@@ -7,8 +7,9 @@ Each round runs every host-side module in a fresh interpreter, with ``-X importt
 through its set-up (library checks included) up to its first look at the options, where a stand-in for
 AnsibleModule stops it. The sum of the ``self`` times of everything imported after basic is that
 module's figure; the CPU time of the same stretch (time.process_time) is printed beside it, since on a
-busy machine the wall-clock figures of importtime grow with the load and CPU time does not. With --before, the same is measured on that revision's plugins (from ``git archive``),
-alternating with the working tree's in each round, since a busy machine drifts. Prints medians.
+busy machine the wall-clock figures of importtime grow with the load and CPU time does not. With
+--before, the same is measured on that revision's plugins (from ``git archive``), alternating with the
+working tree's in each round, since a busy machine drifts. Prints medians.
 
 No timing is asserted anywhere: this is a measuring tool.
 """
