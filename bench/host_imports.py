@@ -95,7 +95,7 @@ def milliseconds(python: str, root: pathlib.Path, module: str) -> tuple[float, f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--before", help="a git revision to compare with, e.g. main")
     parser.add_argument("--python", default=sys.executable, help="the interpreter that runs the modules")
