@@ -3,7 +3,8 @@
 # faketime (moved clocks for renewal tests), stress-ng (make test-loaded), the ShellCheck
 # linter, the .venv with the test tools, the .venv-a2c with acme2certifier (the second ACME
 # server of the integration tests), the .venv-docs with antsibull-docs (its own venv: it pins
-# libraries ansible-lint also uses) and the get-pip stand-in for ansible-test.
+# libraries ansible-lint also uses), the .venv-host with only cryptography (the Python of test
+# hosts that are not the controller) and the get-pip stand-in for ansible-test.
 # Every step checks first, so a second run finishes in well under a second.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ a2c_venv="$repo_root/.venv-a2c"
 a2c_requirements="$repo_root/tests/acme2certifier-requirements.txt"
 docs_venv="$repo_root/.venv-docs"
 docs_requirements="$repo_root/tests/docs-requirements.txt"
+host_venv="$repo_root/.venv-host"
+host_requirements="$repo_root/tests/host-requirements.txt"
 system_ca_bundle=/etc/ssl/certs/ca-certificates.crt
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -110,4 +113,5 @@ ensure_debian_packages
 ensure_venv_with "$venv" "$requirements"
 ensure_venv_with "$a2c_venv" "$a2c_requirements"
 ensure_venv_with "$docs_venv" "$docs_requirements"
+ensure_venv_with "$host_venv" "$host_requirements"
 ensure_get_pip_standin

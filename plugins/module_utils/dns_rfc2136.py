@@ -25,10 +25,8 @@ import binascii
 import dataclasses
 import ipaddress
 import socket
-import traceback
 import typing as t
 
-from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import MissingLibrary
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.polling import WaitTimeout, poll
 
@@ -46,12 +44,7 @@ try:
     import dns.update
     import dns.version
 except ImportError:
-    DNSPYTHON_IMPORT_ERROR = traceback.format_exc()
-else:
-    DNSPYTHON_IMPORT_ERROR = None
-
-# dns.tsig.Key and keys passed straight to use_tsig() arrived in dnspython 2.1.
-MIN_DNSPYTHON_VERSION = "2.1"
+    pass  # reported by deps.missing_libraries("dnspython") before any of this runs
 
 # key_algorithm -> the algorithm's name in the TSIG record (RFC 8945 section 6).
 TSIG_ALGORITHMS = {
@@ -67,19 +60,6 @@ TSIG_ALGORITHMS = {
 TXT_STRING_MAX = 255
 # Never ask with less time than this, even close to the propagation deadline.
 MIN_QUERY_TIMEOUT = 0.2
-
-
-def missing_dnspython() -> MissingLibrary | None:
-    """dnspython when it is absent or older than MIN_DNSPYTHON_VERSION, else None."""
-    reason = f"dnspython >= {MIN_DNSPYTHON_VERSION}"
-    if DNSPYTHON_IMPORT_ERROR is not None:
-        return MissingLibrary(name="dnspython", reason=reason, error=DNSPYTHON_IMPORT_ERROR)
-    minimum = tuple(int(part) for part in MIN_DNSPYTHON_VERSION.split("."))
-    if (dns.version.MAJOR, dns.version.MINOR) < minimum:
-        return MissingLibrary(
-            name="dnspython", reason=reason, error=f"dnspython {dns.version.version} is installed, {MIN_DNSPYTHON_VERSION} or newer is needed"
-        )
-    return None
 
 
 class DnsError(AcmeError):

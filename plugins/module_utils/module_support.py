@@ -15,7 +15,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.errors import NoLogError
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.account import AccountClient
-from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
+from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import CA_LIBRARIES, missing_libraries
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file
 from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import SigningKey
@@ -97,7 +97,7 @@ def create_module(
         required_one_of=[*([ACCOUNT_KEY_OPTIONS] if account_key_required else []), *(required_one_of or [])],
         **kwargs,
     )
-    for missing in missing_libraries():
+    for missing in missing_libraries(*CA_LIBRARIES):
         module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
     return module
 

@@ -17,6 +17,7 @@ description:
   - Runs where the account key lives, normally the controller (C(delegate_to=localhost)).
 extends_documentation_fragment:
   - ansible.builtin.files
+  - certforge.acme.host_requirements
 attributes:
   check_mode:
     description: Reports whether the key would be created without writing it.
@@ -101,10 +102,9 @@ backup_file:
 import os
 import typing as t
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import (
     create_file_exclusively,
     read_file,
@@ -119,6 +119,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import (
     load_private_key,
     private_key_pem,
 )
+from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module, failing_on_host_errors
 
 
 def existing_key(module: AnsibleModule) -> t.Any:
@@ -146,7 +147,7 @@ def existing_key(module: AnsibleModule) -> t.Any:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = create_host_module(
         argument_spec={
             "path": {"type": "path", "required": True},
             "key_type": {"type": "str", "choices": list(KEY_TYPES), "default": "ec256"},
@@ -155,34 +156,32 @@ def main() -> None:
             "backup": {"type": "bool", "default": False},
         },
         add_file_common_args=True,
+        libraries=["cryptography"],
         supports_check_mode=True,
     )
-    for missing in missing_libraries():
-        module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
     params = module.params
     result: dict[str, t.Any] = {"path": params["path"], "key_type": params["key_type"], "thumbprint": None}
-    try:
-        require_creatable_file(params["path"], option="path")
-        key = existing_key(module)
-        changed = key is None
-        if key is None and not module.check_mode:
-            replacing = os.path.exists(params["path"])
-            if replacing and params["backup"]:
-                result["backup_file"] = module.backup_local(params["path"])
-            key = generate_private_key(params["key_type"])
-            content = private_key_pem(key, passphrase=params["passphrase"])
-            os.makedirs(os.path.dirname(os.path.abspath(params["path"])), mode=0o700, exist_ok=True)
-            if replacing:
-                write_file_atomically(params["path"], content, mode=0o600)
-            elif not create_file_exclusively(params["path"], content, mode=0o600):
-                # another run created the key at the same moment: use that one
-                key, changed = existing_key(module), False
-        if key is not None:
-            result["thumbprint"] = SigningKey(key).thumbprint
-    except AcmeError as error:
-        module.fail_json(msg=str(error), **error.to_result())
-    except OSError as error:
-        module.fail_json(msg=f"path: cannot write {params['path']}: {error.strerror}")
+    with failing_on_host_errors(module):
+        try:
+            require_creatable_file(params["path"], option="path")
+            key = existing_key(module)
+            changed = key is None
+            if key is None and not module.check_mode:
+                replacing = os.path.exists(params["path"])
+                if replacing and params["backup"]:
+                    result["backup_file"] = module.backup_local(params["path"])
+                key = generate_private_key(params["key_type"])
+                content = private_key_pem(key, passphrase=params["passphrase"])
+                os.makedirs(os.path.dirname(os.path.abspath(params["path"])), mode=0o700, exist_ok=True)
+                if replacing:
+                    write_file_atomically(params["path"], content, mode=0o600)
+                elif not create_file_exclusively(params["path"], content, mode=0o600):
+                    # another run created the key at the same moment: use that one
+                    key, changed = existing_key(module), False
+            if key is not None:
+                result["thumbprint"] = SigningKey(key).thumbprint
+        except OSError as error:
+            module.fail_json(msg=f"path: cannot write {params['path']}: {error.strerror}")
     file_args = module.load_file_common_arguments(params)
     if file_args["mode"] is None:
         file_args["mode"] = "0600"

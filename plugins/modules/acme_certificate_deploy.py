@@ -18,6 +18,8 @@ description:
     certificate never stands beside the old key. A failure part way puts the previous files back and
     the error says which files are in place. The staged key is removed only after all files are in place,
     so a run killed part way is completed by the next one.
+extends_documentation_fragment:
+  - certforge.acme.host_requirements
 attributes:
   check_mode:
     description: Reports which files would change; writes nothing.
@@ -117,15 +119,15 @@ import os
 import pwd
 import typing as t
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.certificates import load_certificate
-from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file
 from ansible_collections.certforge.acme.plugins.module_utils.deploy_files import DeployFailed, DeployFile, install
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key, public_key_pem
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
+from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_file_mode, check_not_directory
 
 
@@ -180,7 +182,7 @@ def check_options(params: dict[str, t.Any]) -> None:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module: AnsibleModule = create_host_module(
         argument_spec={
             "cert": {"type": "str", "required": True},
             "chain": {"type": "str", "default": ""},
@@ -197,10 +199,9 @@ def main() -> None:
             "backup": {"type": "bool", "default": True},
             "verify_key": {"type": "bool", "default": True},
         },
+        libraries=["cryptography"],
         supports_check_mode=True,
     )
-    for missing in missing_libraries():
-        module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
     params = module.params
     # Name the option the user gave: without key_src, the key is read from key_path.
     key_src, key_option = (params["key_src"], "key_src") if params["key_src"] else (params["key_path"], "key_path")

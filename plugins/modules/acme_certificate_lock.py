@@ -82,13 +82,13 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module, failing_on_host_errors
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least
 from ansible_collections.certforge.acme.plugins.module_utils.run_locks import LockHeld, acquire, read_lock, release, same_holder
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module: AnsibleModule = create_host_module(
         argument_spec={
             "paths": {"type": "list", "elements": "path", "required": True},
             "holder": {"type": "dict", "required": True},
@@ -99,11 +99,9 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    try:
+    with failing_on_host_errors(module):
         check_at_least(params["timeout"], 0, option="timeout", meaning="do not wait")
         check_at_least(params["lease"], 1, option="lease")
-    except ConfigurationError as error:
-        module.fail_json(msg=str(error))
     paths = sorted(set(params["paths"]))  # one order for every run: two runs never wait for each other
     holder = params["holder"]
     if module.check_mode:

@@ -28,6 +28,8 @@ description:
   - With O(lock_holder), a needed certificate is locked first - C(.acme_certificate.lock) in the directory of
     O(cert_path), as M(certforge.acme.acme_certificate_lock) takes locks - and decided again once the lock is
     held, since the run it waited for may have renewed it; release it with M(certforge.acme.acme_certificate_lock).
+extends_documentation_fragment:
+  - certforge.acme.host_requirements
 attributes:
   check_mode:
     description: Decides and reports; writes no key and returns no CSR.
@@ -185,10 +187,9 @@ import datetime
 import os
 import typing as t
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.certificates import certificate_info, load_certificate
-from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifiers
@@ -203,6 +204,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import (
 from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal import Decision, decide, renewal_time
 from ansible_collections.certforge.acme.plugins.module_utils.deploy_files import leftovers
 from ansible_collections.certforge.acme.plugins.module_utils.deployed_chain import chain_problem
+from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least, check_not_directory
 from ansible_collections.certforge.acme.plugins.module_utils.run_locks import LockHeld, acquire, release
 
@@ -321,7 +323,7 @@ def check_options(params: dict[str, t.Any]) -> None:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = create_host_module(
         argument_spec={
             "cert_path": {"type": "path", "required": True},
             "key_path": {"type": "path", "required": True, "no_log": False},  # a path, not the key
@@ -337,10 +339,9 @@ def main() -> None:
             "lock_timeout": {"type": "int", "default": 300},
             "lock_lease": {"type": "int", "default": 3600},
         },
+        libraries=["cryptography"],
         supports_check_mode=True,
     )
-    for missing in missing_libraries():
-        module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
     params = module.params
     result: dict[str, t.Any] = {"changed": False, "certificate": None, "completed_deploy": False}
     locking = params["lock_holder"] is not None and not module.check_mode

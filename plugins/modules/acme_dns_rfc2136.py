@@ -19,8 +19,8 @@ description:
     order may be using them.
   - The module reads what the server serves first and only sends an update when that differs.
   - "Runs where the DNS server is reachable, usually the controller (C(delegate_to: localhost))."
-requirements:
-  - dnspython >= 2.1
+extends_documentation_fragment:
+  - certforge.acme.host_requirements.dnspython
 attributes:
   check_mode:
     description: Reads what the server serves and reports what would change; never sends an update and does not wait.
@@ -207,16 +207,15 @@ nameservers:
 import time
 import typing as t
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils.dns_rfc2136 import (
     TSIG_ALGORITHMS,
     Primary,
     apply_records,
     display,
     find_zones,
-    missing_dnspython,
     nameserver_at,
     parse_name,
     parse_records,
@@ -224,6 +223,7 @@ from ansible_collections.certforge.acme.plugins.module_utils.dns_rfc2136 import 
     tsig_key,
     wait_for_propagation,
 )
+from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module, failing_on_host_errors
 
 
 def check_options(params: dict[str, t.Any]) -> None:
@@ -245,7 +245,7 @@ def by_display_name(records: dict[t.Any, list[str]]) -> dict[str, list[str]]:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module: AnsibleModule = create_host_module(
         argument_spec={
             "server": {"type": "str", "required": True},
             "port": {"type": "int", "default": 53},
@@ -262,14 +262,13 @@ def main() -> None:
             "timeout": {"type": "int", "default": 10},
         },
         required_together=[("key_name", "key_secret")],
+        libraries=["dnspython"],
         supports_check_mode=True,
     )
-    missing = missing_dnspython()
-    if missing is not None:
-        module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
     params = module.params
     outcome, checked = None, []
-    try:
+    # A propagation timeout comes after the update: say that the zone did change.
+    with failing_on_host_errors(module, changed=lambda: bool(outcome and outcome.changed)):
         check_options(params)
         records = parse_records(params["records"])
         key = tsig_key(name=params["key_name"], secret=params["key_secret"], algorithm=params["key_algorithm"]) if params["key_name"] else None
@@ -287,9 +286,6 @@ def main() -> None:
                 targets, timeout=params["propagation_timeout"], query_timeout=params["timeout"], sleep=time.sleep, clock=time.monotonic
             )
             checked = [nameserver.endpoint for nameserver, _wanted in targets]
-    except AcmeError as error:
-        # A propagation timeout comes after the update: say that the zone did change.
-        module.fail_json(msg=str(error), changed=bool(outcome and outcome.changed))
 
     result = {
         "changed": outcome.changed,

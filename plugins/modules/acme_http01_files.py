@@ -84,9 +84,9 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
+from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module, failing_on_host_errors
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_absolute_path, check_file_mode
 
 CHALLENGE_DIR = ".well-known/acme-challenge"
@@ -121,7 +121,7 @@ def ensure_directories(module: AnsibleModule, path: str) -> None:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = create_host_module(
         argument_spec={
             "webroot": {"type": "path", "required": True},
             "challenge_data": {"type": "dict", "required": True},
@@ -134,40 +134,37 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    try:
+    with failing_on_host_errors(module):
         check_absolute_path(params["webroot"], option="webroot")
         check_file_mode(params["mode"], option="mode")
-    except ConfigurationError as error:
-        module.fail_json(msg=str(error))
     try:
         files = challenge_files(params)
     except (KeyError, ValueError) as error:
         module.fail_json(msg=f"challenge_data: not the challenge data of acme_order ({error})")
     touched = []
-    try:
-        if params["state"] == "absent":
-            touched = [path for path in files if os.path.exists(path)]
-            if not module.check_mode:
-                for path in touched:
-                    os.unlink(path)
-        else:
-            if files and not module.check_mode:
-                ensure_directories(module, os.path.join(params["webroot"], CHALLENGE_DIR))
-            for path, content in files.items():
-                current = read_file(path, option="webroot") if os.path.isfile(path) else None
-                if current != content:
-                    touched.append(path)
-                    if not module.check_mode:
-                        write_file_atomically(path, content, mode=0o644)
-                attributes_changed = os.path.exists(path) and apply_file_attributes(
-                    module, path, owner=params["owner"], group=params["group"], mode=params["mode"]
-                )
-                if attributes_changed and path not in touched:
-                    touched.append(path)
-    except ConfigurationError as error:
-        module.fail_json(msg=str(error))
-    except OSError as error:
-        module.fail_json(msg=f"webroot: cannot write {error.filename}: {error.strerror}")
+    with failing_on_host_errors(module):
+        try:
+            if params["state"] == "absent":
+                touched = [path for path in files if os.path.exists(path)]
+                if not module.check_mode:
+                    for path in touched:
+                        os.unlink(path)
+            else:
+                if files and not module.check_mode:
+                    ensure_directories(module, os.path.join(params["webroot"], CHALLENGE_DIR))
+                for path, content in files.items():
+                    current = read_file(path, option="webroot") if os.path.isfile(path) else None
+                    if current != content:
+                        touched.append(path)
+                        if not module.check_mode:
+                            write_file_atomically(path, content, mode=0o644)
+                    attributes_changed = os.path.exists(path) and apply_file_attributes(
+                        module, path, owner=params["owner"], group=params["group"], mode=params["mode"]
+                    )
+                    if attributes_changed and path not in touched:
+                        touched.append(path)
+        except OSError as error:
+            module.fail_json(msg=f"webroot: cannot write {error.filename}: {error.strerror}")
     module.exit_json(changed=bool(touched), files=touched)
 
 

@@ -65,8 +65,8 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module, failing_on_host_errors
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_absolute_path, check_not_directory
 
 
@@ -84,7 +84,7 @@ def current(path: str) -> bytes | None:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module: AnsibleModule = create_host_module(
         argument_spec={
             "write": {"type": "dict", "default": {}},
             "remove": {"type": "list", "elements": "path", "default": []},
@@ -92,14 +92,12 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    try:
+    with failing_on_host_errors(module):
         for path in params["write"]:
             check_absolute_path(path, option="write")
             check_not_directory(path, option="write")
         for path in params["remove"]:
             check_not_directory(path, option="remove")
-    except ConfigurationError as error:
-        module.fail_json(msg=str(error))
     files = {path: content_of(value) for path, value in params["write"].items()}
     written = [path for path, content in files.items() if current(path) != content]
     removed = [path for path in params["remove"] if os.path.lexists(path)]

@@ -94,9 +94,9 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.certforge.acme.plugins.module_utils import tls_alpn_responder
-from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils.background_process import start_detached
+from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module, failing_on_host_errors
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least, check_ip_address, check_port
 
 STARTUP_SECONDS = 10.0
@@ -189,7 +189,7 @@ def start(module: AnsibleModule, paths: Paths, challenges: list[tls_alpn_respond
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = create_host_module(
         argument_spec={
             "name": {"type": "str", "default": "default"},
             "state": {"type": "str", "choices": ["started", "stopped"], "default": "started"},
@@ -207,12 +207,10 @@ def main() -> None:
         module.fail_json(msg="name: use letters, digits, '.', '_' or '-'")
     paths = paths_for(params)
     if params["state"] == "started":
-        try:
+        with failing_on_host_errors(module):
             check_port(params["port"], option="port")
             check_ip_address(params["listen"], option="listen")
             check_at_least(params["timeout"], 1, option="timeout")
-        except ConfigurationError as error:
-            module.fail_json(msg=str(error))
     if params["state"] == "stopped":
         if module.check_mode:
             module.exit_json(changed=running_pid(paths) is not None)

@@ -541,16 +541,3 @@ def test_no_query_outlasts_the_deadline():
         rfc2136.wait_for_propagation(TARGETS, timeout=3, query_timeout=10, sleep=clock.sleep, clock=clock, exchange_with=servers)
     assert servers.asked[0] == ("192.0.2.53", 3)
     assert max(timeout for _address, timeout in servers.asked) <= 3
-
-
-# The library guard
-
-
-def test_dnspython_of_this_python_is_recent_enough():
-    assert rfc2136.missing_dnspython() is None
-
-
-def test_missing_dnspython_is_reported_by_its_package_name(monkeypatch):
-    monkeypatch.setattr(rfc2136, "DNSPYTHON_IMPORT_ERROR", "ModuleNotFoundError: No module named 'dns'")
-    missing = rfc2136.missing_dnspython()
-    assert missing.name == "dnspython" and missing.reason == f"dnspython >= {rfc2136.MIN_DNSPYTHON_VERSION}"

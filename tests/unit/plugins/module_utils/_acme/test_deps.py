@@ -13,6 +13,25 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme import deps
 
 def test_this_python_has_every_required_library():
     assert deps.missing_libraries() == []
+    assert deps.missing_libraries(*deps.LIBRARIES) == []
+
+
+def test_only_the_named_libraries_are_checked(monkeypatch):
+    monkeypatch.setitem(sys.modules, "requests", None)
+    assert deps.missing_libraries("cryptography") == []
+    assert [missing.name for missing in deps.missing_libraries()] == ["requests"]  # the CA-facing default
+
+
+def test_missing_dnspython_is_reported_by_its_package_name(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dns.version", None)
+    (missing,) = deps.missing_libraries("dnspython")
+    assert missing.name == "dnspython" and missing.reason == f"dnspython >= {deps.MIN_DNSPYTHON_VERSION}"
+
+
+def test_too_old_dnspython_is_reported(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dns.version", types.SimpleNamespace(version="2.0.0"))
+    (missing,) = deps.missing_libraries("dnspython")
+    assert missing.error == f"dnspython 2.0.0 is installed, {deps.MIN_DNSPYTHON_VERSION} or newer is needed"
 
 
 def test_absent_library_is_reported_with_its_minimum_version(monkeypatch):
