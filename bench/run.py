@@ -46,12 +46,13 @@ from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
-from testbed.ansible import PlaybookRun, PlaybookRunner  # noqa: E402
+from testbed.ansible import PlaybookRunner  # noqa: E402
 from testbed.bind9 import Bind9Server  # noqa: E402
 from testbed.pebble import LoggedRequest, PebbleServer, PebbleSettings  # noqa: E402
 from testbed.ports import free_port  # noqa: E402
 from testbed.tls import create_server_tls  # noqa: E402
 from testbed.webserver import WebrootServer  # noqa: E402
+from process_tree import measured_cpu  # noqa: E402
 # pylint: enable=wrong-import-position
 
 PLAYBOOKS = BENCH_DIR / 'playbooks'
@@ -68,11 +69,6 @@ ONE, TEN, NOOP = '1 name', '10 names', 'no-op re-run'
 SCENARIOS = (ONE, TEN, NOOP)
 NAME_COUNTS = {ONE: 1, TEN: 10}
 
-# Actions that Ansible runs inside the controller process without executing a module anywhere.
-CONTROLLER_ONLY_ACTIONS = frozenset(f'ansible.builtin.{name}' for name in (
-    'add_host', 'assert', 'debug', 'fail', 'group_by', 'import_tasks', 'include_role', 'include_tasks',
-    'include_vars', 'meta', 'set_fact', 'set_stats', 'validate_argument_spec',
-))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,9 +104,14 @@ class Measurement:
     scenario: str
     round: int  # 0 is the warm-up
     seconds: float
+    cpu_seconds: float  # user + system of ansible-playbook and every process it started
     requests: int
     requests_by_endpoint: dict[str, int]
-    module_runs: int
+    module_runs: int  # host_module_runs + controller_module_runs
+    host_module_runs: int
+    controller_module_runs: int  # delegated to localhost
+    controller_only_executions: int  # skipped tasks and set_fact, debug, include_tasks... one per host
+    controller_peak_rss_kib: int | None  # VmHWM of the ansible-playbook process itself
     changed_tasks: int
     startup_seconds: float  # process start until the first task starts
     seconds_by_action: dict[str, float]  # task durations summed per action
@@ -251,14 +252,20 @@ class Bench:  # pylint: disable=too-many-instance-attributes  # the servers and 
         load_average = os.getloadavg()[0]
         started_wall = time.time()
         started = time.perf_counter()
-        run = runner.run(PLAYBOOKS / client.playbook, extra_vars=extra_vars)
+        with measured_cpu() as cpu:
+            run = runner.run(PLAYBOOKS / client.playbook, extra_vars=extra_vars)
         seconds = time.perf_counter() - started
         logged = self.pebble.logged_requests()[requests_before:]
         timing = json.loads(timing_path.read_text(encoding='utf-8'))
         startup, tasks = task_seconds(timing, started_wall)
+        counts = timing['counts']
         measurement = Measurement(
-            client=client.key, scenario=scenario, round=round_number, seconds=seconds, requests=len(logged),
-            requests_by_endpoint=requests_by_endpoint(logged), module_runs=count_module_runs(run),
+            client=client.key, scenario=scenario, round=round_number, seconds=seconds, cpu_seconds=cpu.total,
+            requests=len(logged), requests_by_endpoint=requests_by_endpoint(logged),
+            module_runs=counts['host_module_runs'] + counts['controller_module_runs'],
+            host_module_runs=counts['host_module_runs'], controller_module_runs=counts['controller_module_runs'],
+            controller_only_executions=counts['controller_only_executions'],
+            controller_peak_rss_kib=timing['controller_peak_rss_kib'],
             changed_tasks=len(run.changed_tasks), startup_seconds=startup, seconds_by_action=seconds_by_action(tasks),
             tasks=tasks, load_average=load_average,
         )
@@ -267,7 +274,7 @@ class Bench:  # pylint: disable=too-many-instance-attributes  # the servers and 
         if expected_serial is not None and serial != expected_serial:
             raise BenchError(f'{client.label}, {scenario}: the certificate was replaced although nothing was due')
         what = 'warm-up' if round_number == 0 else f'run {round_number}/{total_rounds}'
-        print(f'[{what}] {client.label}, {scenario}: {seconds:.2f} s, {measurement.requests} requests, '
+        print(f'[{what}] {client.label}, {scenario}: {seconds:.2f} s, {cpu.total:.2f} CPU-s, {measurement.requests} requests, '
               f'{measurement.module_runs} module runs', file=sys.stderr, flush=True)
         return serial
 
@@ -321,19 +328,6 @@ def full_action(action: str) -> str:
     """``set_fact`` -> ``ansible.builtin.set_fact``; collection names stay as they are."""
     return action if '.' in action else f'ansible.builtin.{action}'
 
-
-def count_module_runs(run: PlaybookRun) -> int:
-    """Task results (loop items counted one by one) that executed a module rather than controller-only work.
-
-    An action plugin that runs helper modules (``copy`` runs ``stat`` first) still counts once.
-    """
-    count = 0
-    for outcome in run.outcomes:
-        if outcome.status == 'skipped' or full_action(outcome.action) in CONTROLLER_ONLY_ACTIONS:
-            continue
-        items = outcome.result.get('results')
-        count += sum(1 for item in items if not item.get('skipped')) if isinstance(items, list) else 1
-    return count
 
 
 def task_seconds(timing: dict[str, Any], started_wall: float) -> tuple[float, list[dict[str, Any]]]:
@@ -405,8 +399,10 @@ class Summary:
     seconds: float
     seconds_min: float
     seconds_max: float
+    cpu_seconds: float
     requests: float
     module_runs: float
+    controller_only_executions: float
     startup_seconds: float
     seconds_by_action: dict[str, float]
 
@@ -428,8 +424,10 @@ def summarize(measurements: Sequence[Measurement]) -> list[Summary]:
                 client=client.key, scenario=scenario, runs=len(group),
                 seconds=statistics.median(m.seconds for m in group),
                 seconds_min=min(m.seconds for m in group), seconds_max=max(m.seconds for m in group),
+                cpu_seconds=statistics.median(m.cpu_seconds for m in group),
                 requests=statistics.median(m.requests for m in group),
                 module_runs=statistics.median(m.module_runs for m in group),
+                controller_only_executions=statistics.median(m.controller_only_executions for m in group),
                 startup_seconds=statistics.median(m.startup_seconds for m in group),
                 seconds_by_action={
                     action: round(statistics.median(m.seconds_by_action.get(action, 0.0) for m in group), 3)
@@ -457,15 +455,17 @@ def table(summaries: Sequence[Summary]) -> str:
     """The medians, one row per scenario and client, with ratios to community.crypto."""
     labels = {client.key: client.label for client in CLIENTS}
     baseline = {summary.scenario: summary for summary in summaries if summary.client == BASELINE.key}
-    header = ('scenario', 'client', 'median s', 'min-max s', 'requests', 'module runs', 's / c.c', 'requests / c.c')
+    header = ('scenario', 'client', 'median s', 'min-max s', 'CPU-s', 'requests', 'module runs', 'controller-only',
+              's / c.c', 'CPU-s / c.c', 'requests / c.c')
     rows = [header]
     for summary in summaries:
         theirs = baseline.get(summary.scenario)
         rows.append((
             summary.scenario, labels[summary.client], f'{summary.seconds:.2f}',
-            f'{summary.seconds_min:.2f}-{summary.seconds_max:.2f}', number(summary.requests),
-            number(summary.module_runs),
+            f'{summary.seconds_min:.2f}-{summary.seconds_max:.2f}', f'{summary.cpu_seconds:.2f}', number(summary.requests),
+            number(summary.module_runs), number(summary.controller_only_executions),
             ratio(summary.seconds, theirs.seconds if theirs else None, 2),
+            ratio(summary.cpu_seconds, theirs.cpu_seconds if theirs else None, 2),
             ratio(summary.requests, theirs.requests if theirs else None, 2),
         ))
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
