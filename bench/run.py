@@ -128,8 +128,10 @@ class BenchRunner(PlaybookRunner):
     """The testbed's playbook runner, with a chosen venv and the timing callback next to the results one."""
 
     def __init__(self, *, work_dir: pathlib.Path, collections_path: pathlib.Path, python: pathlib.Path,
-                 scan_sys_path: bool, extra_environment: dict[str, str] | None = None) -> None:
+                 scan_sys_path: bool, extra_environment: dict[str, str] | None = None, record_results: bool = True) -> None:
         super().__init__(work_dir=work_dir, collections_path=collections_path)
+        # The results callback keeps every result in the controller's memory: fleets leave it out.
+        self.record_results = record_results
         self.ansible_playbook = python.with_name('ansible-playbook')
         # Modules must run with this venv's interpreter (ENVIRONMENT.md).
         self.inventory_path.write_text(
@@ -141,7 +143,8 @@ class BenchRunner(PlaybookRunner):
     def environment(self) -> dict[str, str]:
         environment = super().environment()
         environment['ANSIBLE_CALLBACK_PLUGINS'] = os.pathsep.join((environment['ANSIBLE_CALLBACK_PLUGINS'], str(CALLBACK_PLUGINS)))
-        environment['ANSIBLE_CALLBACKS_ENABLED'] += f',{TIMING_CALLBACK}'
+        environment['ANSIBLE_CALLBACKS_ENABLED'] = (f'{environment["ANSIBLE_CALLBACKS_ENABLED"]},{TIMING_CALLBACK}'
+                                                    if self.record_results else TIMING_CALLBACK)
         # The community package keeps its collections in its site-packages.
         environment['ANSIBLE_COLLECTIONS_SCAN_SYS_PATH'] = 'true' if self.scan_sys_path else 'false'
         environment.update(self.extra_environment)
