@@ -72,3 +72,19 @@ def reap_orphans(keep: Collection[int]) -> int:
             return reaped
         os.waitpid(status.si_pid, 0)
         reaped += 1
+
+
+def current_children() -> list[int]:
+    """Pids of this process's children right now (servers started before a measurement)."""
+    children = []
+    for stat in os.scandir('/proc'):
+        if not stat.name.isdigit():
+            continue
+        try:
+            with open(f'/proc/{stat.name}/stat', encoding='ascii', errors='replace') as status:
+                fields = status.read()
+        except OSError:
+            continue
+        if int(fields[fields.rindex(')') + 2:].split()[1]) == os.getpid():
+            children.append(int(stat.name))
+    return children
