@@ -162,7 +162,9 @@ class FleetBench:
         self.keep_pids = set(keep_pids)
         self.measurements: list[FleetMeasurement] = []
         self._fleet_numbers = iter(range(1, 1_000_000))
-        self._subreaper = False
+        # Processes that leave the tree (ssh's ControlPersist masters, Mitogen's contexts if a parent does not
+        # wait for them) become our children: reaped after each run, their CPU counts.
+        self._subreaper = become_subreaper()
 
     def measure(self, hosts: int, setting: Setting, round_number: int) -> list[FleetMeasurement]:
         """A new fleet of ``hosts``: its first run, then its no-op run; both checked."""
@@ -182,9 +184,6 @@ class FleetBench:
         if setting.ssh:
             if self.sshd_binary is None:
                 raise FleetError('no sshd binary: install openssh-server or pass --sshd (see bench/README.md)')
-            if not self._subreaper:
-                # ssh's ControlPersist masters leave the tree; as our children they are reaped and counted.
-                self._subreaper = become_subreaper()
             sshd = LoopbackSshd(self.work_dir / 'sshd', binary=self.sshd_binary)
         control_dir = fleet_dir / 'cp'
         control_dir.mkdir()

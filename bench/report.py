@@ -74,7 +74,7 @@ def settings_table(measurements: Iterable[Mapping[str, Any]], settings: Sequence
     rows = []
     for key in keys:
         if key in notes:
-            rows.append((labels.get(key, key), 'not measured: ' + notes[key][:200], '', '', '', ''))
+            rows.append((labels.get(key, key), 'not measured: ' + notes[key][:200], '', '', '', '', ''))
             continue
         cells = [labels.get(key, key)]
         for run in (FIRST, NOOP):

@@ -691,25 +691,6 @@ def main(argv: Sequence[str] | None = None) -> int:  # pylint: disable=too-many-
     loads += [m.load_average for m in measurements] + [m.load_average for m in fleet_measurements] + [os.getloadavg()[0]]
     summaries = summarize(measurements)
 
-    if measurements:
-        print()
-        print(f'Medians of {arguments.runs} runs after a warm-up, {finished - started} in all '
-              f'(pebble on loopback, PEBBLE_VA_NOSLEEP=1, no nonce rejection, no authorization reuse):')
-        print(table(summaries))
-        print('\nWhere the time goes (median seconds per action, >= 0.05 s) and the requests of the last run:')
-        print(breakdown(summaries, measurements))
-    if fleet_measurements:
-        print(f'\nFleets (medians of {arguments.fleet_rounds} round(s)):')
-        print(fleet_table([dataclasses.asdict(m) for m in fleet_measurements], FLEET_SETTING.key))
-    if arguments.setting_list:
-        print(f'\nSettings, on a fleet of {arguments.settings_hosts} hosts:')
-        print(settings_table([dataclasses.asdict(m) for m in fleet_measurements], arguments.setting_list, arguments.settings_hosts, setting_notes))
-    if import_rows:
-        print('\nImport time of the host-side modules beyond ansible.module_utils.basic (medians of 5):')
-        print(import_table(import_rows))
-    print(f'\n1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} '
-          f'(median {statistics.median(loads):.1f}) on {os.cpu_count()} CPUs')
-
     results = {
         'started': started.isoformat(),
         'finished': finished.isoformat(),
@@ -730,6 +711,25 @@ def main(argv: Sequence[str] | None = None) -> int:  # pylint: disable=too-many-
     RESULTS_DIR.mkdir(exist_ok=True)
     results_path = RESULTS_DIR / f'{started.strftime("%Y%m%dT%H%M%SZ")}.json'
     results_path.write_text(json.dumps(results, indent=1) + '\n', encoding='utf-8')
+    if measurements:
+        print()
+        print(f'Medians of {arguments.runs} runs after a warm-up, {finished - started} in all '
+              f'(pebble on loopback, PEBBLE_VA_NOSLEEP=1, no nonce rejection, no authorization reuse):')
+        print(table(summaries))
+        print('\nWhere the time goes (median seconds per action, >= 0.05 s) and the requests of the last run:')
+        print(breakdown(summaries, measurements))
+    if fleet_measurements:
+        print(f'\nFleets (medians of {arguments.fleet_rounds} round(s)):')
+        print(fleet_table([dataclasses.asdict(m) for m in fleet_measurements], FLEET_SETTING.key))
+    if arguments.setting_list:
+        print(f'\nSettings, on a fleet of {arguments.settings_hosts} hosts:')
+        print(settings_table([dataclasses.asdict(m) for m in fleet_measurements], arguments.setting_list, arguments.settings_hosts, setting_notes))
+    if import_rows:
+        print('\nImport time of the host-side modules beyond ansible.module_utils.basic (medians of 5):')
+        print(import_table(import_rows))
+    print(f'\n1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} '
+          f'(median {statistics.median(loads):.1f}) on {os.cpu_count()} CPUs')
+
     print(f'\nRaw numbers: {results_path.relative_to(REPO_ROOT)}')
     if arguments.markdown:
         before = json.loads(arguments.before.read_text(encoding='utf-8')) if arguments.before else None
