@@ -73,7 +73,7 @@ def settings_table(measurements: Iterable[Mapping[str, Any]], settings: Sequence
     base = {run: medians.get((keys[0], hosts, run)) for run in (FIRST, NOOP)}
     rows = []
     for key in keys:
-        if key in notes:
+        if key in notes and not any((key, hosts, run) in medians for run in (FIRST, NOOP)):
             rows.append((labels.get(key, key), 'not measured: ' + notes[key][:200], '', '', '', '', ''))
             continue
         cells = [labels.get(key, key)]
@@ -205,3 +205,27 @@ def markdown_report(results: Mapping[str, Any], *, before: Mapping[str, Any] | N
     if results.get('import_times'):
         lines += ['## Import time of the host-side modules', '', import_table(results['import_times']), '']
     return '\n'.join(lines)
+
+
+def merge_results(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One results record from runs of separate sections (e.g. cases, fleets and settings run side by side)."""
+    merged: dict[str, Any] = {
+        'started': min(part['started'] for part in parts),
+        'finished': max(part['finished'] for part in parts),
+        'command': ' ; '.join(part['command'] for part in parts),
+        'medians': [], 'measurements': [], 'fleet_measurements': [], 'setting_notes': {}, 'import_times': [],
+        'setting_labels': {}, 'settings_hosts': parts[0].get('settings_hosts', 10),
+    }
+    for part in parts:
+        for field in ('medians', 'measurements', 'fleet_measurements'):
+            merged[field] += part.get(field, [])
+        merged['setting_notes'].update(part.get('setting_notes', {}))
+        merged['setting_labels'].update(part.get('setting_labels', {}))
+        merged['import_times'] = merged['import_times'] or part.get('import_times', [])
+    machines = [part['machine'] for part in parts]
+    merged['machine'] = dict(machines[0], load_min=min(m['load_min'] for m in machines),
+                             load_max=max(m['load_max'] for m in machines),
+                             load_median=statistics.median(m['load_median'] for m in machines))
+    merged['versions'] = next((part['versions'] for part in parts if part['versions'].get('peers')), parts[0]['versions'])
+    merged['runs'] = max(part.get('runs', 0) for part in parts)
+    return merged

@@ -58,7 +58,7 @@ from fleet import FLEET_SETTING, SETTING_KEYS, SETTINGS, FleetBench, FleetError,
 from fleet_webserver import FleetWebServer  # noqa: E402
 from importtime import measure as measure_import_times  # noqa: E402
 from process_tree import current_children, measured_cpu  # noqa: E402
-from report import fleet_table, import_table, markdown_report, settings_table  # noqa: E402
+from report import fleet_table, import_table, markdown_report, merge_results, settings_table  # noqa: E402
 from sshd import SshdError, find_sshd  # noqa: E402
 # pylint: enable=wrong-import-position
 
@@ -550,6 +550,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument('--markdown', type=pathlib.Path, metavar='FILE', help='also write the report as Markdown to FILE')
     parser.add_argument('--before', type=pathlib.Path, metavar='JSON',
                         help='raw numbers of an earlier run (bench/RESULTS-before.json): the Markdown shows them as BEFORE')
+    parser.add_argument('--merge', type=pathlib.Path, nargs='+', default=[], metavar='JSON',
+                        help='measure nothing: merge the raw numbers of runs of separate sections into one file '
+                             '(--merged-json) and report them (--markdown)')
+    parser.add_argument('--merged-json', type=pathlib.Path, metavar='FILE', help='where --merge writes the merged raw numbers')
     parser.add_argument('--keep-work-dir', action='store_true',
                         help='keep the temporary directory with server logs, playbook outputs and certificates')
     arguments = parser.parse_args(argv)
@@ -606,7 +610,7 @@ def versions(peers_python: pathlib.Path | None) -> dict[str, Any]:
     mitogen = next(iter(BENCH_DIR.glob('.venv-mitogen/lib/python*/site-packages/mitogen-*.dist-info')), None)
     return {
         'python': platform.python_version(),
-        'mitogen': mitogen.name.split('-')[1] if mitogen else None,
+        'mitogen': mitogen.name.removesuffix('.dist-info').split('-')[1] if mitogen else None,
         'ansible-core (certforge)': importlib.metadata.version('ansible-core'),
         'peers': peers_versions(peers_python) if peers_python is not None else None,
         'pebble': pebble_version(),
@@ -657,6 +661,8 @@ def run_fleets(arguments: argparse.Namespace, work_dir: pathlib.Path) -> tuple[l
 def main(argv: Sequence[str] | None = None) -> int:  # pylint: disable=too-many-locals,too-many-statements
     """Measure, print the tables and write the raw numbers (and the Markdown report when asked)."""
     arguments = parse_arguments(argv)
+    if arguments.merge:
+        return merge(arguments)
     if not pathlib.Path(sys.executable).with_name('ansible-playbook').exists():
         print(f'{sys.executable} has no ansible-playbook beside it: run .venv/bin/python bench/run.py (make setup first)',
               file=sys.stderr)
@@ -734,6 +740,20 @@ def main(argv: Sequence[str] | None = None) -> int:  # pylint: disable=too-many-
     if arguments.markdown:
         before = json.loads(arguments.before.read_text(encoding='utf-8')) if arguments.before else None
         arguments.markdown.write_text(markdown_report(results, before=before), encoding='utf-8')
+        print(f'Markdown: {arguments.markdown}')
+    return 0
+
+
+def merge(arguments: argparse.Namespace) -> int:
+    """--merge: one results file and report from several."""
+    merged = merge_results([json.loads(path.read_text(encoding='utf-8')) for path in arguments.merge])
+    target = arguments.merged_json or RESULTS_DIR / f'{merged["started"][:19].replace("-", "").replace(":", "")}Z-merged.json'
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(merged, indent=1) + '\n', encoding='utf-8')
+    print(f'Merged raw numbers: {target}')
+    if arguments.markdown:
+        before = json.loads(arguments.before.read_text(encoding='utf-8')) if arguments.before else None
+        arguments.markdown.write_text(markdown_report(merged, before=before), encoding='utf-8')
         print(f'Markdown: {arguments.markdown}')
     return 0
 
