@@ -110,6 +110,7 @@ class FleetMeasurement:  # pylint: disable=too-many-instance-attributes  # one f
     controller_only_executions: int
     controller_peak_rss_kib: int | None
     load_average: float
+    orphans_reaped: int = 0  # processes that left the tree and were reaped by the harness (counted in cpu_seconds)
 
 
 def per_unit(measurement: FleetMeasurement) -> dict[str, float]:
@@ -218,6 +219,7 @@ class FleetBench:
         if sshd is not None:
             sshd.start()
         started = time.perf_counter()
+        orphans = 0
         with measured_cpu() as cpu:
             try:
                 self.runner.run(self.playbook, extra_vars=extra_vars)
@@ -227,7 +229,7 @@ class FleetBench:
                     _end_masters(control_dir)
                     sshd.stop()
                 if self._subreaper:
-                    reap_orphans(self.keep_pids)
+                    orphans = reap_orphans(self.keep_pids)
         logged = self.pebble.logged_requests()[requests_before:]
         timing = json.loads(timing_path.read_text(encoding='utf-8'))
         counts = timing['counts']
@@ -236,14 +238,14 @@ class FleetBench:
             requests=len(logged), requests_by_endpoint=self.requests_by_endpoint(logged),
             host_module_runs=counts['host_module_runs'], controller_module_runs=counts['controller_module_runs'],
             controller_only_executions=counts['controller_only_executions'],
-            controller_peak_rss_kib=timing['controller_peak_rss_kib'], load_average=load_average,
+            controller_peak_rss_kib=timing['controller_peak_rss_kib'], load_average=load_average, orphans_reaped=orphans,
         )
         self.measurements.append(measurement)
         ratios = per_unit(measurement)
         print(f'[fleet {setting.key}, round {round_number}] {hosts} hosts, {run}: {seconds:.1f} s, {cpu.total:.1f} CPU-s '
               f'({ratios["cpu_seconds_per_host_certificate"]:.2f}/host), {measurement.requests} requests, '
               f'{measurement.host_module_runs} host module runs, peak RSS {(measurement.controller_peak_rss_kib or 0) / 1024:.0f} MiB, '
-              f'load {load_average:.1f}', file=sys.stderr, flush=True)
+              f'load {load_average:.1f}, {orphans} orphans reaped', file=sys.stderr, flush=True)
         return measurement
 
 
