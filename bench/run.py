@@ -77,7 +77,6 @@ SCENARIOS = (ONE, TEN, NOOP)
 NAME_COUNTS = {ONE: 1, TEN: 10}
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Client:
     """One way to get a certificate, with the playbook that does it."""
@@ -359,7 +358,6 @@ def requests_by_endpoint(logged: Sequence[LoggedRequest]) -> dict[str, int]:
 def full_action(action: str) -> str:
     """``set_fact`` -> ``ansible.builtin.set_fact``; collection names stay as they are."""
     return action if '.' in action else f'ansible.builtin.{action}'
-
 
 
 def task_seconds(timing: dict[str, Any], started_wall: float) -> tuple[float, list[dict[str, Any]]]:
