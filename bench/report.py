@@ -119,6 +119,11 @@ def _ratio(ours: Mapping[str, Any] | None, theirs: Mapping[str, Any] | None, fie
     return f'{ours[field] / theirs[field]:.2f}x'
 
 
+def _count(measurement: Mapping[str, Any] | None, field: str) -> str:
+    value = measurement.get(field) if measurement else None
+    return '-' if value is None else str(value)
+
+
 def key_numbers(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:  # pylint: disable=too-many-locals
     """(what, target, value) for every target of issue 10 that these results measure."""
     rows: list[tuple[str, str, str]] = []
@@ -137,8 +142,8 @@ def key_numbers(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:  # py
     rows += [
         ('role first run, 1 host: CPU-s vs c.c two-step', '≤ 1.0x', _ratio(role, two_step, 'cpu_seconds')),
         ('role first run, 1 host: wall vs c.c two-step (busy machine)', '≤ 1.0x', _ratio(role, two_step, 'seconds')),
-        ('role first run, 1 host: host module runs', '≤ 3', str(role_run['host_module_runs']) if role_run else '-'),
-        ('role no-op run, 1 host: host module runs', '= 1', str(role_noop_run['host_module_runs']) if role_noop_run else '-'),
+        ('role first run, 1 host: host module runs', '≤ 3', _count(role_run, 'host_module_runs')),
+        ('role no-op run, 1 host: host module runs', '= 1', _count(role_noop_run, 'host_module_runs')),
         ('role no-op run, 1 host: CPU-s', '≤ 1', f'{role_noop["cpu_seconds"]:.2f}' if role_noop else '-'),
     ]
     medians = fleet_medians(results.get('fleet_measurements', []))
