@@ -713,7 +713,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # pylint: disable=too-many-
         'import_times': import_rows,
     }
     RESULTS_DIR.mkdir(exist_ok=True)
-    results_path = RESULTS_DIR / f'{started.strftime("%Y%m%dT%H%M%SZ")}.json'
+    # The pid keeps runs started in the same second (sections side by side) from overwriting each other.
+    results_path = RESULTS_DIR / f'{started.strftime("%Y%m%dT%H%M%SZ")}-{os.getpid()}.json'
     results_path.write_text(json.dumps(results, indent=1) + '\n', encoding='utf-8')
     if measurements:
         print()
