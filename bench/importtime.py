@@ -5,8 +5,9 @@ import with its cumulative microseconds; the top-level lines after ``basic`` are
 module adds (its collection's module_utils and third-party libraries such as ``requests``,
 ``cryptography`` or ``dnspython``), since everything ``basic`` loaded is cached by then. Libraries
 a module imports only when it checks its dependencies at run time are loaded too: every function of
-the module whose name starts with ``missing_lib`` is called once, as ``main()`` would. The median of
-several runs is reported, with the heaviest packages (by their own import time) of the last run.
+the module whose name starts with ``missing_lib`` is called once, as ``main()`` would. These are wall
+times, which other processes inflate: the minimum of several runs is reported (the least disturbed
+one), with the heaviest packages (by their own import time) of the last run.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -62,8 +62,8 @@ def added_microseconds(lines: Sequence[tuple[int, int, int, str]]) -> tuple[int,
     return basic, added, dict(sorted(by_package.items(), key=lambda item: -item[1]))
 
 
-def measure(collections_path: pathlib.Path, *, runs: int = 5, python: str = sys.executable) -> list[dict[str, object]]:
-    """Per host-side module: median ms of basic alone and of what the module adds, heaviest packages."""
+def measure(collections_path: pathlib.Path, *, runs: int = 9, python: str = sys.executable) -> list[dict[str, object]]:
+    """Per host-side module: the least ms of basic alone and of what the module adds, heaviest packages."""
     environment = dict(os.environ, PYTHONPATH=str(collections_path), PYTHONDONTWRITEBYTECODE='')
     rows = []
     for module in HOST_SIDE_MODULES:
@@ -82,8 +82,8 @@ def measure(collections_path: pathlib.Path, *, runs: int = 5, python: str = sys.
             addeds.append(added)
         rows.append({
             'module': module,
-            'basic_ms': statistics.median(basics) / 1000,
-            'added_ms': statistics.median(addeds) / 1000,
+            'basic_ms': min(basics) / 1000,
+            'added_ms': min(addeds) / 1000,
             'loads_requests': loads_requests,
             'heaviest': {name: cost / 1000 for name, cost in list(packages.items())[:4]},
         })

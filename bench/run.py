@@ -730,7 +730,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # pylint: disable=too-many-
         print(f'\nSettings, on a fleet of {arguments.settings_hosts} hosts:')
         print(settings_table([dataclasses.asdict(m) for m in fleet_measurements], arguments.setting_list, arguments.settings_hosts, setting_notes))
     if import_rows:
-        print('\nImport time of the host-side modules beyond ansible.module_utils.basic (medians of 5):')
+        print('\nImport time of the host-side modules beyond ansible.module_utils.basic (least of 9 runs):')
         print(import_table(import_rows))
     print(f'\n1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} '
           f'(median {statistics.median(loads):.1f}) on {os.cpu_count()} CPUs')
