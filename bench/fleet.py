@@ -69,7 +69,6 @@ SETTINGS = (
     FLEET_SETTING,
     Setting('forks2', 'forks 2 (= cores)', forks=2),
     Setting('forks5', 'forks 5', forks=5),
-    Setting('forks20', 'forks 20 (> hosts: same as 10)', forks=20),
     Setting('free', 'strategy: free', strategy='free'),
     Setting('facts', 'gather_facts: true', gather_facts=True),
     Setting('mitogen', f'Mitogen {MITOGEN_VERSION}, strategy mitogen_linear', strategy='mitogen_linear', mitogen=True),
