@@ -190,9 +190,13 @@ def markdown_report(results: Mapping[str, Any], *, before: Mapping[str, Any] | N
               'wall times from a loaded machine are only comparable within one run; CPU-seconds and request counts are what to trust.',
               '', 'Versions: ' + ', '.join(f'{name} {value}' for name, value in versions.items() if value), '']
     if before is not None:
-        previous = {what: value for what, _, value in key_numbers(before)}
-        lines.append(markdown_table(('measure', 'target', 'BEFORE', 'AFTER'),
-                                    ((what, target, previous.get(what, '-'), value) for what, target, value in ours)))
+        # Every measure either run has, in the order of BEFORE's rows, then those only AFTER has.
+        previous = {what: (target, value) for what, target, value in key_numbers(before)}
+        current = {what: (target, value) for what, target, value in ours}
+        order = list(previous) + [what for what in current if what not in previous]
+        lines.append(markdown_table(('measure', 'target', 'BEFORE', 'AFTER'), (
+            (what, (current.get(what) or previous[what])[0], previous.get(what, ('', '-'))[1], current.get(what, ('', '-'))[1])
+            for what in order)))
         lines += ['', f'BEFORE: `{before.get("command", "?")}` at {before["started"][:16]} UTC, commit '
                       f'{before["versions"].get("certforge.acme commit", "?")}.', '']
     else:

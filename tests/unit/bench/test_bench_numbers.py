@@ -86,3 +86,14 @@ def test_importtime_counts_only_what_comes_after_basic() -> None:
     basic, added, by_package = importtime.added_microseconds(importtime.parse_importtime(IMPORTTIME_OUTPUT))
     assert (basic, added) == (50000, 6800)
     assert by_package == {'requests': 4000, 'cryptography': 2500, 'ansible_collections': 300}
+
+
+def test_the_before_after_table_keeps_measures_only_one_side_has() -> None:
+    results = {'started': '2026-12-01T00:00', 'command': 'bench/run.py', 'versions': {},
+               'machine': {'cpus': 2, 'memory_gib': 1, 'platform': 'x', 'load_min': 0, 'load_median': 0, 'load_max': 0}}
+    before = dict(results, fleet_measurements=[fleet_record(report.FIRST, cpu_seconds=60.0)])
+    after = dict(results, import_times=[{'module': 'acme_http01_files', 'basic_ms': 50.0, 'added_ms': 1.0,
+                                         'loads_requests': False, 'heaviest': {}}])
+    text = report.markdown_report(after, before=before)
+    assert '| fleet 10, first run: CPU-s per host-certificate' in text and '| 6.00   | -     |' in text
+    assert 'acme_http01_files (ms)' in text
