@@ -1,6 +1,6 @@
 """The tables of bench/run.py's fleets, settings and import times, and the Markdown report.
 
-Everything here works on the raw numbers as written to bench/results/<timestamp>.json (plain dicts),
+Everything here works on the raw numbers as written to bench/results/<timestamp>-<pid>.json (plain dicts),
 so that an earlier run's file can be shown beside a new one: BEFORE and AFTER.
 """
 

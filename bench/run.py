@@ -1,13 +1,15 @@
-"""Measure certforge.acme against community.crypto: wall seconds and ACME requests per playbook run.
+"""Measure certforge.acme against community.crypto: wall seconds, CPU-seconds and ACME requests per playbook run.
 
-    .venv/bin/python bench/run.py [--runs 5] [--only modules,role,community.crypto] [--keep-work-dir]
+    .venv/bin/python bench/run.py [--runs 5] [--only modules,role,community.crypto,cc-split] [--keep-work-dir]
+    .venv/bin/python bench/run.py --fleet 1 10 50 | --settings [KEY,...] | --importtime | --all [--markdown FILE]
 
 Starts pebble 2.4.0 (PEBBLE_VA_NOSLEEP=1, no nonce rejection, no authorization reuse), BIND 9
 (every name of its zone resolves to 127.0.0.1) and the http-01 web server, all on loopback, with the
 testbed of tests/testbed. Then, one warm-up round and ``--runs`` measured rounds, each round running
 every case of every client side by side (the machine's speed drifts between runs), every issuance
-from fresh state: a new account key, new names, new directories. It prints the medians with their
-ratios to community.crypto and writes every raw number to bench/results/<timestamp>.json.
+with new names and directories and the client's existing account (made in the warm-up round).
+Fleets, settings and import times: see fleet.py, importtime.py and bench/README.md. It prints the medians with their
+ratios to community.crypto and writes every raw number to bench/results/<timestamp>-<pid>.json.
 
 No timing is asserted anywhere: this is a measuring tool. What it does check is that every issuing
 run produced a certificate for exactly its names and that a no-op run replaced nothing.
