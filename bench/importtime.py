@@ -51,14 +51,14 @@ def added_microseconds(lines: Sequence[tuple[int, int, int, str]]) -> tuple[int,
     A line is printed when its import finishes, so the top-level (depth 0) lines after ``basic``'s own
     are the module's; by package, the imports' own (self) times add up without counting anything twice.
     """
-    basic_index = next(index for index, (depth, _, _, name) in enumerate(lines) if depth == 0 and name == BASIC)
+    basic_index = next(index for index, line in enumerate(lines) if line[0] == 0 and line[3] == BASIC)
     basic = lines[basic_index][2]
     after = lines[basic_index + 1:]
-    added = sum(cumulative for depth, _, cumulative, _ in after if depth == 0)
+    added = sum(line[2] for line in after if line[0] == 0)
     by_package: dict[str, int] = {}
-    for _, own, _, name in after:
-        top = name.split('.')[0]
-        by_package[top] = by_package.get(top, 0) + own
+    for line in after:
+        top = line[3].split('.')[0]
+        by_package[top] = by_package.get(top, 0) + line[1]
     return basic, added, dict(sorted(by_package.items(), key=lambda item: -item[1]))
 
 
@@ -70,7 +70,7 @@ def measure(collections_path: pathlib.Path, *, runs: int = 9, python: str = sys.
         basics, addeds = [], []
         packages: dict[str, int] = {}
         loads_requests = False
-        for _ in range(runs):
+        for _run in range(runs):
             completed = subprocess.run(
                 [python, '-X', 'importtime', '-c', SCRIPT, f'{MODULE_PACKAGE}.{module}'],
                 capture_output=True, text=True, env=environment, check=False)

@@ -147,7 +147,7 @@ def key_numbers(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:  # py
         ('role no-op run, 1 host: CPU-s', '≤ 1', f'{role_noop["cpu_seconds"]:.2f}' if role_noop else '-'),
     ]
     medians = fleet_medians(results.get('fleet_measurements', []))
-    sizes = sorted({hosts for setting, hosts, _ in medians if setting == 'fleet'})
+    sizes = sorted({key[1] for key in medians if key[0] == 'fleet'})
     for hosts in sizes:
         first, noop = medians.get(('fleet', hosts, FIRST)), medians.get(('fleet', hosts, NOOP))
         if first:
