@@ -87,26 +87,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
+from ansible_collections.certforge.acme.plugins.module_utils import http01_files
+from ansible_collections.certforge.acme.plugins.module_utils.http01_files import CHALLENGE_DIR
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_absolute_path, check_file_mode
-
-CHALLENGE_DIR = ".well-known/acme-challenge"
-
 
 def challenge_files(params: dict[str, t.Any]) -> dict[str, bytes]:
     """Absolute path -> content for every wanted http-01 challenge."""
-    wanted = set(params["identifiers"]) if params["identifiers"] is not None else None
-    files = {}
-    for identifier, challenges in (params["challenge_data"] or {}).items():
-        if not isinstance(challenges, dict):
-            raise ValueError(f"{identifier} maps to {type(challenges).__name__}, not to challenge types; pass acme_order's challenge_data")
-        data = challenges.get("http-01")
-        if not data or (wanted is not None and identifier not in wanted):
-            continue
-        token = os.path.basename(str(data["resource"]))
-        if not token or token in (".", ".."):
-            raise ValueError(f"challenge_data: {identifier} has an unusable http-01 resource {data['resource']!r}")
-        files[os.path.join(params["webroot"], CHALLENGE_DIR, token)] = str(data["resource_value"]).encode("ascii")
-    return files
+    return http01_files.challenge_files(params["webroot"], params["challenge_data"], params["identifiers"])
 
 
 def ensure_directories(module: AnsibleModule, path: str) -> None:
