@@ -91,6 +91,7 @@ from ansible_collections.certforge.acme.plugins.module_utils import http01_files
 from ansible_collections.certforge.acme.plugins.module_utils.http01_files import CHALLENGE_DIR
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_absolute_path, check_file_mode
 
+
 def challenge_files(params: dict[str, t.Any]) -> dict[str, bytes]:
     """Absolute path -> content for every wanted http-01 challenge."""
     return http01_files.challenge_files(params["webroot"], params["challenge_data"], params["identifiers"])
