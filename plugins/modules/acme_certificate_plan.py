@@ -471,7 +471,7 @@ def plan_certificates(params: dict[str, t.Any], *, check_mode: bool) -> dict[str
         except PlanFailed as error:
             for earlier in planned:
                 release_quietly(earlier.get("lock_path"), params["lock_holder"])
-            raise PlanFailed(f"certificates: {entry['name']}: {error}", error.result) from None
+            raise PlanFailed(f"{error} (certificate {entry['name']})", error.result) from None
     decisions = "; ".join(f"{entry['name']}: {entry['action']} ({entry['reason']})" for entry in planned)
     return {
         "changed": any(entry["changed"] for entry in planned),
