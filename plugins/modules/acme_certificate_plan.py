@@ -325,7 +325,7 @@ def signing_key(params: dict[str, t.Any], current_key: t.Any) -> tuple[t.Any, st
     if not os.path.isdir(directory):
         # Like acme_certificate_deploy: the directory must let the files' owner (a service user) in;
         # the key file's own mode keeps others out.
-        os.makedirs(directory, mode=0o755)
+        os.makedirs(directory, mode=0o755, exist_ok=True)
     write_file_atomically(staged_path, private_key_pem(staged), mode=0o600)
     return staged, staged_path, True
 
@@ -385,7 +385,7 @@ def take_lock(params: dict[str, t.Any]) -> str:
     path = lock_path(params)
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o755)  # as the deploy makes it: a service user must get through
+        os.makedirs(directory, mode=0o755, exist_ok=True)  # as the deploy makes it; another run may make it at the same moment
     acquire(path, params["lock_holder"], timeout=params["lock_timeout"], lease=params["lock_lease"])
     return path
 
