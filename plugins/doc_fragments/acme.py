@@ -78,6 +78,14 @@ options:
       - Each module returns the number of requests sent again by kind in RV(retries), and warns when there was any.
     type: int
     default: 60
+  ca_session:
+    description:
+      - What the previous ACME step of the same run returned as its C(ca_session), so that this one does not ask the CA
+        again - the CA's directory (when it is of O(acme_directory)) and a C(Replay-Nonce).
+      - A nonce is good for one request only (RFC 8555 section 7.2) - hand a step's C(ca_session) to one next step of
+        the same host, never to several; to share only the directory among many, pass C({directory_url, directory})
+        without C(nonce). A nonce the CA no longer accepts costs one C(badNonce) answer and is replaced.
+    type: dict
 requirements:
   - python >= 3.9
   - cryptography >= 3.4

@@ -13,7 +13,9 @@ description:
 positional: issued
 options:
   _input:
-    description: One result of the role's C(acme_certificate_plan) loop (it carries the certificate spec as C(item)).
+    description:
+      - One record of the role (C(name), C(spec) - the completed entry - and C(plan), the decision of
+        M(certforge.acme.acme_certificate_plan)), or a result of that module carrying the entry as C(item).
     type: dict
     required: true
   issued:
@@ -40,7 +42,8 @@ import typing as t
 
 
 def certificate_result(plan: dict[str, t.Any], issued: dict[str, dict[str, t.Any]]) -> dict[str, t.Any]:
-    spec = plan.get("item") or {}
+    spec = plan.get("spec") or plan.get("item") or {}
+    plan = plan.get("plan") or plan  # a record of the role (name, spec, plan), or a result of the plan module with its entry as item
     current = plan.get("certificate") or {}
     done = issued.get(spec.get("name"), {})
     return {

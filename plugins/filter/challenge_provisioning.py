@@ -22,7 +22,7 @@ description:
 positional: host, webroots
 options:
   _input:
-    description: The C(results) of the role's C(acme_order) loop.
+    description: The role's certificate records with their C(order) (the result of M(certforge.acme.acme_order)), or the C(results) of a loop of that module.
     type: list
     elements: dict
     required: true
@@ -85,7 +85,11 @@ def challenge_provisioning(orders: list[dict[str, t.Any]], host: str, webroots: 
     tls_alpn01: dict[str, dict[str, str]] = {}
     dns_persist01: dict[str, t.Any] = {}
     for order in orders:
-        spec = (order.get("item") or {}).get("item") or {}
+        # A record of the role (its entry as spec, acme_order's result as order), or a loop result of acme_order.
+        if "spec" in order:
+            spec, order = order["spec"], order["order"]
+        else:
+            spec = (order.get("item") or {}).get("item") or {}
         by_type = challenges_by_type(order, spec.get("challenge") or "http-01", spec.get("challenge_overrides"))
         if by_type["http-01"]:
             for web_server in spec.get("webroot_hosts") or [host]:

@@ -58,7 +58,7 @@ def profile_refusal(profile: str, offered: list[str], *, variable: str) -> str |
 def profile_refusals(decisions: list[dict[str, t.Any]], offered: list[str] | None) -> dict[str, str]:
     refusals: dict[str, str] = {}
     for decision in decisions or []:
-        spec = decision.get("item") or {}
+        spec = decision.get("spec") or decision.get("item") or {}
         refusal = profile_refusal(
             str(spec.get("profile") or ""), list(offered or []), variable=str(spec.get("profile_variable") or "acme_certificate_profile")
         )

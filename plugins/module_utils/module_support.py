@@ -36,6 +36,7 @@ def acme_argument_spec() -> dict[str, dict[str, t.Any]]:
         "ca_path": {"type": "path"},
         "request_timeout": {"type": "int", "default": 10},
         "retry_timeout": {"type": "int", "default": 60},
+        "ca_session": {"type": "dict"},
     }
 
 
@@ -54,6 +55,8 @@ class AcmeModule(AnsibleModule):
 
     def exit_json(self, **kwargs: t.Any) -> t.NoReturn:
         self._report_retries(kwargs)
+        if self.acme_session is not None:
+            kwargs.setdefault("ca_session", self.acme_session.handoff())
         super().exit_json(**kwargs)
 
     def fail_json(self, msg: str, **kwargs: t.Any) -> t.NoReturn:
@@ -146,8 +149,9 @@ def open_session(module: AnsibleModule) -> AcmeSession:
         request_timeout=params["request_timeout"],
         retry_timeout=params["retry_timeout"],
     )
+    session.adopt(params.get("ca_session"))
     if isinstance(module, AcmeModule):
-        module.acme_session = session  # its retries go into the module's result
+        module.acme_session = session  # its retries and what the next step may take go into the module's result
     return session
 
 

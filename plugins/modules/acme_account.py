@@ -80,6 +80,18 @@ options:
         type: str
         choices: [HS256, HS384, HS512]
         default: HS256
+  account_key_create:
+    description:
+      - Create O(account_key_src) with a new key of this type when it does not exist yet (mode C(0600), its
+        directory C(0700)), before the account is looked up; two runs at once end up with the same key.
+      - Not in check mode, which reports the account that the new key would register.
+    type: str
+    choices: [ec256, ec384, ec521, rsa2048, rsa3072, rsa4096, ed25519]
+  ca_info_path:
+    description:
+      - Keep RV(ca) in this JSON file (mode C(0600), its directory created C(0700)), rewritten only when it changed,
+        so that later runs know what the CA offers without asking it. Not written in check mode.
+    type: path
   new_account_key_src:
     description:
       - Path to the new account key for O(state=changed_key).
@@ -152,6 +164,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ca_session:
+  description:
+    - What the next ACME step of this run may take as its O(ca_session) instead of asking the CA again - C(directory_url),
+      C(directory) and C(nonce) (a C(Replay-Nonce) the CA sent, or V(null)); hand it to one next step only.
+  returned: when the CA's directory was read
+  type: dict
 retries:
   description:
     - Requests to the CA sent again during this run, by why they were (see O(retry_timeout)).
@@ -226,6 +244,7 @@ ca:
       elements: str
 """
 
+import json
 import os
 import typing as t
 
@@ -235,6 +254,8 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.account impor
     ExternalAccountBinding,
 )
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils._acme.files import create_file_exclusively, read_file, write_file_atomically
+from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import KEY_TYPES, generate_private_key, private_key_pem
 from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import SigningKey, eab_secret
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
     create_module,
@@ -326,6 +347,27 @@ def load_new_key(module: t.Any) -> SigningKey:
     return new_key
 
 
+def create_account_key(path: str, key_type: str) -> bool:
+    """Make the account key at `path` (0600, in a 0700 directory); False when another run made it first."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        return create_file_exclusively(path, private_key_pem(generate_private_key(key_type)), mode=0o600)
+    except OSError as error:
+        raise ConfigurationError(f"cannot create the account key {path}: {error.strerror}", option="account_key_src") from None
+
+
+def remember_ca(path: str, offers: dict[str, t.Any]) -> None:
+    """Keep what the CA offers in `path`, so later runs know it without asking; written only when it changed."""
+    content = (json.dumps(offers, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    try:
+        if os.path.isfile(path) and read_file(path, option="ca_info_path") == content:
+            return
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        write_file_atomically(path, content, mode=0o600)
+    except OSError as error:
+        raise ConfigurationError(f"cannot write {path}: {error.strerror}", option="ca_info_path") from None
+
+
 def main() -> None:
     module = create_module(
         {
@@ -341,6 +383,8 @@ def main() -> None:
                     "alg": {"type": "str", "choices": ["HS256", "HS384", "HS512"], "default": "HS256"},
                 },
             },
+            "account_key_create": {"type": "str", "choices": list(KEY_TYPES)},
+            "ca_info_path": {"type": "path"},
             "new_account_key_src": {"type": "path"},
             "new_account_key_content": {"type": "str", "no_log": True},
             "new_account_key_passphrase": {"type": "str", "no_log": True},
@@ -350,11 +394,14 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
+    key_created = False
     with failing_on_errors(module):
         _check_contact(params["contact"])
         if params["external_account_binding"]:  # a mistyped key must show now, not at the next registration
             eab_secret(params["external_account_binding"]["key"], params["external_account_binding"]["alg"])
         key_path = params["account_key_src"]
+        if params["account_key_create"] and key_path and not os.path.exists(key_path) and not module.check_mode:
+            key_created = create_account_key(key_path, params["account_key_create"])
         if module.check_mode and key_path and not os.path.exists(key_path) and params["state"] == "present":
             # A key that an earlier task would create in a real run has no account yet.
             if not params["allow_creation"]:  # the real run would fail, so must the prediction
@@ -390,6 +437,9 @@ def main() -> None:
             "caa_identities": [name for name in _list(directory.meta.get("caaIdentities")) if isinstance(name, str)],
         },
     }
+    if params["ca_info_path"] and not module.check_mode:
+        remember_ca(params["ca_info_path"], result["ca"])
+    result["changed"] = result["changed"] or key_created
     if module._diff:
         # In check mode a registration has no account object yet: describe the one it would make.
         after = _state(account) if account or not changed else {"status": "valid", "contact": params["contact"] or []}

@@ -18,6 +18,10 @@ description:
     certificate never stands beside the old key. A failure part way puts the previous files back and
     the error says which files are in place. The staged key is removed only after all files are in place,
     so a run killed part way is completed by the next one.
+  - O(certificates) deploys all certificates of the host in one run (one module process, not one per C(loop) item);
+    one that cannot be deployed does not keep the others from being deployed, and the module fails naming it.
+  - O(remove_http01) removes the host's http-01 challenge files in the same run, once the certificates are here
+    (the CA has looked at them by then), whether or not each one could be deployed.
 extends_documentation_fragment:
   - certforge.acme.host_requirements
 attributes:
@@ -31,10 +35,98 @@ attributes:
     description: Files whose content and attributes are already right are left alone.
     support: full
 options:
+  certificates:
+    description:
+      - All certificates of the host, each with the options of one certificate (below) and a O(certificates[].name).
+      - Mutually exclusive with O(cert), O(cert_path) and O(key_path).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The certificate's name, repeated in its entry of RV(certificates).
+        type: str
+        required: true
+      cert:
+        description: As O(cert).
+        type: str
+        required: true
+      chain:
+        description: As O(chain).
+        type: str
+        default: ""
+      cert_path:
+        description: As O(cert_path).
+        type: path
+        required: true
+      key_path:
+        description: As O(key_path).
+        type: path
+        required: true
+      key_src:
+        description: As O(key_src).
+        type: path
+      chain_path:
+        description: As O(chain_path).
+        type: path
+      fullchain_path:
+        description: As O(fullchain_path).
+        type: path
+      combined_path:
+        description: As O(combined_path).
+        type: path
+      owner:
+        description: As O(owner).
+        type: str
+      group:
+        description: As O(group).
+        type: str
+      mode:
+        description: As O(mode).
+        type: raw
+        default: "0644"
+      key_mode:
+        description: As O(key_mode).
+        type: raw
+        default: "0600"
+      backup:
+        description: As O(backup).
+        type: bool
+        default: true
+      verify_key:
+        description: As O(verify_key).
+        type: bool
+        default: true
+  release_locks:
+    description:
+      - Locks taken by M(certforge.acme.acme_certificate_plan) (its RV(certforge.acme.acme_certificate_plan#module:lock_path))
+        to release in the same run, once the certificates are deployed or not, as
+        M(certforge.acme.acme_certificate_lock) with O(certforge.acme.acme_certificate_lock#module:state=absent) would.
+        A lock another run holds now is left alone.
+    type: list
+    elements: path
+    default: []
+  lock_holder:
+    description: Who took the locks of O(release_locks), as C(lookup('certforge.acme.lock_holder')) gives it.
+    type: dict
+  remove_http01:
+    description:
+      - http-01 challenge files to remove from this host once the certificates are deployed, as
+        M(certforge.acme.acme_http01_files) with O(certforge.acme.acme_http01_files#module:state=absent) would.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      webroot:
+        description: The document root the files are in.
+        type: path
+        required: true
+      challenge_data:
+        description: RV(certforge.acme.acme_order#module:challenge_data) of the orders; only its http-01 files are removed.
+        type: dict
+        required: true
   cert:
-    description: The certificate (PEM), for example RV(certforge.acme.acme_finalize#module:cert).
+    description: The certificate (PEM), for example RV(certforge.acme.acme_finalize#module:cert); required without O(certificates).
     type: str
-    required: true
   chain:
     description: The intermediate certificates (PEM), for example RV(certforge.acme.acme_finalize#module:chain).
     type: str
@@ -42,11 +134,9 @@ options:
   cert_path:
     description: Where the certificate alone goes.
     type: path
-    required: true
   key_path:
     description: Where the private key goes (or already is).
     type: path
-    required: true
   key_src:
     description:
       - The key the certificate was requested with, as RV(certforge.acme.acme_certificate_plan#module:key_src).
@@ -102,8 +192,25 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+certificates:
+  description:
+    - With O(certificates), one entry per certificate in the same order - C(name), C(failed), C(msg) (when failed),
+      C(changed), C(changed_files) and C(backup_files).
+  returned: with O(certificates)
+  type: list
+  elements: dict
+locks_released:
+  description: The locks of O(release_locks) this run released (none in check mode).
+  returned: always
+  type: list
+  elements: str
+http01_removed:
+  description: The http-01 files of O(remove_http01) that were (or in check mode would be) removed.
+  returned: always
+  type: list
+  elements: str
 changed_files:
-  description: The files that were (or in check mode would be) written.
+  description: The files that were (or in check mode would be) written (of every certificate, with O(certificates)).
   returned: always
   type: list
   elements: str
@@ -127,8 +234,10 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.files import 
 from ansible_collections.certforge.acme.plugins.module_utils.deploy_files import DeployFailed, DeployFile, install
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key, public_key_pem
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
+from ansible_collections.certforge.acme.plugins.module_utils.http01_files import challenge_files
 from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_file_mode, check_not_directory
+from ansible_collections.certforge.acme.plugins.module_utils.run_locks import release
 
 
 def _text(pem: str) -> bytes:
@@ -181,31 +290,14 @@ def check_options(params: dict[str, t.Any]) -> None:
         check_not_directory(params[option], option=option)
 
 
-def main() -> None:
-    module: AnsibleModule = create_host_module(
-        argument_spec={
-            "cert": {"type": "str", "required": True},
-            "chain": {"type": "str", "default": ""},
-            "cert_path": {"type": "path", "required": True},
-            "key_path": {"type": "path", "required": True, "no_log": False},
-            "key_src": {"type": "path", "no_log": False},
-            "chain_path": {"type": "path"},
-            "fullchain_path": {"type": "path"},
-            "combined_path": {"type": "path"},
-            "owner": {"type": "str"},
-            "group": {"type": "str"},
-            "mode": {"type": "raw", "default": "0644"},
-            "key_mode": {"type": "raw", "default": "0600", "no_log": False},
-            "backup": {"type": "bool", "default": True},
-            "verify_key": {"type": "bool", "default": True},
-        },
-        libraries=["cryptography"],
-        supports_check_mode=True,
-    )
-    params = module.params
+class CertificateNotDeployed(Exception):
+    """One certificate could not be deployed; the message says which files are in place."""
+
+
+def deploy_certificate(module: AnsibleModule, params: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Put one certificate's files in place: which changed, and the backups of the replaced ones."""
     # Name the option the user gave: without key_src, the key is read from key_path.
     key_src, key_option = (params["key_src"], "key_src") if params["key_src"] else (params["key_path"], "key_path")
-    changed_files: list[str] = []
     backups: list[str] = []
     try:
         check_options(params)
@@ -232,12 +324,121 @@ def main() -> None:
         if key_src != params["key_path"] and not module.check_mode and os.path.exists(key_src):
             os.unlink(key_src)  # its content is now at key_path
     except DeployFailed as error:
-        module.fail_json(msg=str(error))
+        raise CertificateNotDeployed(str(error)) from None
     except AcmeError as error:
-        module.fail_json(msg=str(error), **error.to_result())
+        raise CertificateNotDeployed(str(error)) from None
     except OSError as error:
-        module.fail_json(msg=f"cannot deploy to {error.filename}: {error.strerror}; the previous files are in place")
-    module.exit_json(changed=bool(changed_files), changed_files=changed_files, backup_files=backups)
+        raise CertificateNotDeployed(f"cannot deploy to {error.filename}: {error.strerror}; the previous files are in place") from None
+    return {"changed": bool(changed_files), "changed_files": changed_files, "backup_files": backups}
+
+
+def remove_http01_files(module: AnsibleModule, places: list[dict[str, t.Any]]) -> list[str]:
+    """Remove the http-01 files the CA has looked at; which were there."""
+    removed = []
+    for place in places:
+        try:
+            paths = challenge_files(place["webroot"], place["challenge_data"])
+        except (KeyError, ValueError) as error:
+            module.fail_json(msg=f"remove_http01: not the challenge data of acme_order ({error})")
+        for path in paths:
+            if os.path.exists(path):
+                removed.append(path)
+                if not module.check_mode:
+                    os.unlink(path)
+    return removed
+
+
+def release_locks(module: AnsibleModule, paths: list[str], holder: dict[str, t.Any] | None) -> list[str]:
+    """Give back the locks of O(release_locks) this run holds; which were released."""
+    if not paths:
+        return []
+    if holder is None:
+        module.fail_json(msg="lock_holder: give the holder that took the locks of release_locks (lookup('certforge.acme.lock_holder'))")
+    if module.check_mode:
+        return []
+    return [path for path in paths if release(path, holder)]
+
+
+# The options of one certificate; with O(certificates) each entry has them (and a name).
+CERTIFICATE_OPTIONS: dict[str, dict[str, t.Any]] = {
+    "cert": {"type": "str"},
+    "chain": {"type": "str", "default": ""},
+    "cert_path": {"type": "path"},
+    "key_path": {"type": "path", "no_log": False},
+    "key_src": {"type": "path", "no_log": False},
+    "chain_path": {"type": "path"},
+    "fullchain_path": {"type": "path"},
+    "combined_path": {"type": "path"},
+    "owner": {"type": "str"},
+    "group": {"type": "str"},
+    "mode": {"type": "raw", "default": "0644"},
+    "key_mode": {"type": "raw", "default": "0600", "no_log": False},
+    "backup": {"type": "bool", "default": True},
+    "verify_key": {"type": "bool", "default": True},
+}
+REQUIRED_PER_CERTIFICATE = ("cert", "cert_path", "key_path")
+
+
+def main() -> None:
+    module: AnsibleModule = create_host_module(
+        argument_spec={
+            **CERTIFICATE_OPTIONS,
+            "certificates": {
+                "type": "list",
+                "elements": "dict",
+                "options": {
+                    "name": {"type": "str", "required": True},
+                    **{option: {**spec, "required": True} if option in REQUIRED_PER_CERTIFICATE else spec
+                       for option, spec in CERTIFICATE_OPTIONS.items()},
+                },
+            },
+            "release_locks": {"type": "list", "elements": "path", "default": []},
+            "lock_holder": {"type": "dict"},
+            "remove_http01": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {"webroot": {"type": "path", "required": True}, "challenge_data": {"type": "dict", "required": True}},
+            },
+        },
+        mutually_exclusive=[("certificates", option) for option in REQUIRED_PER_CERTIFICATE],
+        required_one_of=[("certificates", "cert")],
+        required_by={"cert": ("cert_path", "key_path")},
+        libraries=["cryptography"],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["certificates"] is None:
+        try:
+            result = deploy_certificate(module, params)
+        except CertificateNotDeployed as error:
+            module.fail_json(msg=str(error), http01_removed=remove_http01_files(module, params["remove_http01"]),
+                             locks_released=release_locks(module, params["release_locks"], params["lock_holder"]))
+        module.exit_json(**result, http01_removed=remove_http01_files(module, params["remove_http01"]),
+                         locks_released=release_locks(module, params["release_locks"], params["lock_holder"]))
+    deployed = []
+    for entry in params["certificates"]:
+        try:
+            deployed.append({"name": entry["name"], "failed": False, **deploy_certificate(module, entry)})
+        except CertificateNotDeployed as error:
+            # One certificate that cannot be deployed must not keep the others of the host from being deployed.
+            deployed.append({"name": entry["name"], "failed": True, "msg": str(error), "changed": False, "changed_files": [], "backup_files": []})
+    # Once the certificates are here the CA has looked at the challenges: they go in the same run, and so do
+    # the locks of the certificate directories (nothing else happens on the host for them in this run).
+    removed = remove_http01_files(module, params["remove_http01"])
+    released = release_locks(module, params["release_locks"], params["lock_holder"])
+    result = {
+        "locks_released": released,
+        "changed": any(entry["changed"] for entry in deployed) or bool(removed),
+        "certificates": deployed,
+        "http01_removed": removed,
+        "changed_files": [path for entry in deployed for path in entry["changed_files"]],
+        "backup_files": [path for entry in deployed for path in entry["backup_files"]],
+    }
+    failures = [f"{entry['name']}: {entry['msg']}" for entry in deployed if entry["failed"]]
+    if failures:
+        module.fail_json(msg="; ".join(failures), **result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,14 @@ description:
   - With O(lock_holder), a needed certificate is locked first - C(.acme_certificate.lock) in the directory of
     O(cert_path), as M(certforge.acme.acme_certificate_lock) takes locks - and decided again once the lock is
     held, since the run it waited for may have renewed it; release it with M(certforge.acme.acme_certificate_lock).
+  - O(certificates) decides about all certificates of the host in one run (one module process, not one per
+    C(loop) item); each gets its entry in RV(certificates), and RV(msg) says what was decided for each.
+    Without it, O(cert_path), O(key_path) and O(identifiers) describe the one certificate.
 extends_documentation_fragment:
   - certforge.acme.host_requirements
 attributes:
   check_mode:
-    description: Decides and reports; writes no key and returns no CSR.
+    description: Decides and reports; writes no key and returns no CSR. A certificate that would be issued counts as a change.
     support: full
   diff_mode:
     description: Not supported.
@@ -41,19 +44,66 @@ attributes:
     description: A certificate that is fine changes nothing; a needed one reuses the staged key.
     support: full
 options:
+  certificates:
+    description:
+      - All certificates of the host, each with the options of one certificate (below) and a O(certificates[].name).
+      - Mutually exclusive with O(cert_path), O(key_path) and O(identifiers); O(lock_holder), O(lock_timeout) and
+        O(lock_lease) apply to each.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The certificate's name, repeated in its entry of RV(certificates).
+        type: str
+        required: true
+      cert_path:
+        description: As O(cert_path).
+        type: path
+        required: true
+      key_path:
+        description: As O(key_path).
+        type: path
+        required: true
+      identifiers:
+        description: As O(identifiers).
+        type: list
+        elements: raw
+        required: true
+      key_type:
+        description: As O(key_type).
+        type: str
+        choices: [ec256, ec384, rsa2048, rsa3072, rsa4096]
+        default: ec256
+      reuse_key:
+        description: As O(reuse_key).
+        type: bool
+        default: false
+      renew_before_days:
+        description: As O(renew_before_days).
+        type: int
+      force:
+        description: As O(force).
+        type: bool
+        default: false
+      force_reason:
+        description: As O(force_reason).
+        type: str
+      chain_path:
+        description: As O(chain_path).
+        type: path
+      fullchain_path:
+        description: As O(fullchain_path).
+        type: path
   cert_path:
-    description: Where the certificate is (or will be) deployed.
+    description: Where the certificate is (or will be) deployed; required without O(certificates).
     type: path
-    required: true
   key_path:
     description: Where the certificate's private key is (or will be) deployed.
     type: path
-    required: true
   identifiers:
     description: The names and IP addresses the certificate must carry (as for M(certforge.acme.acme_order)).
     type: list
     elements: raw
-    required: true
   key_type:
     description: The type of private key wanted.
     type: str
@@ -102,6 +152,24 @@ author:
 """
 
 EXAMPLES = r"""
+- name: Decide about every certificate of the host in one module run
+  certforge.acme.acme_certificate_plan:
+    certificates:
+      - name: www
+        cert_path: /etc/ssl/www/cert.pem
+        key_path: /etc/ssl/www/privkey.pem
+        identifiers: [www.example.com]
+      - name: mail
+        cert_path: /etc/ssl/mail/cert.pem
+        key_path: /etc/ssl/mail/privkey.pem
+        identifiers: [mail.example.com]
+        key_type: ec384
+  register: plans
+
+- name: Say which are needed
+  ansible.builtin.debug:
+    msg: "{{ plans.certificates | selectattr('needed') | map(attribute='name') | list }}"
+
 - name: Decide whether www needs a certificate; make its key and CSR if so
   certforge.acme.acme_certificate_plan:
     cert_path: /etc/ssl/www.example.com.crt
@@ -115,18 +183,30 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+certificates:
+  description:
+    - With O(certificates), one entry per certificate in the same order, with its O(certificates[].name) and every
+      key below that a single certificate returns (RV(action), RV(needed), RV(reason), RV(csr), ...).
+  returned: with O(certificates)
+  type: list
+  elements: dict
+msg:
+  description: With O(certificates), what was decided for each certificate and why, in one line.
+  returned: with O(certificates)
+  type: str
+  sample: "www: none (valid until 2027-02-01T00:00:00+00:00); mail: renew (the names differ)"
 action:
   description: V(new) (no usable certificate), V(renew) or V(none).
-  returned: always
+  returned: without O(certificates)
   type: str
   sample: renew
 needed:
-  description: Whether a certificate must be ordered.
+  description: Whether a certificate must be ordered (with O(certificates), whether any must).
   returned: always
   type: bool
 reason:
   description: Why, in words.
-  returned: always
+  returned: without O(certificates)
   type: str
   sample: it expires in 29 hours, within a third of its lifetime (and its share of the spread)
 csr:
@@ -148,7 +228,7 @@ completed_deploy:
   description:
     - Whether this run found the certificate deployed with the staged key still beside it (a deploy killed after it put
       every file in place) and removed that staged key. The order of that certificate is finished.
-  returned: always
+  returned: without O(certificates)
   type: bool
 lock_path:
   description: The lock this run holds on the certificate directory, with O(lock_holder), when a certificate is needed.
@@ -156,7 +236,7 @@ lock_path:
   type: str
 certificate:
   description: The certificate found, or V(null).
-  returned: always
+  returned: without O(certificates)
   type: dict
   contains:
     identifiers:
@@ -231,12 +311,11 @@ def read_certificate(path: str) -> tuple[t.Any, str | None]:
         return None, f"the certificate at {path} is unreadable ({error})"
 
 
-def signing_key(module: AnsibleModule, current_key: t.Any) -> tuple[t.Any, str, bool]:
+def signing_key(params: dict[str, t.Any], current_key: t.Any) -> tuple[t.Any, str, bool]:
     """The key for the CSR, its path, and whether it was just made.
 
     That is the current key (reuse_key), a staged one left by an interrupted run, or a new staged one.
     """
-    params = module.params
     if params["reuse_key"] and current_key is not None and key_type_of(current_key) == params["key_type"]:
         return current_key, params["key_path"], False
     staged_path = params["key_path"] + PENDING_SUFFIX
@@ -248,7 +327,7 @@ def signing_key(module: AnsibleModule, current_key: t.Any) -> tuple[t.Any, str, 
     if not os.path.isdir(directory):
         # Like acme_certificate_deploy: the directory must let the files' owner (a service user) in;
         # the key file's own mode keeps others out.
-        os.makedirs(directory, mode=0o755)
+        os.makedirs(directory, mode=0o755, exist_ok=True)
     write_file_atomically(staged_path, private_key_pem(staged), mode=0o600)
     return staged, staged_path, True
 
@@ -308,7 +387,7 @@ def take_lock(params: dict[str, t.Any]) -> str:
     path = lock_path(params)
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o755)  # as the deploy makes it: a service user must get through
+        os.makedirs(directory, mode=0o755, exist_ok=True)  # as the deploy makes it; another run may make it at the same moment
     acquire(path, params["lock_holder"], timeout=params["lock_timeout"], lease=params["lock_lease"])
     return path
 
@@ -322,29 +401,18 @@ def check_options(params: dict[str, t.Any]) -> None:
         check_not_directory(params[option], option=option)
 
 
-def main() -> None:
-    module = create_host_module(
-        argument_spec={
-            "cert_path": {"type": "path", "required": True},
-            "key_path": {"type": "path", "required": True, "no_log": False},  # a path, not the key
-            "identifiers": {"type": "list", "elements": "raw", "required": True},
-            "key_type": {"type": "str", "choices": ["ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"], "default": "ec256"},
-            "reuse_key": {"type": "bool", "default": False},
-            "renew_before_days": {"type": "int"},
-            "force": {"type": "bool", "default": False},
-            "force_reason": {"type": "str"},
-            "chain_path": {"type": "path"},
-            "fullchain_path": {"type": "path"},
-            "lock_holder": {"type": "dict"},
-            "lock_timeout": {"type": "int", "default": 300},
-            "lock_lease": {"type": "int", "default": 3600},
-        },
-        libraries=["cryptography"],
-        supports_check_mode=True,
-    )
-    params = module.params
+class PlanFailed(Exception):
+    """A certificate could not be planned; the message names the option (and the certificate, in a list)."""
+
+    def __init__(self, msg: str, result: dict[str, t.Any] | None = None) -> None:
+        super().__init__(msg)
+        self.result = result or {}
+
+
+def plan_certificate(params: dict[str, t.Any], *, check_mode: bool) -> dict[str, t.Any]:
+    """Decide about one certificate (and lock, key and CSR it when needed): its part of the result."""
     result: dict[str, t.Any] = {"changed": False, "certificate": None, "completed_deploy": False}
-    locking = params["lock_holder"] is not None and not module.check_mode
+    locking = params["lock_holder"] is not None and not check_mode
     held = None
     try:
         check_options(params)
@@ -372,8 +440,8 @@ def main() -> None:
                 "key_type": key_type_of(found.current_key) if found.current_key is not None else None,
                 "renewal_due": renewal_time(info, renew_before_days=params["renew_before_days"]).isoformat(),
             }
-        if decision.needed and not module.check_mode:
-            key, key_src, made = signing_key(module, found.current_key)
+        if decision.needed and not check_mode:
+            key, key_src, made = signing_key(params, found.current_key)
             first_dns = next((item.value for item in wanted if item.type == "dns" and len(item.value) <= 64), None)
             csr = build_csr(key, [tuple(item) for item in wanted], common_name=first_dns)
             result.update(csr=csr.decode("ascii"), key_src=key_src, key_made=made, changed=result["changed"] or made)
@@ -383,14 +451,87 @@ def main() -> None:
             release(held, params["lock_holder"])
             held = None
     except LockHeld as error:
-        module.fail_json(msg=f"cert_path: {error}")
+        raise PlanFailed(f"cert_path: {error}") from None
     except AcmeError as error:
         release_quietly(held, params["lock_holder"])
-        module.fail_json(msg=str(error), **error.to_result())
+        raise PlanFailed(str(error), error.to_result()) from None
     except OSError as error:
         release_quietly(held, params["lock_holder"])
-        module.fail_json(msg=f"key_path: cannot write the new key beside {params['key_path']}: {error.strerror}")
-    module.exit_json(action=decision.action, needed=decision.needed, reason=decision.reason, **result)
+        raise PlanFailed(f"key_path: cannot write the new key beside {params['key_path']}: {error.strerror}") from None
+    # In check mode a certificate that would be issued is the change the run would make.
+    result["changed"] = result["changed"] or (check_mode and decision.needed)
+    return {"action": decision.action, "needed": decision.needed, "reason": decision.reason, **result}
+
+
+def plan_certificates(params: dict[str, t.Any], *, check_mode: bool) -> dict[str, t.Any]:
+    """Every certificate of O(certificates) in turn; a failure releases the locks taken for the others."""
+    shared = {option: params[option] for option in SHARED_OPTIONS}
+    planned: list[dict[str, t.Any]] = []
+    for entry in params["certificates"]:
+        try:
+            planned.append({"name": entry["name"], **plan_certificate({**entry, **shared}, check_mode=check_mode)})
+        except PlanFailed as error:
+            for earlier in planned:
+                release_quietly(earlier.get("lock_path"), params["lock_holder"])
+            raise PlanFailed(f"{error} (certificate {entry['name']})", error.result) from None
+    decisions = "; ".join(f"{entry['name']}: {entry['action']} ({entry['reason']})" for entry in planned)
+    return {
+        "changed": any(entry["changed"] for entry in planned),
+        "needed": any(entry["needed"] for entry in planned),
+        "certificates": planned,
+        "msg": decisions or "no certificates",
+    }
+
+
+# What every certificate of O(certificates) shares; the rest is per certificate.
+SHARED_OPTIONS = ("lock_holder", "lock_timeout", "lock_lease")
+CERTIFICATE_OPTIONS: dict[str, dict[str, t.Any]] = {
+    "cert_path": {"type": "path"},
+    "key_path": {"type": "path", "no_log": False},  # a path, not the key
+    "identifiers": {"type": "list", "elements": "raw"},
+    "key_type": {"type": "str", "choices": ["ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"], "default": "ec256"},
+    "reuse_key": {"type": "bool", "default": False},
+    "renew_before_days": {"type": "int"},
+    "force": {"type": "bool", "default": False},
+    "force_reason": {"type": "str"},
+    "chain_path": {"type": "path"},
+    "fullchain_path": {"type": "path"},
+}
+REQUIRED_PER_CERTIFICATE = ("cert_path", "key_path", "identifiers")
+
+
+def main() -> None:
+    module: AnsibleModule = create_host_module(
+        argument_spec={
+            **CERTIFICATE_OPTIONS,
+            "certificates": {
+                "type": "list",
+                "elements": "dict",
+                "options": {
+                    "name": {"type": "str", "required": True},
+                    **{option: {**spec, "required": True} if option in REQUIRED_PER_CERTIFICATE else spec
+                       for option, spec in CERTIFICATE_OPTIONS.items()},
+                },
+            },
+            "lock_holder": {"type": "dict"},
+            "lock_timeout": {"type": "int", "default": 300},
+            "lock_lease": {"type": "int", "default": 3600},
+        },
+        mutually_exclusive=[("certificates", option) for option in REQUIRED_PER_CERTIFICATE],
+        required_one_of=[("certificates", "cert_path")],
+        required_by={"cert_path": ("key_path", "identifiers")},
+        libraries=["cryptography"],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        if params["certificates"] is not None:
+            result = plan_certificates(params, check_mode=module.check_mode)
+        else:
+            result = plan_certificate(params, check_mode=module.check_mode)
+    except PlanFailed as error:
+        module.fail_json(msg=str(error), **error.result)
+    module.exit_json(**result)
 
 
 def release_quietly(path: str | None, holder: dict[str, t.Any] | None) -> None:

@@ -71,6 +71,11 @@ options:
         to save fetching each one again. Ignored unless they are exactly the order's authorizations.
     type: list
     elements: dict
+  order:
+    description:
+      - The order as M(certforge.acme.acme_order) returned it in RV(certforge.acme.acme_order#module:order), to save reading
+        it again. Ignored unless it is the order of O(order_uri).
+    type: dict
   timeout:
     description: Seconds to wait for the CA to validate all authorizations; V(0) looks once without waiting.
     type: int
@@ -155,6 +160,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ca_session:
+  description:
+    - What the next ACME step of this run may take as its O(ca_session) instead of asking the CA again - C(directory_url),
+      C(directory) and C(nonce) (a C(Replay-Nonce) the CA sent, or V(null)); hand it to one next step only.
+  returned: when the CA's directory was read
+  type: dict
 retries:
   description:
     - Requests to the CA sent again during this run, by why they were (see O(retry_timeout)).
@@ -178,6 +189,12 @@ retries:
       description: The answer was cut short, could not be read, or lacked C(Replay-Nonce) where one was needed.
       type: int
   sample: {"bad_nonce": 2, "rate_limited": 0, "server_error": 1, "connection": 0, "incomplete_answer": 0}
+order:
+  description:
+    - The order as last read from the CA (C(uri), C(status), C(expires), C(identifiers), C(authorizations), C(finalize),
+      C(certificate)); pass it to M(certforge.acme.acme_finalize) as O(certforge.acme.acme_finalize#module:order) to save reading it again.
+  returned: success
+  type: dict
 order_status:
   description: Status of the order afterwards; V(ready) once every authorization is valid.
   returned: success
@@ -220,7 +237,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.dns_persist i
 from ansible_collections.certforge.acme.plugins.module_utils._acme.dns_persist import challenge_issuer_domain_names, record_name
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import Identifier, parse_identifier
-from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient
+from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient, handed_order
 from ansible_collections.certforge.acme.plugins.module_utils._acme.validation import answer_and_wait, is_refused, refusal_reason
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
     create_module,
@@ -318,10 +335,10 @@ def result_of(authorization: Authorization, challenge_type: str | None) -> dict[
 
 def validate(module: t.Any, orders: OrderClient, authz_client: AuthorizationClient) -> dict[str, t.Any]:
     params = module.params
-    order = orders.get(params["order_uri"])
+    order = handed_order(params.get("order"), params["order_uri"]) or orders.get(params["order_uri"])
     if order.status in _DONE_STATUSES:
         results = [{"identifier": item.value, "status": "valid", "challenge": None, "error": None} for item in order.identifiers]
-        return {"changed": False, "order_status": order.status, "authorizations": results}
+        return {"changed": False, "order_status": order.status, "authorizations": results, "order": order.summary()}
     type_for = chosen_types(params["challenge"], params["challenge_overrides"])
     authorizations = known_authorizations(params["authorizations"], order) or authz_client.get_all(order.authorizations)
     used: dict[str, str | None] = {}
@@ -338,7 +355,7 @@ def validate(module: t.Any, orders: OrderClient, authz_client: AuthorizationClie
         raise failure(authorizations, used, order_status=order.status)  # answering the others cannot save this order
     if module.check_mode or order.status != "pending":
         results = [result_of(authorization, used[authorization.uri]) for authorization in authorizations]
-        return {"changed": bool(to_answer), "order_status": order.status, "authorizations": results}
+        return {"changed": bool(to_answer), "order_status": order.status, "authorizations": results, "order": order.summary()}
     validation = answer_and_wait(orders, authz_client, order, authorizations, answers, timeout=params["timeout"])
     if validation.refused or validation.order.status not in _DONE_STATUSES:
         raise failure(validation.authorizations, used, order_status=validation.order.status)
@@ -346,7 +363,7 @@ def validate(module: t.Any, orders: OrderClient, authz_client: AuthorizationClie
         {"identifier": authorization.identifier.value, "status": "valid", "challenge": used[authorization.uri], "error": None}
         for authorization in authorizations
     ]
-    return {"changed": bool(to_answer), "order_status": validation.order.status, "authorizations": results}
+    return {"changed": bool(to_answer), "order_status": validation.order.status, "authorizations": results, "order": validation.order.summary()}
 
 
 def failure(authorizations: list[Authorization], used: dict[str, str | None], *, order_status: str) -> ValidationFailed:
@@ -398,6 +415,7 @@ def main() -> None:
             "state": {"type": "str", "choices": ["validated", "deactivated"], "default": "validated"},
             "timeout": {"type": "int", "default": 120},
             "authorizations": {"type": "list", "elements": "dict"},
+            "order": {"type": "dict"},
         },
         supports_check_mode=True,
     )

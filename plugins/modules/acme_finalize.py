@@ -87,6 +87,11 @@ options:
       - The order state file of M(certforge.acme.acme_order) (its O(certforge.acme.acme_order#module:order_uri_file)),
         removed once the certificate is downloaded, because the order is finished.
     type: path
+  order:
+    description:
+      - The order as M(certforge.acme.acme_challenge) returned it in RV(certforge.acme.acme_challenge#module:order), to save
+        reading it again. Ignored unless it is the order of O(order_uri) and ready, processing or valid.
+    type: dict
   timeout:
     description: Seconds to wait for the CA to issue the certificate; V(0) looks once without waiting.
     type: int
@@ -173,6 +178,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ca_session:
+  description:
+    - What the next ACME step of this run may take as its O(ca_session) instead of asking the CA again - C(directory_url),
+      C(directory) and C(nonce) (a C(Replay-Nonce) the CA sent, or V(null)); hand it to one next step only.
+  returned: when the CA's directory was read
+  type: dict
 retries:
   description:
     - Requests to the CA sent again during this run, by why they were (see O(retry_timeout)).
@@ -255,7 +266,10 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import csr_der, csr_identifiers, load_csr, public_key_pem
 from ansible_collections.certforge.acme.plugins.module_utils._acme.order_record import remove_order_record
-from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient, require_validated
+from ansible_collections.certforge.acme.plugins.module_utils._acme.orders import Order, OrderClient, handed_order, require_validated
+
+# A handed-over order in one of these states is taken as it is; an earlier one is read again, since validation may have moved it on.
+READY_OR_LATER = ("ready", "processing", "valid")
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
 from ansible_collections.certforge.acme.plugins.module_utils.module_support import (
     create_module,
@@ -332,6 +346,7 @@ def main() -> None:
             },
             "timeout": {"type": "int", "default": 120},
             "order_uri_file": {"type": "path"},
+            "order": {"type": "dict"},
         },
         mutually_exclusive=[("csr_src", "csr_content")],
         required_one_of=[("csr_src", "csr_content")],
@@ -345,7 +360,7 @@ def main() -> None:
         session = open_session(module)
         key, account_uri = resolve_account(module, session)
         orders = OrderClient(session, key, account_uri, warn=module.warn)
-        order = orders.get(module.params["order_uri"])
+        order = handed_order(module.params.get("order"), module.params["order_uri"], statuses=READY_OR_LATER) or orders.get(module.params["order_uri"])
         check_csr_matches(csr, csr_option, order)
         require_validated(order)
         if module.check_mode and order.status == "ready":

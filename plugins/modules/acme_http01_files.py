@@ -84,29 +84,18 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file, write_file_atomically
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
-from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module, failing_on_host_errors
+from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module
+from ansible_collections.certforge.acme.plugins.module_utils import http01_files
+from ansible_collections.certforge.acme.plugins.module_utils.http01_files import CHALLENGE_DIR
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_absolute_path, check_file_mode
-
-CHALLENGE_DIR = ".well-known/acme-challenge"
 
 
 def challenge_files(params: dict[str, t.Any]) -> dict[str, bytes]:
     """Absolute path -> content for every wanted http-01 challenge."""
-    wanted = set(params["identifiers"]) if params["identifiers"] is not None else None
-    files = {}
-    for identifier, challenges in (params["challenge_data"] or {}).items():
-        if not isinstance(challenges, dict):
-            raise ValueError(f"{identifier} maps to {type(challenges).__name__}, not to challenge types; pass acme_order's challenge_data")
-        data = challenges.get("http-01")
-        if not data or (wanted is not None and identifier not in wanted):
-            continue
-        token = os.path.basename(str(data["resource"]))
-        if not token or token in (".", ".."):
-            raise ValueError(f"challenge_data: {identifier} has an unusable http-01 resource {data['resource']!r}")
-        files[os.path.join(params["webroot"], CHALLENGE_DIR, token)] = str(data["resource_value"]).encode("ascii")
-    return files
+    return http01_files.challenge_files(params["webroot"], params["challenge_data"], params["identifiers"])
 
 
 def ensure_directories(module: AnsibleModule, path: str) -> None:
@@ -134,37 +123,40 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    with failing_on_host_errors(module):
+    try:
         check_absolute_path(params["webroot"], option="webroot")
         check_file_mode(params["mode"], option="mode")
+    except ConfigurationError as error:
+        module.fail_json(msg=str(error))
     try:
         files = challenge_files(params)
     except (KeyError, ValueError) as error:
         module.fail_json(msg=f"challenge_data: not the challenge data of acme_order ({error})")
     touched = []
-    with failing_on_host_errors(module):
-        try:
-            if params["state"] == "absent":
-                touched = [path for path in files if os.path.exists(path)]
-                if not module.check_mode:
-                    for path in touched:
-                        os.unlink(path)
-            else:
-                if files and not module.check_mode:
-                    ensure_directories(module, os.path.join(params["webroot"], CHALLENGE_DIR))
-                for path, content in files.items():
-                    current = read_file(path, option="webroot") if os.path.isfile(path) else None
-                    if current != content:
-                        touched.append(path)
-                        if not module.check_mode:
-                            write_file_atomically(path, content, mode=0o644)
-                    attributes_changed = os.path.exists(path) and apply_file_attributes(
-                        module, path, owner=params["owner"], group=params["group"], mode=params["mode"]
-                    )
-                    if attributes_changed and path not in touched:
-                        touched.append(path)
-        except OSError as error:
-            module.fail_json(msg=f"webroot: cannot write {error.filename}: {error.strerror}")
+    try:
+        if params["state"] == "absent":
+            touched = [path for path in files if os.path.exists(path)]
+            if not module.check_mode:
+                for path in touched:
+                    os.unlink(path)
+        else:
+            if files and not module.check_mode:
+                ensure_directories(module, os.path.join(params["webroot"], CHALLENGE_DIR))
+            for path, content in files.items():
+                current = read_file(path, option="webroot") if os.path.isfile(path) else None
+                if current != content:
+                    touched.append(path)
+                    if not module.check_mode:
+                        write_file_atomically(path, content, mode=0o644)
+                attributes_changed = os.path.exists(path) and apply_file_attributes(
+                    module, path, owner=params["owner"], group=params["group"], mode=params["mode"]
+                )
+                if attributes_changed and path not in touched:
+                    touched.append(path)
+    except ConfigurationError as error:
+        module.fail_json(msg=str(error))
+    except OSError as error:
+        module.fail_json(msg=f"webroot: cannot write {error.filename}: {error.strerror}")
     module.exit_json(changed=bool(touched), files=touched)
 
 

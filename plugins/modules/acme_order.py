@@ -164,6 +164,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ca_session:
+  description:
+    - What the next ACME step of this run may take as its O(ca_session) instead of asking the CA again - C(directory_url),
+      C(directory) and C(nonce) (a C(Replay-Nonce) the CA sent, or V(null)); hand it to one next step only.
+  returned: when the CA's directory was read
+  type: dict
 retries:
   description:
     - Requests to the CA sent again during this run, by why they were (see O(retry_timeout)).

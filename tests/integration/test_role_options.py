@@ -61,7 +61,7 @@ class OneHost:
 
     def orders_created(self, run: PlaybookRun) -> list[str]:
         """The certificates the run created a new order for (resumed orders are not changed)."""
-        return [item['item']['item']['name'] for outcome in run.outcomes_of(ORDER_TASK)
+        return [item['__acme_certificate_cert']['name'] for outcome in run.outcomes_of(ORDER_TASK)
                 for item in outcome.result.get('results', []) if item.get('changed')]
 
 
@@ -139,7 +139,7 @@ def test_select_chain_of_the_role_and_of_an_entry_choose_the_deployed_chain(
                     acme_certificate_select_chain=[{'issuer_common_name': common_name(alternate_root)}])
 
     run = host.run()
-    finalized = {item['item']['item']['item']['name']: item for item in run[FINALIZE_TASK]['results']}
+    finalized = {item['__acme_certificate_cert']['name']: item for item in run[FINALIZE_TASK]['results']}
     assert {name: result['chains_offered'] for name, result in finalized.items()} == {'alternate': 2, 'default': 1, 'byentry': 2}
     expectations = {'alternate': alternate_root, 'default': default_root, 'byentry': default_root}
     for name, root in expectations.items():

@@ -89,7 +89,7 @@ class Step:  # pylint: disable=too-many-instance-attributes  # everything one ru
         for outcome in self.run.outcomes_of(ORDER_TASK):
             for item in outcome.result.get('results', []):
                 if item.get('changed'):
-                    created.setdefault(outcome.host, []).append(item['item']['item']['name'])
+                    created.setdefault(outcome.host, []).append(item['__acme_certificate_cert']['name'])
         return created
 
 

@@ -36,6 +36,7 @@ class TaskOutcome:
     status: str  # 'ok', 'failed', 'skipped' or 'unreachable'
     ignored: bool  # failed, but the task had ignore_errors
     result: dict[str, Any]
+    delegated_to: str | None = None  # the host it ran on when delegated (delegate_to)
 
     @property
     def changed(self) -> bool:

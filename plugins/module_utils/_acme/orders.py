@@ -102,6 +102,20 @@ def _order(uri: str, data: dict[str, t.Any]) -> Order:
     )
 
 
+def handed_order(described: t.Any, uri: str, *, statuses: t.Container[str] = STATUSES) -> Order | None:
+    """The order as an earlier step of the same run returned it (`Order.summary()`), instead of reading it again.
+
+    None, so that the caller reads it from the CA, unless it is the order at `uri`, whole, and in one of `statuses`.
+    """
+    if not isinstance(described, dict) or described.get("uri") != uri:
+        return None
+    try:
+        order = _order(uri, {key: value for key, value in described.items() if key != "uri"})
+    except (ProtocolError, ConfigurationError):
+        return None
+    return order if order.status in statuses else None
+
+
 def _created_order(response: AcmeResponse) -> Order:
     """The order a newOrder answer holds; without a Location the answer cannot be used (section 7.4)."""
     if not response.location:
@@ -252,7 +266,8 @@ class OrderClient:
             return current, current.status not in pending, retry_after
 
         try:
-            return poll(fetch, timeout=timeout, sleep=self.session.sleep, clock=self.session.clock, what=what)
+            # `order` is what the CA has just said, so the first read waits a moment.
+            return poll(fetch, timeout=timeout, sleep=self.session.sleep, clock=self.session.clock, what=what, wait_first=True)
         except WaitTimeout as error:
             raise WaitTimeout(
                 f"gave up waiting for {what}: the order {order.uri} was still {error.last.status} after {timeout:g} seconds "

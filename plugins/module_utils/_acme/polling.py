@@ -33,15 +33,21 @@ def poll(
     sleep: t.Callable[[float], None],
     clock: t.Callable[[], float],
     what: str,
+    wait_first: bool = False,
 ) -> T:
     """Call `fetch` until it reports done, and return its last value.
 
     `fetch` returns `(value, done, retry_after)`; a Retry-After from the CA replaces the
     backoff delay (RFC 8555 section 7.5.1), but never pushes past the deadline.
+    With `wait_first` (the caller has just seen the CA's answer that it is not done), the first
+    delay comes before the first read: a read at once would only see the same answer again.
     """
     deadline = clock() + timeout
     delay = FIRST_DELAY
     reads = 0
+    if wait_first and deadline - clock() > 0:
+        sleep(min(delay, deadline - clock()))
+        delay = min(delay * BACKOFF_FACTOR, MAX_DELAY)
     while True:
         value, done, retry_after = fetch()
         reads += 1

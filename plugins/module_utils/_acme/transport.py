@@ -229,6 +229,36 @@ class AcmeSession:
         self.request_count = 0
         self.retries = RetryLog()
 
+    # -- handing over to the next step of the same run ------------------------------------------
+
+    def handoff(self) -> dict[str, t.Any] | None:
+        """What the next step may take instead of asking again: the directory it read and the nonce it holds.
+
+        The nonce leaves this session with it: a nonce is good for one request only (RFC 8555 section 7.2),
+        so it must go to exactly one next step.
+        """
+        if self._directory is None:
+            return None
+        nonce, self._nonce = self._nonce, None
+        return {"directory_url": self.directory_url, "directory": self._directory.data, "nonce": nonce}
+
+    def adopt(self, handoff: t.Mapping[str, t.Any] | None) -> None:
+        """Start from what an earlier step of the same run handed over (see `handoff`), when it is of this CA.
+
+        A stale nonce costs one badNonce answer, which is retried with a fresh one.
+        """
+        if not handoff or handoff.get("directory_url") != self.directory_url:
+            return
+        directory = handoff.get("directory")
+        if isinstance(directory, dict):
+            try:
+                self._directory = Directory(self.directory_url, directory)
+            except ConfigurationError:
+                return  # not a directory after all: read it from the CA
+        nonce = handoff.get("nonce")
+        if isinstance(nonce, str) and nonce and self._directory is not None:
+            self._nonce = nonce
+
     @property
     def bad_nonce_retries(self) -> int:
         return self.retries.counts()[BAD_NONCE]

@@ -5,8 +5,9 @@
 The order's status sums up its authorizations, but a CA may leave the order `pending` after an
 authorization failed (acme2certifier does; section 7.1.6 only says the order becomes invalid when
 an authorization does, not when the CA shows it). So the wait watches what decides: the status the
-challenge's answer comes back with, then the authorizations. It ends as soon as one is refused,
-or once all are valid; only then is the order read.
+challenge's answer comes back with, then, each round, the order: once it is ready (or later) every
+authorization is valid (section 7.1.6) and one read has said so for all of them; while it is pending,
+the undecided authorizations are read. It ends as soon as one is refused, or once all are valid.
 """
 
 from __future__ import annotations
@@ -81,9 +82,11 @@ def answer_and_wait(
     if any(is_refused(authorization) for authorization in current.values()):
         _read_refused(authz_client, current)
     else:
-        _wait_for_decisions(authz_client, current, order=order, timeout=timeout, clock=session.clock, sleep=session.sleep)
+        decided = _wait_for_decisions(authz_client, current, orders=orders, order=order, timeout=timeout, clock=session.clock, sleep=session.sleep)
     if any(is_refused(authorization) for authorization in current.values()):
         return Validation(orders.get(order.uri), list(current.values()))
+    if decided is not None:
+        return Validation(decided, list(current.values()))
     remaining = max(0.0, deadline - session.clock())
     order = orders.wait(orders.get(order.uri), pending=("pending",), timeout=remaining, what="the CA to mark the order ready")
     return Validation(order, list(current.values()))
@@ -105,14 +108,23 @@ def _wait_for_decisions(
     authz_client: AuthorizationClient,
     current: dict[str, Authorization],
     *,
+    orders: OrderClient,
     order: Order,
     timeout: float,
     clock: t.Callable[[], float],
     sleep: t.Callable[[float], None],
-) -> None:
-    """Re-read the undecided authorizations into `current` until one is refused or all are valid."""
+) -> Order | None:
+    """Re-read the order, and while it is pending the undecided authorizations into `current`, until one is
+    refused or all are valid; the order when it was read ready (or later), which then holds for all of them."""
+    decided: list[Order] = []
 
     def fetch() -> tuple[list[Authorization], bool, float | None]:
+        latest = orders.get(order.uri)
+        if latest.status in ("ready", "processing", "valid"):
+            decided.append(latest)
+            for uri, authorization in list(current.items()):
+                current[uri] = authorization._replace(status="valid")
+            return list(current.values()), True, None
         for uri, authorization in list(current.items()):
             if authorization.status != "valid":
                 current[uri] = authz_client.get(uri)
@@ -121,7 +133,8 @@ def _wait_for_decisions(
         return values, done, None
 
     try:
-        poll(fetch, timeout=timeout, sleep=sleep, clock=clock, what="the CA to validate the authorizations")
+        # The answers were just sent: a read at once would find them undecided.
+        poll(fetch, timeout=timeout, sleep=sleep, clock=clock, what="the CA to validate the authorizations", wait_first=True)
     except WaitTimeout as error:
         undecided = ", ".join(item.identifier.value for item in current.values() if item.status != "valid")
         raise WaitTimeout(
@@ -130,3 +143,4 @@ def _wait_for_decisions(
             last=error.last,
             reads=error.reads,
         ) from None
+    return decided[-1] if decided else None

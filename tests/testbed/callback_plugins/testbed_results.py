@@ -26,6 +26,12 @@ requirements:
 RESULTS_PATH_VARIABLE = 'TESTBED_RESULTS_PATH'
 
 
+def _delegated_host(task: t.Any, result: dict[str, t.Any]) -> str | None:
+    """The host a delegated task ran on: as templated for this host, else as the task writes it (a loop's)."""
+    delegated = result.get('_ansible_delegated_vars') or {}
+    return delegated.get('ansible_host') or task.delegate_to or None
+
+
 class CallbackModule(CallbackBase):
     """Collect task outcomes in order, then dump them with the play recap."""
 
@@ -46,6 +52,9 @@ class CallbackModule(CallbackBase):
             'host': result.host.get_name(),
             'status': status,
             'ignored': ignored,
+            # Where the task ran when it was delegated (a loop's items say it, not the loop), so tests can
+            # tell the host's module runs from the controller's.
+            'delegated_to': _delegated_host(task, result.result),
             # Keys starting with _ansible_ are Ansible's internal bookkeeping.
             'result': {key: value for key, value in result.result.items() if not key.startswith('_ansible_')},
         })
