@@ -79,7 +79,7 @@ def like_a_module_process(arguments: bytes, environment: dict[str, str]) -> t.It
     """The process-wide state a module process starts with, restored afterwards (a loop runs its items in one worker)."""
     saved_args, saved_profile = basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE  # pylint: disable=protected-access
     saved_controller = module_utils_internal.is_controller
-    saved_environment = dict(os.environ)
+    saved_environment, saved_cwd = dict(os.environ), os.getcwd()
     basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE = arguments, SERIALIZATION_PROFILE  # pylint: disable=protected-access
     # On the controller, module_utils' warn() would print at once instead of returning the warning in the result.
     module_utils_internal.is_controller = False
@@ -91,6 +91,7 @@ def like_a_module_process(arguments: bytes, environment: dict[str, str]) -> t.It
     finally:
         os.environ.clear()
         os.environ.update(saved_environment)
+        os.chdir(saved_cwd)  # AnsibleModule moves away from a directory it cannot read
         module_warnings._global_warnings.clear()  # pylint: disable=protected-access
         module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
         module_utils_internal.is_controller = saved_controller
