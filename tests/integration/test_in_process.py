@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from testbed.acme_ca import AcmeCA
-from testbed.ansible import PlaybookRun
+from testbed.ansible import PlaybookRun, acme_steps
 
 PLAYBOOK = pathlib.Path(__file__).resolve().parent / 'playbooks' / 'in_process' / 'steps.yml'
 STEPS = ('acme_account', 'acme_order', 'acme_renewal_info')
@@ -29,12 +29,13 @@ def _new_key_pem() -> str:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
-def _run(run_playbook: Callable[..., PlaybookRun], acme_ca: AcmeCA, work_dir: pathlib.Path, name: str, *, in_process: bool,
+def _run(run_playbook: Callable[..., PlaybookRun], acme_ca: AcmeCA, work_dir: pathlib.Path, name: str, *, in_process: bool | None,
          check: bool = False) -> PlaybookRun:
     work_dir.mkdir(parents=True, exist_ok=True)
     # The same name in both runs (results are keyed by name); each run has its own account, so its own order.
+    chosen = {} if in_process is None else {'certforge_acme_in_process': in_process}
     return run_playbook(PLAYBOOK, verbosity=3, check=check, extra_vars={
-        'certforge_acme_in_process': in_process,
+        **chosen,
         'acme_directory': acme_ca.directory_url, 'ca_path': str(acme_ca.ca_path),
         'account_key_pem': _new_key_pem(), 'order_name': name,
         'order_uri_file': str(work_dir / 'order.uri'),
@@ -117,3 +118,15 @@ def test_check_mode_is_the_same_both_ways(run_playbook: Callable[..., PlaybookRu
     for task in SAME_EXACTLY:
         assert _steady(in_process[task]) == _steady(module[task]), task
     assert not (tmp_path / 'in-process' / 'order.uri').exists() and not (tmp_path / 'module' / 'order.uri').exists()
+
+
+def test_the_test_sessions_choice_reaches_every_playbook(
+        run_playbook: Callable[..., PlaybookRun], acme_ca: AcmeCA, tmp_path: pathlib.Path) -> None:
+    """CERTFORGE_TEST_ACME_STEPS=module (make integration-modules) really runs the steps as module processes."""
+    run = _run(run_playbook, acme_ca, tmp_path, acme_ca.unique_name('inproc'), in_process=None, check=True)
+    if acme_steps() == 'module':
+        assert 'acme_account' in _modules_started(run)
+        assert 'certforge.acme: acme_account runs as a module process: certforge_acme_in_process is false' in run.stdout
+    else:
+        assert _modules_started(run) == []
+        assert "certforge.acme: acme_account runs in the controller's process" in run.stdout
