@@ -6,11 +6,11 @@ PYTHON := $(VENV)/bin/python
 # Tools that look for ansible-* on PATH (ansible-lint, ansible-test) find the venv's first.
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: test setup unit integration test-loaded sanity lint docs-lint build-check demo
+.PHONY: test setup unit integration integration-modules test-loaded sanity lint docs-lint build-check demo
 # The order of `test` matters (setup first), so never run its steps side by side.
 .NOTPARALLEL:
 
-test: setup unit integration sanity lint docs-lint build-check
+test: setup unit integration integration-modules sanity lint docs-lint build-check
 
 setup:
 	tests/setup.sh
@@ -20,6 +20,11 @@ unit:
 
 integration:
 	$(PYTHON) -m pytest tests/integration
+
+# The integration suite again with every controller-side ACME step as a module process
+# (certforge_acme_in_process: false), so neither path of the action plugins can rot.
+integration-modules:
+	CERTFORGE_TEST_ACME_STEPS=module $(PYTHON) -m pytest tests/integration $(ARGS)
 
 # The integration suite beside two CPU-bound processes (stress-ng from Debian), which this
 # target starts and stops by pid: no test may depend on how fast the machine is.

@@ -22,6 +22,10 @@ from .errors import TestbedError
 CALLBACK_PLUGINS = pathlib.Path(__file__).resolve().parent / 'callback_plugins'
 RESULTS_CALLBACK = 'testbed_results'
 PLAYBOOK_TIMEOUT_SECONDS = 600
+# How the controller's ACME steps run in every playbook: 'in-process' (the collection's default) or
+# 'module' (`make integration-modules`), so the suite covers both paths of the action plugins.
+ACME_STEPS_VARIABLE = 'CERTFORGE_TEST_ACME_STEPS'
+ACME_STEPS = ('in-process', 'module')
 OUTPUT_TAIL_CHARACTERS = 6000
 TRACEBACK = 'Traceback (most recent call last)'
 
@@ -146,6 +150,9 @@ class PlaybookRunner:
             playbook_path = self._playbook_path(playbook, run_dir)
             results_path = run_dir / 'results.json'
             command = [str(self.ansible_playbook), '-i', str(self.inventory_path), str(playbook_path)]
+            if acme_steps() == 'module':
+                # Before the test's own extra vars, so that a test may still choose a path itself.
+                command += ['--extra-vars', 'certforge_acme_in_process=false']
             if extra_vars:
                 # A file keeps values (secrets too) out of the command line and free of quoting rules.
                 extra_vars_path = run_dir / 'extra-vars.json'
@@ -183,6 +190,14 @@ class PlaybookRunner:
         if not path.is_file():
             raise TestbedError(f'playbook {path} does not exist (YAML text needs at least one line break)')
         return path
+
+
+def acme_steps() -> str:
+    """How this test session runs the controller's ACME steps (see ACME_STEPS_VARIABLE)."""
+    steps = os.environ.get(ACME_STEPS_VARIABLE) or ACME_STEPS[0]
+    if steps not in ACME_STEPS:
+        raise TestbedError(f'{ACME_STEPS_VARIABLE}={steps!r}: use one of {", ".join(ACME_STEPS)}')
+    return steps
 
 
 def _playbook_run(command: list[str], completed: subprocess.CompletedProcess[str], results_json: str) -> PlaybookRun:
