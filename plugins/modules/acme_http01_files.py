@@ -105,7 +105,12 @@ def ensure_directories(module: AnsibleModule, path: str) -> None:
         missing.append(path)
         path = os.path.dirname(path)
     for directory in reversed(missing):
-        os.mkdir(directory, 0o755)
+        try:
+            os.mkdir(directory, 0o755)
+        except FileExistsError:
+            # Another run writing into the same web root made it since we looked; theirs is as good as ours.
+            if not os.path.isdir(directory):
+                raise
         apply_file_attributes(module, directory, owner=module.params["owner"], group=module.params["group"], mode="0755")
 
 
