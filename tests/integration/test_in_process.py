@@ -48,8 +48,12 @@ def _modules_started(run: PlaybookRun) -> list[str]:
 
 
 def _steady(result: dict[str, Any]) -> dict[str, Any]:
-    """The result without what pebble's random badNonce answers change from run to run: its retries and their warning."""
+    """The result without what changes from run to run: the retries of pebble's random badNonce answers and their
+    warning, and what ca_session hands on to the next step: a fresh nonce, and the directory as the CA sent it
+    (acme2certifier adds a random entry each time, as Let's Encrypt suggests to servers)."""
     steady = {key: value for key, value in result.items() if key != 'retries'}
+    if isinstance(steady.get('ca_session'), dict):
+        steady['ca_session'] = {key: value for key, value in steady['ca_session'].items() if key not in ('nonce', 'directory')}
     warnings = [warning for warning in result.get('warnings', []) if not str(warning).startswith('retried ')]
     if warnings:
         steady['warnings'] = warnings
