@@ -60,6 +60,18 @@ def classify(*, action: str, skipped: bool, delegated: bool, result: dict[str, t
     return {CONTROLLER_MODULE_RUNS if delegated else HOST_MODULE_RUNS: runs}
 
 
+CONTROLLER_NAMES = frozenset({'localhost', '127.0.0.1', '::1'})
+
+
+def on_controller(task: t.Any) -> bool:
+    """Whether the task was delegated to the controller (``delegate_to: localhost``), not to a host.
+
+    The task's own delegate_to decides: a loop's result carries no delegated vars (its items do), and a task
+    delegated to a host (the role writes http-01 files to "{{ web head }}") is a module run on that host.
+    """
+    return (getattr(task, 'delegate_to', None) or '') in CONTROLLER_NAMES
+
+
 def peak_rss_kib() -> int | None:
     """This process's peak resident set size (VmHWM) in KiB, where /proc tells it."""
     try:
@@ -107,7 +119,7 @@ class CallbackModule(CallbackBase):
         task = result.task
         counts = classify(
             action=getattr(task, 'resolved_action', None) or task.action, skipped=skipped,
-            delegated='_ansible_delegated_vars' in result._result,  # pylint: disable=protected-access
+            delegated=on_controller(task),
             result=result._result,  # pylint: disable=protected-access
         )
         for key, value in counts.items():
