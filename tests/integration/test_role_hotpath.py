@@ -141,7 +141,8 @@ def test_no_op_run_costs_one_module_run_and_three_controller_tasks_per_host(runs
 
 def test_first_certificate_costs_at_most_ten_ca_requests_besides_the_account(one_certificate: OneCertificateRuns) -> None:
     requests = one_certificate.first.requests
-    assert len(requests) <= ACCOUNT_STEP_REQUESTS + CA_REQUESTS_PER_CERTIFICATE, request_kinds(requests)
+    allowance = ACCOUNT_STEP_REQUESTS + CA_REQUESTS_PER_CERTIFICATE + retried_requests(one_certificate.first.run)
+    assert len(requests) <= allowance, request_kinds(requests)
 
 
 def test_fleet_costs_at_most_ten_ca_requests_per_certificate(fleet: Fleet, whole_fleet: FleetRuns) -> None:
@@ -149,10 +150,23 @@ def test_fleet_costs_at_most_ten_ca_requests_per_certificate(fleet: Fleet, whole
     assert len(issued) == 6, whole_fleet.first.results
     further_names = sum(len(whole_fleet.first.results[host][name]['identifiers']) - 1 for host, name in issued)
     requests = whole_fleet.first.requests
-    allowance = CA_REQUESTS_PER_CERTIFICATE * len(issued) + CA_REQUESTS_PER_FURTHER_NAME * further_names
+    allowance = (CA_REQUESTS_PER_CERTIFICATE * len(issued) + CA_REQUESTS_PER_FURTHER_NAME * further_names
+                 + retried_requests(whole_fleet.first.run))
     assert len(requests) <= allowance, request_kinds(requests)
     for host in HOSTS:
         assert whole_fleet.first.run.recap[host]['failures'] == 0, fleet.name(host)
+
+
+def retried_requests(run: PlaybookRun) -> int:
+    """Requests the steps sent again, as their results report them: pebble rejects 5 % of the nonces at random."""
+    total = 0
+    for outcome in run.outcomes:
+        items = outcome.result.get('results')
+        for result in items if isinstance(items, list) else [outcome.result]:
+            retries = result.get('retries') if isinstance(result, dict) else None
+            if isinstance(retries, dict):
+                total += sum(number for number in retries.values() if isinstance(number, int))
+    return total
 
 
 def request_kinds(requests: list[t.Any]) -> list[tuple[str, int]]:
