@@ -4,7 +4,8 @@
 # linter, the .venv with the test tools, the .venv-a2c with acme2certifier (the second ACME
 # server of the integration tests), the .venv-docs with antsibull-docs (its own venv: it pins
 # libraries ansible-lint also uses), the .venv-host with only cryptography (the Python of test
-# hosts that are not the controller) and the get-pip stand-in for ansible-test.
+# hosts that are not the controller), the other projects' collections some tests run beside ours
+# (.collections-peers) and the get-pip stand-in for ansible-test.
 # Every step checks first, so a second run finishes in well under a second.
 set -euo pipefail
 
@@ -18,6 +19,11 @@ docs_requirements="$repo_root/tests/docs-requirements.txt"
 host_venv="$repo_root/.venv-host"
 host_requirements="$repo_root/tests/host-requirements.txt"
 system_ca_bundle=/etc/ssl/certs/ca-certificates.crt
+peer_collections_dir="$repo_root/.collections-peers"
+# Ansible Galaxy is out of reach here: these collections come out of the `ansible` package on PyPI, which
+# bundles them. The migration guide runs community.crypto; the DNS provider files call the others.
+peer_ansible_package="ansible==12.3.0"
+peer_collections=(community/crypto community/general amazon/aws community/dns)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -109,9 +115,35 @@ sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', *arguments]))
 PYTHON
 }
 
+# ensure_peer_collections: the collections of peer_collections, unpacked from the peer_ansible_package
+# wheel into .collections-peers/ansible_collections (for ANSIBLE_COLLECTIONS_PATH), nothing else of it.
+ensure_peer_collections() {
+    local stamp="$peer_collections_dir/.stamp" wanted download
+    wanted="$peer_ansible_package ${peer_collections[*]}"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+        return
+    fi
+    log "unpacking ${peer_collections[*]} from $peer_ansible_package into $peer_collections_dir"
+    download=$(mktemp -d)
+    "$venv/bin/python" -m pip download --quiet --no-deps --only-binary :all: --dest "$download" "$peer_ansible_package"
+    rm -rf "$peer_collections_dir"
+    "$venv/bin/python" - "$download"/*.whl "$peer_collections_dir" "${peer_collections[@]}" <<'PYTHON'
+import sys
+import zipfile
+
+wheel, target, *collections = sys.argv[1:]
+prefixes = tuple(f"ansible_collections/{collection}/" for collection in collections)
+with zipfile.ZipFile(wheel) as archive:
+    archive.extractall(target, [name for name in archive.namelist() if name.startswith(prefixes)])
+PYTHON
+    rm -rf "$download"
+    printf '%s\n' "$wanted" >"$stamp"
+}
+
 ensure_debian_packages
 ensure_venv_with "$venv" "$requirements"
 ensure_venv_with "$a2c_venv" "$a2c_requirements"
 ensure_venv_with "$docs_venv" "$docs_requirements"
 ensure_venv_with "$host_venv" "$host_requirements"
+ensure_peer_collections
 ensure_get_pip_standin
