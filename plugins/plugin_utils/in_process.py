@@ -1,11 +1,13 @@
 # Copyright: certforge.acme contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run a CA-facing module's own code in the controller's process when its task runs there.
+"""Run a module's own code in the controller's process when its task runs there.
 
-A module process on the controller costs far more than the ACME requests it sends (a new Python,
-Ansible's loader, `ansible.module_utils.basic`, `cryptography` and `requests` every time). When a
-task runs on the controller anyway (local connection, no become, no async) and the controller's
-Python has the libraries, the module's `main()` runs in the task's worker process instead: it gets
+A module process on the controller costs far more than the work it does (a new Python, Ansible's
+loader, `ansible.module_utils.basic`, `cryptography` and `requests` every time): the CA-facing steps
+send a few ACME requests, the role's bookkeeping steps (acme_certificate_lock, acme_state_files)
+write a few small files. When a task runs on the controller anyway (local connection, the
+controller's own Python, no become, no async) and that Python has the libraries, the module's
+`main()` runs in the task's worker process instead: it gets
 its arguments and writes its result exactly as in a module process (through `basic._ANSIBLE_ARGS`
 and a JSON line), and the result is read back the way `_execute_module` reads a module's output.
 So the real AnsibleModule checks the arguments, masks `no_log` values and adds `invocation`,
@@ -21,6 +23,7 @@ import importlib
 import io
 import json
 import os
+import sys
 import traceback
 import typing as t
 
@@ -40,7 +43,7 @@ except ImportError:  # older cores run the module as a process
 else:
     PROFILE_SUPPORT = True
 
-from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import missing_libraries
+from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import CA_LIBRARIES, missing_libraries
 
 IN_PROCESS_VARIABLE = "certforge_acme_in_process"
 MODULE_PACKAGE = "ansible_collections.certforge.acme.plugins.modules"
@@ -50,22 +53,49 @@ SERIALIZATION_PROFILE = "legacy"
 display = Display()
 
 
-def in_process_refusal(*, wanted: t.Any, connection: str, become: bool, async_seconds: int) -> str | None:
-    """Why the module must run as a process, or None when its code may run in the controller's process."""
+def in_process_refusal(
+    *,
+    wanted: t.Any,
+    connection: str,
+    become: bool,
+    async_seconds: int,
+    interpreter: str | None = None,
+    libraries: t.Sequence[str] = CA_LIBRARIES,
+) -> str | None:
+    """Why the module must run as a process, or None when its code may run in the controller's process.
+
+    `interpreter` is the task's ansible_python_interpreter when one is set (not discovered): a local host
+    with a Python of its own (a test host, a wrapper that moves the clock) must get its module run there.
+    """
     if not boolean(wanted, strict=False):
         return f"{IN_PROCESS_VARIABLE} is false"
     if connection != "local":
         return f"the task runs over the {connection} connection, not on the controller"
+    if interpreter is not None and not interpreter.startswith("auto") and not same_executable(interpreter, sys.executable):
+        return f"the task's Python is {interpreter}, not the controller's"
     if become:
         return "the task uses become"
     if async_seconds:
         return "the task runs async"
     if not PROFILE_SUPPORT:
         return "this ansible-core is older than 2.19"
-    missing = missing_libraries()
+    missing = missing_libraries(*libraries) if libraries else []
     if missing:
         return f"the controller's Python lacks {', '.join(item.reason for item in missing)}"
     return None
+
+
+def same_executable(interpreter: str, executable: str) -> bool:
+    """Whether ansible_python_interpreter names this Python: the same file in the same directory.
+
+    A virtualenv's python is a link to its base Python, so the files alone would make every virtualenv one; the
+    directory tells them apart (followed through links, so a linked virtualenv is still itself).
+    """
+    def place(path: str) -> tuple[str, str]:
+        path = os.path.abspath(os.path.expanduser(path))
+        return os.path.realpath(os.path.dirname(path)), os.path.realpath(path)
+
+    return place(interpreter) == place(executable)
 
 
 def module_arguments_json(module_args: dict[str, t.Any]) -> bytes:
@@ -120,11 +150,13 @@ def run_module_main(module_name: str, arguments: bytes, *, environment: dict[str
 
 
 class ControllerStepAction(ActionBase):
-    """The action of one CA-facing module: its code in this process when the task runs on the controller, else the module."""
+    """The action of one module: its code in this process when the task runs on the controller, else the module."""
 
     _supports_check_mode = True  # the module decides, as it does in its own process
     _supports_async = True
     module_name = ""  # set by each action plugin
+    # What the module imports beyond Ansible, checked in the controller's Python before its code runs there.
+    libraries: tuple[str, ...] = CA_LIBRARIES
 
     def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         task_vars = task_vars if task_vars is not None else {}
@@ -135,6 +167,8 @@ class ControllerStepAction(ActionBase):
             connection=str(self._connection.transport),
             become=bool(self._play_context.become),
             async_seconds=int(self._task.async_val or 0),
+            interpreter=self._set_interpreter(task_vars),
+            libraries=self.libraries,
         )
         if refusal is None:
             display.vvv(f"certforge.acme: {self.module_name} runs in the controller's process")
@@ -145,6 +179,14 @@ class ControllerStepAction(ActionBase):
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)  # pylint: disable=protected-access
         return result
+
+    def _set_interpreter(self, task_vars: dict[str, t.Any]) -> str | None:
+        """The ansible_python_interpreter of the host the task runs on (the delegated one too), when one is set."""
+        host_vars = task_vars
+        if self._task.delegate_to:
+            host_vars = task_vars.get("ansible_delegated_vars", {}).get(self._task.delegate_to, task_vars)
+        interpreter = host_vars.get("ansible_python_interpreter")
+        return None if interpreter is None else str(self._templar.template(interpreter))
 
     def _run_in_process(self, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         module_args = dict(self._task.args)

@@ -11,6 +11,7 @@ mode), and read back through ActionBase's own parser; the two must agree key for
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from ansible.module_utils import _internal as ansible_internal
@@ -19,6 +20,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.certforge.acme.plugins.module_utils import module_support
+from ansible_collections.certforge.acme.plugins.module_utils._acme.deps import MissingLibrary
 from ansible_collections.certforge.acme.plugins.modules import acme_account, acme_renewal_info
 from ansible_collections.certforge.acme.plugins.plugin_utils import in_process
 from ansible_collections.certforge.acme.tests.unit.utils.helpers import DIRECTORY_URL, FakeClock, FakeHttp, load_fixture
@@ -143,3 +145,58 @@ def test_runs_in_one_worker_do_not_share_warnings(monkeypatch, account_key_pem):
     quiet = in_process_run(monkeypatch, "acme_account", args)
     assert warned["warnings"] and "warnings" not in quiet
     assert ansible_internal.is_controller is True and not ansible_warnings.get_warnings()
+
+
+def test_bookkeeping_runs_in_process_as_it_would_in_a_module_process(monkeypatch, capsys, tmp_path):
+    """acme_state_files, which the role runs on the controller for each host, gives the same result both ways."""
+    from ansible_collections.certforge.acme.plugins.modules import acme_state_files  # pylint: disable=import-outside-toplevel
+
+    def args(name: str) -> dict:
+        return {"write": {str(tmp_path / name / "record.json"): {"dns-01": {}}}, "remove": [str(tmp_path / "gone")]}
+
+    expected = as_module_process(monkeypatch, capsys, acme_state_files, args("module"))
+    got = in_process_run(monkeypatch, "acme_state_files", args("in-process"))
+    assert json.loads(json.dumps(got).replace("in-process", "module")) == expected
+    assert (tmp_path / "in-process" / "record.json").stat().st_mode & 0o777 == 0o600
+
+
+def refusal(**overrides) -> str | None:
+    conditions = {"wanted": True, "connection": "local", "become": False, "async_seconds": 0, "interpreter": None, "libraries": ()}
+    return in_process.in_process_refusal(**{**conditions, **overrides})
+
+
+def test_a_host_with_a_python_of_its_own_gets_a_module_process(tmp_path):
+    """A local test host, or a wrapper that moves the clock, must run the module with its own interpreter."""
+    assert refusal() is None
+    assert refusal(interpreter=sys.executable) is None
+    assert refusal(interpreter="auto_silent") is None
+    other = str(tmp_path / "host-venv" / "bin" / "python")
+    assert refusal(interpreter=other) == f"the task's Python is {other}, not the controller's"
+
+
+def test_only_the_libraries_a_module_imports_are_required(monkeypatch):
+    """The bookkeeping modules need no requests in the controller's Python; the CA-facing ones do."""
+    asked = []
+    monkeypatch.setattr(in_process, "missing_libraries", lambda *names: asked.append(names) or [deps_missing("requests")])
+    assert refusal(libraries=()) is None and asked == []
+    assert refusal(libraries=("cryptography", "requests")) == "the controller's Python lacks requests >= 2.25"
+    assert asked == [("cryptography", "requests")]
+
+
+def deps_missing(name: str) -> MissingLibrary:
+    return MissingLibrary(name=name, reason=f"{name} >= 2.25", error="")
+
+
+def test_the_controllers_python_is_known_by_any_of_its_names(tmp_path):
+    """python and python3 of one virtualenv, or the virtualenv through a linked directory, are the controller's."""
+    base = tmp_path / "base-python"
+    base.write_text("")
+    venv_bin, host_bin = tmp_path / "venv" / "bin", tmp_path / "host-venv" / "bin"
+    for directory in (venv_bin, host_bin):
+        directory.mkdir(parents=True)
+        (directory / "python").symlink_to(base)
+        (directory / "python3").symlink_to(base)
+    (tmp_path / "linked-venv").symlink_to(tmp_path / "venv")
+    assert in_process.same_executable(str(venv_bin / "python3"), str(venv_bin / "python"))
+    assert in_process.same_executable(str(tmp_path / "linked-venv" / "bin" / "python"), str(venv_bin / "python"))
+    assert not in_process.same_executable(str(host_bin / "python"), str(venv_bin / "python"))
