@@ -420,7 +420,8 @@ def main() -> None:
             existing, rolled = client.find_for_key_change(new_key)
             account, changed = ensure_changed_key(module, client, existing, rolled, new_key)
         else:
-            existing = client.find()
+            # A key made a moment ago has no account anywhere: asking for it would only cost a request.
+            existing = None if key_created else client.find()
             ensure = ensure_present if params["state"] == "present" else ensure_absent
             account, changed = ensure(module, client, existing)
     directory = session.directory
