@@ -7,7 +7,9 @@ community.crypto comes from .collections-peers (tests/setup.sh unpacks it from t
 
 from __future__ import annotations
 
+import json
 import pathlib
+import subprocess
 from collections.abc import Callable, Mapping
 
 import pytest
@@ -111,3 +113,45 @@ def test_migration_playbook_issues_a_certificate(playbook: str, run_migration_pl
 def test_every_migration_playbook_is_paired_and_run() -> None:
     shipped = sorted(path.name for path in MIGRATION.glob('*.yml'))
     assert shipped == sorted(name for pair in PAIRS for name in pair)
+
+
+GUIDE = REPO / 'docs' / 'migrating-from-community-crypto.md'
+# The guide's section that maps each community.crypto module, by the start of its heading.
+GUIDE_SECTIONS = {
+    'acme_certificate': '## acme_certificate (two steps)',
+    'acme_account': '### acme_account',
+    'acme_certificate_order_create': '### acme_certificate_order_create',
+    'acme_certificate_order_validate': '### acme_certificate_order_validate',
+    'acme_certificate_order_finalize': '### acme_certificate_order_finalize',
+    'acme_certificate_order_info': '### acme_certificate_order_info',
+}
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(f'\n{heading}')
+    following = [text.find(f'\n{marker} ', start + 1) for marker in ('#' * heading.count('#', 0, 3), '##')]
+    ends = [position for position in following if position != -1]
+    return text[start:min(ends) if ends else len(text)]
+
+
+def test_guide_maps_every_community_crypto_option_and_result(collections_path: pathlib.Path) -> None:
+    runner = PeerPlaybookRunner(work_dir=collections_path.parent / 'ansible-doc', collections_path=collections_path, ssl_cert_file=None)
+    ansible_doc = runner.ansible_playbook.with_name('ansible-doc')
+    completed = subprocess.run([str(ansible_doc), '--json', *(f'community.crypto.{module}' for module in GUIDE_SECTIONS)],
+                               env=runner.environment(), capture_output=True, text=True, check=True, timeout=300)
+    docs = json.loads(completed.stdout)
+    options = {name.rsplit('.', 1)[1]: set(doc['doc']['options']) for name, doc in docs.items()}
+    results = {name.rsplit('.', 1)[1]: set(doc.get('return') or {}) for name, doc in docs.items()}
+    # The options every ACME module shares are mapped once, in the account's and acme_certificate's sections.
+    shared = set.intersection(*options.values())
+    guide = GUIDE.read_text(encoding='utf-8')
+    missing = {}
+    for module, heading in GUIDE_SECTIONS.items():
+        section = _section(guide, heading)
+        wanted = options[module] | results[module]
+        if module.startswith('acme_certificate_order_'):
+            wanted -= shared
+        absent = sorted(name for name in wanted if f'`{name}`' not in section)
+        if absent:
+            missing[module] = absent
+    assert not missing, f'{GUIDE.name} does not map these community.crypto options/results: {missing}'
