@@ -45,6 +45,7 @@ _value:
 
 import typing as t
 
+
 def _cell(value: t.Any) -> str:
     text = ", ".join(value) if isinstance(value, list) else ("" if value is None else str(value))
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
