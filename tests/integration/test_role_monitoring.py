@@ -158,3 +158,10 @@ def test_a_removed_certificate_leaves_the_metrics_file(monitored: Monitored) -> 
     monitored.run(REVOKE, acme_certificate_revoke_name='site', acme_certificate_revoke_remove=True)
     assert not monitored.cert_path('web1').exists()
     assert not monitored.metrics_path('web1').exists()
+
+
+def test_the_report_playbook_without_a_report_directory_refuses_before_it_does_anything(monitored: Monitored) -> None:
+    run = monitored.run(expect_failure=True, acme_certificate_report_dir='')
+    assert 'acme_certificate_report_dir: empty; give the directory on the controller' in run.failure_message(
+        'Refuse to start without a report directory')
+    assert not monitored.cert_path('web1').exists() and not (monitored.root / 'controller').exists()
