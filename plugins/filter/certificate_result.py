@@ -19,7 +19,7 @@ options:
     type: dict
     required: true
   issued:
-    description: Certificate name -> what the issuing tasks recorded (C(changed), C(serial), C(not_after)).
+    description: Certificate name -> what the issuing tasks recorded (C(changed), C(serial), C(not_after), C(issuer)).
     type: dict
     required: true
 author:
@@ -34,7 +34,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(name), C(action), C(reason), C(changed), C(cert_path), C(fullchain_path), C(identifiers), C(serial), C(not_after).
+  description: C(name), C(action), C(reason), C(changed), C(cert_path), C(fullchain_path), C(identifiers), C(serial), C(not_after), C(issuer).
   type: dict
 """
 
@@ -57,6 +57,7 @@ def certificate_result(plan: dict[str, t.Any], issued: dict[str, dict[str, t.Any
         "key_path": spec.get("key_path"),
         "serial": done.get("serial", current.get("serial")),
         "not_after": done.get("not_after", current.get("not_after")),
+        "issuer": done.get("issuer", current.get("issuer")),
     }
 
 

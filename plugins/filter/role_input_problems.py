@@ -72,7 +72,7 @@ MINIMUMS = {
 }
 PORTS = ("acme_certificate_rfc2136_port", "acme_certificate_tls_alpn_port")
 MODES = ("acme_certificate_mode", "acme_certificate_key_mode")
-ABSOLUTE_PATHS = ("acme_certificate_dir", "acme_certificate_webroot")
+ABSOLUTE_PATHS = ("acme_certificate_dir", "acme_certificate_webroot", "acme_certificate_metrics_file", "acme_certificate_report_dir")
 ENTRY_PATHS = ("webroot", "cert_path", "key_path", "chain_path", "fullchain_path", "combined_path")
 
 
@@ -293,6 +293,8 @@ def role_input_problems(variables: dict[str, t.Any]) -> list[str]:
     for name in ABSOLUTE_PATHS:
         if name in variables:
             problems.check(_check_absolute, variables[name], name=name)
+    if str(variables.get("acme_certificate_metrics_file") or "") and not str(variables["acme_certificate_metrics_file"]).endswith(".prom"):
+        problems.lines.append("acme_certificate_metrics_file: node_exporter's textfile collector reads only files named *.prom; end the name with .prom")
     if "acme_certificate_directory" in variables:
         problems.check(_check_directory_url, variables["acme_certificate_directory"], name="acme_certificate_directory")
     if "acme_certificate_tls_alpn_listen" in variables:

@@ -124,6 +124,13 @@ options:
         description: RV(certforge.acme.acme_order#module:challenge_data) of the orders; only its http-01 files are removed.
         type: dict
         required: true
+  metrics_file:
+    description:
+      - A file in node_exporter's textfile directory (name ending in C(.prom)) where the outcome of each certificate of
+        O(certificates) is recorded, as M(certforge.acme.acme_certificate_metrics) does - its expiry, the time of this
+        renewal, and whether it failed. Requires O(certificates). Not written in check mode.
+      - A file that cannot be written is a warning, not a failure - the certificates are deployed by then.
+    type: path
   cert:
     description: The certificate (PEM), for example RV(certforge.acme.acme_finalize#module:cert); required without O(certificates).
     type: str
@@ -219,11 +226,16 @@ backup_files:
   returned: always
   type: list
   elements: str
+metrics_changed:
+  description: Whether O(metrics_file) was written (never in check mode).
+  returned: with O(metrics_file)
+  type: bool
 """
 
 import grp
 import os
 import pwd
+import time
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
@@ -231,11 +243,18 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.certforge.acme.plugins.module_utils._acme.certificates import load_certificate
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import AcmeError, ConfigurationError
 from ansible_collections.certforge.acme.plugins.module_utils._acme.files import read_file
+from ansible_collections.certforge.acme.plugins.module_utils.certificate_metrics import (
+    Attempt,
+    certificate_expiry,
+    check_metrics_file,
+    deployed_expiry,
+    update_metrics_file,
+)
 from ansible_collections.certforge.acme.plugins.module_utils.deploy_files import DeployFailed, DeployFile, install
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key, public_key_pem
 from ansible_collections.certforge.acme.plugins.module_utils.file_attributes import apply_file_attributes
 from ansible_collections.certforge.acme.plugins.module_utils.http01_files import challenge_files
-from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module
+from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module, failing_on_host_errors
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_file_mode, check_not_directory
 from ansible_collections.certforge.acme.plugins.module_utils.run_locks import release
 
@@ -359,6 +378,20 @@ def release_locks(module: AnsibleModule, paths: list[str], holder: dict[str, t.A
     return [path for path in paths if release(path, holder)]
 
 
+def record_metrics(module: AnsibleModule, path: str, entries: list[dict[str, t.Any]], deployed: list[dict[str, t.Any]]) -> bool:
+    """Record each certificate's outcome in the textfile-collector file; whether it changed. A failed one keeps
+    the expiry of the certificate still in place."""
+    attempts = [
+        Attempt(entry["name"], outcome["failed"], deployed_expiry(entry["cert_path"]) if outcome["failed"] else certificate_expiry(entry["cert"]))
+        for entry, outcome in zip(entries, deployed)
+    ]
+    try:
+        return update_metrics_file(path, attempts=attempts, now=time.time())
+    except OSError as error:
+        module.warn(f"metrics_file: cannot write {error.filename or path}: {error.strerror}; the certificates are deployed")
+        return False
+
+
 # The options of one certificate; with O(certificates) each entry has them (and a name).
 CERTIFICATE_OPTIONS: dict[str, dict[str, t.Any]] = {
     "cert": {"type": "str"},
@@ -393,6 +426,7 @@ def main() -> None:
                 },
             },
             "release_locks": {"type": "list", "elements": "path", "default": []},
+            "metrics_file": {"type": "path"},
             "lock_holder": {"type": "dict"},
             "remove_http01": {
                 "type": "list",
@@ -403,11 +437,14 @@ def main() -> None:
         },
         mutually_exclusive=[("certificates", option) for option in REQUIRED_PER_CERTIFICATE],
         required_one_of=[("certificates", "cert")],
-        required_by={"cert": ("cert_path", "key_path")},
+        required_by={"cert": ("cert_path", "key_path"), "metrics_file": ("certificates",)},
         libraries=["cryptography"],
         supports_check_mode=True,
     )
     params = module.params
+    if params["metrics_file"]:
+        with failing_on_host_errors(module):  # before anything is deployed
+            check_metrics_file(params["metrics_file"], option="metrics_file")
     if params["certificates"] is None:
         try:
             result = deploy_certificate(module, params)
@@ -435,6 +472,9 @@ def main() -> None:
         "changed_files": [path for entry in deployed for path in entry["changed_files"]],
         "backup_files": [path for entry in deployed for path in entry["backup_files"]],
     }
+    if params["metrics_file"]:
+        result["metrics_changed"] = not module.check_mode and record_metrics(module, params["metrics_file"], params["certificates"], deployed)
+        result["changed"] = result["changed"] or result["metrics_changed"]
     failures = [f"{entry['name']}: {entry['msg']}" for entry in deployed if entry["failed"]]
     if failures:
         module.fail_json(msg="; ".join(failures), **result)

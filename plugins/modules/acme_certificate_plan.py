@@ -252,6 +252,9 @@ certificate:
     serial:
       description: Serial number, hex.
       type: str
+    issuer:
+      description: The issuer's distinguished name (RFC 4514).
+      type: str
     ari_id:
       description: ARI certificate identifier (RFC 9773), for renewal information and O(certforge.acme.acme_order#module:replaces).
       type: str
@@ -436,6 +439,7 @@ def plan_certificate(params: dict[str, t.Any], *, check_mode: bool) -> dict[str,
                 "not_before": info.not_before.isoformat(),
                 "not_after": info.not_after.isoformat(),
                 "serial": info.serial_hex,
+                "issuer": info.issuer,
                 "ari_id": info.ari_id,
                 "key_type": key_type_of(found.current_key) if found.current_key is not None else None,
                 "renewal_due": renewal_time(info, renew_before_days=params["renew_before_days"]).isoformat(),

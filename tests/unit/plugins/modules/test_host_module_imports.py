@@ -19,6 +19,7 @@ HOST_MODULES = [
     "acme_account_key",
     "acme_certificate_deploy",
     "acme_certificate_lock",
+    "acme_certificate_metrics",
     "acme_certificate_plan",
     "acme_dns_rfc2136",
     "acme_http01_files",
