@@ -112,3 +112,5 @@ def test_dns_module_names_only_dnspython(run_playbook, host_interpreter):
 """), expect_failure=True)
     message = run.failure_message('Publish')
     assert 'dnspython' in message and 'requests' not in message
+    # Machine-readable, for the role's decision to install a missing library (tasks/main.yml).
+    assert run['Publish']['missing_libraries'] == ['dnspython']
