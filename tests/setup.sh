@@ -43,7 +43,7 @@ package_installed() {
 ensure_debian_packages() {
     local missing=() package
     # ansible-test skips its ShellCheck sanity test with only a warning when the tool is missing.
-    for package in pebble bind9 bind9-utils bind9-dnsutils shellcheck faketime stress-ng; do
+    for package in pebble bind9 bind9-utils bind9-dnsutils shellcheck faketime stress-ng python3-cryptography; do
         package_installed "$package" || missing+=("$package")
     done
     command -v git >/dev/null || missing+=(git)
