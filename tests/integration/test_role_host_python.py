@@ -22,9 +22,11 @@ from testbed.host_python import host_min_python, host_python
 from testbed.pebble import PebbleServer
 from testbed.webserver import WebrootServer
 
-# Module names as their AnsiballZ files carry them. The CA-facing ones speak to the CA with requests,
-# which a host does not have: they belong on the controller.
-CA_MODULES = {'acme_account', 'acme_order', 'acme_challenge', 'acme_finalize', 'acme_revoke', 'acme_renewal_info'}
+# Module names as their AnsiballZ files carry them. The CA-facing ones speak to the CA with requests, which
+# a host does not have; the state files and (by default, acme_certificate_dns_delegate_to) the RFC 2136
+# updates are the controller's too.
+CONTROLLER_MODULES = {'acme_account', 'acme_order', 'acme_challenge', 'acme_finalize', 'acme_revoke', 'acme_renewal_info',
+                      'acme_state_files', 'acme_dns_rfc2136'}
 PLAN = 'acme_certificate_plan'
 DEPLOY = 'acme_certificate_deploy'
 
@@ -50,7 +52,7 @@ def test_first_run_issues_with_host_modules_on_the_hosts_python(fleet: Fleet):
     # One plan and one deploy module run per host, all on the hosts' Python.
     assert ran.count(PLAN) == len(HOSTS)
     assert ran.count(DEPLOY) == len(HOSTS)
-    assert not CA_MODULES & set(ran), f'CA-facing steps ran on a host Python: {sorted(CA_MODULES & set(ran))}'
+    assert not CONTROLLER_MODULES & set(ran), f'controller steps ran on a host Python: {sorted(CONTROLLER_MODULES & set(ran))}'
     assert {host for host, records in step.results.items() if all(record['changed'] for record in records.values())} == set(HOSTS)
     name = fleet.name('api')
     verify_fullchain((fleet.cert_dir('tls1', 'api') / 'fullchain.pem').read_bytes(), root_pem=fleet.pebble.root_pem(), names=[name])
@@ -70,4 +72,4 @@ def test_forced_renewal_deploys_with_the_hosts_python(fleet: Fleet):
     assert step.results['tls1']['api']['changed'] is True
     assert (fleet.cert_dir('tls1', 'api') / 'cert.pem').read_bytes() != before
     assert ran.count(DEPLOY) == 1 and ran.count(PLAN) == len(HOSTS)
-    assert not CA_MODULES & set(ran)
+    assert not CONTROLLER_MODULES & set(ran)
