@@ -4,8 +4,9 @@
 # linter, the .venv with the test tools, the .venv-a2c with acme2certifier (the second ACME
 # server of the integration tests), the .venv-docs with antsibull-docs (its own venv: it pins
 # libraries ansible-lint also uses), the .venv-host with only cryptography (the Python of test
-# hosts that are not the controller), the .venv-builder with ansible-builder (the execution environment's
-# test; its own venv: it pins jsonschema and bindep), the other projects' collections some tests run beside ours
+# hosts that are not the controller), the .venv-host-min with only the oldest cryptography the
+# host-side modules claim (deps.py MIN_CRYPTOGRAPHY_VERSION), the .venv-builder with ansible-builder (the execution
+# environment's test; its own venv: it pins jsonschema and bindep), the other projects' collections some tests run beside ours
 # (.collections-peers) and the get-pip stand-in for ansible-test.
 # Every step checks first, so a second run finishes in well under a second.
 set -euo pipefail
@@ -21,6 +22,8 @@ host_venv="$repo_root/.venv-host"
 host_requirements="$repo_root/tests/host-requirements.txt"
 builder_venv="$repo_root/.venv-builder"
 builder_requirements="$repo_root/tests/builder-requirements.txt"
+host_min_venv="$repo_root/.venv-host-min"
+host_min_requirements="$repo_root/tests/host-min-requirements.txt"
 system_ca_bundle=/etc/ssl/certs/ca-certificates.crt
 peer_collections_dir="$repo_root/.collections-peers"
 # Ansible Galaxy is out of reach here: these collections come out of the `ansible` package on PyPI, which
@@ -43,7 +46,7 @@ package_installed() {
 ensure_debian_packages() {
     local missing=() package
     # ansible-test skips its ShellCheck sanity test with only a warning when the tool is missing.
-    for package in pebble bind9 bind9-utils bind9-dnsutils shellcheck faketime stress-ng; do
+    for package in pebble bind9 bind9-utils bind9-dnsutils shellcheck faketime stress-ng python3-cryptography; do
         package_installed "$package" || missing+=("$package")
     done
     command -v git >/dev/null || missing+=(git)
@@ -149,5 +152,6 @@ ensure_venv_with "$a2c_venv" "$a2c_requirements"
 ensure_venv_with "$docs_venv" "$docs_requirements"
 ensure_venv_with "$host_venv" "$host_requirements"
 ensure_venv_with "$builder_venv" "$builder_requirements"
+ensure_venv_with "$host_min_venv" "$host_min_requirements"
 ensure_peer_collections
 ensure_get_pip_standin

@@ -28,12 +28,16 @@ def create_host_module(
 ) -> AnsibleModule:
     """An AnsibleModule that has checked `libraries` (names in deps.LIBRARIES), and only those.
 
-    A missing or too old one fails with Ansible's usual missing-library message.
+    A missing or too old one fails with Ansible's usual missing-library message, and the failure's
+    `missing_libraries` lists every one of them by name, so that the role can tell this failure from
+    others (it can install `cryptography` with the OS package manager; tasks/main.yml).
     """
     module = AnsibleModule(argument_spec=argument_spec, **kwargs)
     if libraries:
-        for missing in missing_libraries(*libraries):
-            module.fail_json(msg=missing_required_lib(missing.reason), exception=missing.error)
+        missing = missing_libraries(*libraries)
+        if missing:
+            module.fail_json(msg=missing_required_lib(missing[0].reason), exception=missing[0].error,
+                             missing_libraries=[library.name for library in missing])
     return module
 
 

@@ -7,7 +7,6 @@ download that stays truncated must fail the run and leave the deployed certifica
 from __future__ import annotations
 
 import pathlib
-import sys
 
 import pytest
 import yaml
@@ -26,6 +25,7 @@ from testbed.ansible import PlaybookRun, PlaybookRunner
 from testbed.bind9 import Bind9Server
 from testbed.fault_proxy import FaultProxy
 from testbed.faults import Fault, Rule
+from testbed.host_python import host_python
 from testbed.pebble import PebbleServer
 from testbed.webserver import WebrootServer
 
@@ -43,7 +43,7 @@ class OneHost:
         self.certificate_dir = root / HOST / 'etc' / 'ssl' / 'acme' / CERTIFICATE
         host_vars = {
             'ansible_connection': 'local',
-            'ansible_python_interpreter': sys.executable,
+            'ansible_python_interpreter': str(host_python()),  # cryptography only: a host, not the controller
             'acme_certificate_directory': proxy.directory_url,
             'acme_certificate_ca_path': str(proxy.ca_path),
             'acme_certificate_request_timeout': REQUEST_TIMEOUT_SECONDS,

@@ -1,7 +1,8 @@
 """Host-side modules on a host whose Python has cryptography and nothing else (README: Requirements).
 
 The modules run the way Ansible runs them on a real host: an ansible-playbook task, local connection,
-``ansible_python_interpreter`` set to ``.venv-host`` (cryptography only; see testbed/host_python.py).
+``ansible_python_interpreter`` set to ``.venv-host`` (a current cryptography only) or ``.venv-host-min``
+(the oldest cryptography the modules claim; see testbed/host_python.py).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from testbed.host_python import host_python
+from testbed.host_python import host_min_python, host_python
 
 NAME = 'host.example.test'
 
 
-@pytest.fixture(scope='module')
-def host_interpreter() -> pathlib.Path:
-    return host_python()
+@pytest.fixture(scope='module', params=['current-cryptography', 'minimum-cryptography'])
+def host_interpreter(request: pytest.FixtureRequest) -> pathlib.Path:
+    return host_python() if request.param == 'current-cryptography' else host_min_python()
 
 
 def play(interpreter: pathlib.Path, tasks: str) -> str:
@@ -111,3 +112,5 @@ def test_dns_module_names_only_dnspython(run_playbook, host_interpreter):
 """), expect_failure=True)
     message = run.failure_message('Publish')
     assert 'dnspython' in message and 'requests' not in message
+    # Machine-readable, for the role's decision to install a missing library (tasks/main.yml).
+    assert run['Publish']['missing_libraries'] == ['dnspython']

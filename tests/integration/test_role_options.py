@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import sys
 import typing as t
 
 import yaml
@@ -27,6 +26,7 @@ from test_role_support import ORDER_TASK, results_of, verify_fullchain
 from testbed.acme_ca import AcmeCA, AcmeServer
 from testbed.ansible import PlaybookRun, PlaybookRunner
 from testbed.bind9 import Bind9Server
+from testbed.host_python import host_python
 from testbed.pebble import PebbleServer, PebbleSettings
 from testbed.webserver import WebrootServer
 
@@ -70,7 +70,7 @@ def one_host(root: pathlib.Path, server: AcmeServer, collections_path: pathlib.P
     runner = PlaybookRunner(work_dir=root / 'ansible', collections_path=collections_path)
     return OneHost(root=root, runner=runner, host_vars={
         'ansible_connection': 'local',
-        'ansible_python_interpreter': sys.executable,
+        'ansible_python_interpreter': str(host_python()),  # cryptography only: a host, not the controller
         'acme_certificate_directory': server.directory_url,
         'acme_certificate_ca_path': str(server.ca_path),
         'acme_certificate_state_dir': str(root / 'controller'),

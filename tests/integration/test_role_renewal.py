@@ -23,6 +23,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.renewal impor
 from test_role_support import Fleet, Step, certificate, create_fleet, serial_of, verify_fullchain
 from testbed.bind9 import Bind9Server
 from testbed.fixtures import ChallengePorts, PebbleFactory
+from testbed.host_python import host_python
 from testbed.moved_clock import moved_clock_interpreter
 from testbed.pebble import PebbleServer, PebbleSettings
 from testbed.webserver import WebrootServer
@@ -80,7 +81,7 @@ def steps(fleet: Fleet) -> tuple[Step, Step, Step]:
                'tls1': renewal_due(second, fleet, 'tls1') - CLOCK_MARGIN}
     with fleet.inventory_changes():
         for host, moment in moments.items():
-            interpreter = moved_clock_interpreter(fleet.root / f'python-at-renewal-time-{host}', at=moment)
+            interpreter = moved_clock_interpreter(fleet.root / f'python-at-renewal-time-{host}', at=moment, python=host_python())
             fleet.set_host_var(host, 'ansible_python_interpreter', str(interpreter))
         third = fleet.step('renewal of the due certificates (moved clocks)')
     return first, second, third

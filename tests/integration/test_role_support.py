@@ -4,8 +4,10 @@ This file holds no tests (pytest collects nothing from it); it is named like the
 
 The inventory is ``playbooks/role/inventory`` as a user would keep it (hosts, group and host vars);
 each fleet copies it and adds ``group_vars/all/testbed.yml`` with what only the running testbed
-knows: the CA's URL, the ports, and the root directory under which every host gets a directory of
-its own that stands in for its file system. Tests change the inventory by editing the copy's
+knows: the CA's URL, the ports, the root directory under which every host gets a directory of
+its own that stands in for its file system, and the hosts' Python: a virtualenv with only
+``cryptography`` (testbed/host_python.py), never the controller's, whose steps (``delegate_to:
+localhost``) keep the controller's Python, as Ansible's implicit localhost has it. Tests change the inventory by editing the copy's
 host_vars, as a user would.
 
 Every run is a ``Step`` that keeps what the tests look at, taken right after the run: the results,
@@ -21,7 +23,6 @@ import pathlib
 import secrets
 import shutil
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -34,6 +35,7 @@ from cryptography.x509.verification import PolicyBuilder, Store
 from testbed.ansible import PlaybookRun, PlaybookRunner
 from testbed.bind9 import Bind9Server
 from testbed.fixtures import ChallengePorts
+from testbed.host_python import host_python, modules_run_by, recording_host_python
 from testbed.pebble import LoggedRequest, PebbleServer
 from testbed.webserver import WebrootServer
 
@@ -115,6 +117,15 @@ class Fleet:  # pylint: disable=too-many-instance-attributes  # one testbed, see
     def state_dir(self) -> pathlib.Path:
         """acme_certificate_state_dir on the controller."""
         return self.root / 'controller' / 'acme'
+
+    @property
+    def host_interpreter(self) -> pathlib.Path:
+        """The hosts' ansible_python_interpreter: a wrapper of a host virtualenv that notes the modules it runs."""
+        return self.root / 'host-python' / 'python'
+
+    def host_modules_run(self) -> list[str]:
+        """The modules the hosts' interpreter ran so far (names without the collection), in order."""
+        return modules_run_by(self.host_interpreter)
 
     def host_root(self, host: str) -> pathlib.Path:
         """The directory standing in for the file system of ``host``."""
@@ -231,8 +242,12 @@ class Fleet:  # pylint: disable=too-many-instance-attributes  # one testbed, see
 
 
 def create_fleet(root: pathlib.Path, *, pebble: PebbleServer, bind9: Bind9Server, webroot: WebrootServer,
-                 challenge_ports: ChallengePorts, collections_path: pathlib.Path) -> Fleet:
-    """Copy the inventory below ``root`` and give each host its directory; web1 serves the test web root."""
+                 challenge_ports: ChallengePorts, collections_path: pathlib.Path,
+                 host_venv_python: pathlib.Path | None = None) -> Fleet:
+    """Copy the inventory below ``root`` and give each host its directory; web1 serves the test web root.
+
+    The hosts' modules run with ``host_venv_python`` (by default .venv-host's).
+    """
     shutil.copytree(PLAYBOOKS / 'inventory', root / 'inventory')
     runner = PlaybookRunner(work_dir=root / 'ansible', collections_path=collections_path)
     runner.inventory_path = root / 'inventory'
@@ -243,8 +258,10 @@ def create_fleet(root: pathlib.Path, *, pebble: PebbleServer, bind9: Bind9Server
     # web1's document root is the one the web server on the CA's http-01 port serves.
     fleet.webroot_of('web1').rmdir()
     fleet.webroot_of('web1').symlink_to(webroot.path, target_is_directory=True)
+    recording_host_python(fleet.host_interpreter, python=host_venv_python or host_python())
     testbed_vars = {
-        'ansible_python_interpreter': sys.executable,
+        # Every inventory host's; the implicit localhost the controller's steps are delegated to keeps its own.
+        'ansible_python_interpreter': str(fleet.host_interpreter),
         'testbed_root': str(root),
         'testbed_token': fleet.token,
         'testbed_dns_port': bind9.port,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -30,6 +29,7 @@ from testbed.ansible import PlaybookRun, PlaybookRunner
 from testbed.bind9 import Bind9Server
 from testbed.fault_proxy import FaultProxy
 from testbed.faults import Fault, Rule
+from testbed.host_python import host_python
 from testbed.pebble import PebbleServer, PebbleSettings, new_eab_credentials
 from testbed.webserver import WebrootServer
 
@@ -148,7 +148,7 @@ def role_runs(eab_pebble: PebbleServer, proxy: FaultProxy, bind9: Bind9Server, c
     shop = {'name': 'shop', 'identifiers': [unique_name('secrets-shop', bind9.zone)]}
     host_vars = {
         'ansible_connection': 'local',
-        'ansible_python_interpreter': sys.executable,
+        'ansible_python_interpreter': str(host_python()),  # cryptography only: a host, not the controller
         'acme_certificate_directory': proxy.directory_url,
         'acme_certificate_ca_path': str(proxy.ca_path),
         'acme_certificate_request_timeout': REQUEST_TIMEOUT_SECONDS,

@@ -23,8 +23,13 @@ from .errors import TestbedError
 FAKETIME = 'faketime'
 
 
-def moved_clock_interpreter(path: pathlib.Path, *, at: datetime.datetime, modules: Sequence[str] = ('acme_certificate_plan',)) -> pathlib.Path:
-    """Write the wrapper to ``path``: the named modules see the clock frozen at ``at`` (aware, any zone)."""
+def moved_clock_interpreter(path: pathlib.Path, *, at: datetime.datetime, modules: Sequence[str] = ('acme_certificate_plan',),
+                            python: pathlib.Path | None = None) -> pathlib.Path:
+    """Write the wrapper to ``path``: the named modules see the clock frozen at ``at`` (aware, any zone).
+
+    It wraps ``python`` (a host's interpreter, testbed/host_python.py), by default the controller's.
+    """
+    wrapped = str(python or sys.executable)
     faketime = shutil.which(FAKETIME)
     if faketime is None:
         raise TestbedError(f'{FAKETIME} is missing; run tests/setup.sh (Debian package faketime)')
@@ -35,9 +40,9 @@ def moved_clock_interpreter(path: pathlib.Path, *, at: datetime.datetime, module
         '#!/bin/sh\n'
         '# Written by testbed/moved_clock.py: some modules see a frozen clock, the others the real one.\n'
         f'case "$1" in\n'
-        f'    {patterns}) TZ=UTC exec {shlex.quote(faketime)} -f {shlex.quote(frozen)} {shlex.quote(sys.executable)} "$@" ;;\n'
+        f'    {patterns}) TZ=UTC exec {shlex.quote(faketime)} -f {shlex.quote(frozen)} {shlex.quote(wrapped)} "$@" ;;\n'
         f'esac\n'
-        f'exec {shlex.quote(sys.executable)} "$@"\n',
+        f'exec {shlex.quote(wrapped)} "$@"\n',
         encoding='utf-8')
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
