@@ -443,7 +443,7 @@ def plan_certificate(params: dict[str, t.Any], *, check_mode: bool) -> dict[str,
         if decision.needed and not check_mode:
             key, key_src, made = signing_key(params, found.current_key)
             first_dns = next((item.value for item in wanted if item.type == "dns" and len(item.value) <= 64), None)
-            csr = build_csr(key, [tuple(item) for item in wanted], common_name=first_dns)
+            csr = build_csr(key, wanted, common_name=first_dns)
             result.update(csr=csr.decode("ascii"), key_src=key_src, key_made=made, changed=result["changed"] or made)
             if held:
                 result["lock_path"] = held
