@@ -36,8 +36,10 @@ test-loaded: setup
 sanity:
 	tests/sanity.sh
 
+# ansible-lint on the YAML, mypy on plugins/.
 lint:
 	tests/lint.sh
+	tests/typecheck.sh
 
 docs-lint:
 	tests/docs-lint.sh
