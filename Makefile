@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 # Tools that look for ansible-* on PATH (ansible-lint, ansible-test) find the venv's first.
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: test setup unit integration integration-modules test-loaded sanity lint docs-lint build-check demo
+.PHONY: test setup unit integration integration-modules test-loaded sanity lint format docs-lint build-check demo
 # The order of `test` matters (setup first), so never run its steps side by side.
 .NOTPARALLEL:
 
@@ -36,8 +36,15 @@ test-loaded: setup
 sanity:
 	tests/sanity.sh
 
+# ansible-lint on the YAML, mypy on plugins/, ruff format --check on every Python file.
 lint:
 	tests/lint.sh
+	tests/typecheck.sh
+	tests/format-check.sh
+
+# Rewrite the Python files the way tests/format-check.sh wants them (settings in pyproject.toml).
+format:
+	$(VENV)/bin/ruff format .
 
 docs-lint:
 	tests/docs-lint.sh

@@ -42,12 +42,13 @@ import typing as t
 
 
 def certificate_result(plan: dict[str, t.Any], issued: dict[str, dict[str, t.Any]]) -> dict[str, t.Any]:
-    spec = plan.get("spec") or plan.get("item") or {}
+    spec: dict[str, t.Any] = plan.get("spec") or plan.get("item") or {}
     plan = plan.get("plan") or plan  # a record of the role (name, spec, plan), or a result of the plan module with its entry as item
     current = plan.get("certificate") or {}
-    done = issued.get(spec.get("name"), {})
+    name = spec.get("name")
+    done = issued.get(name, {}) if name is not None else {}
     return {
-        "name": spec.get("name"),
+        "name": name,
         "action": plan.get("action"),
         "reason": plan.get("reason"),
         "changed": bool(done.get("changed", False)),

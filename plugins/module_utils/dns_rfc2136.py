@@ -242,7 +242,7 @@ def is_referral(response: dns.message.Message) -> bool:
     )
 
 
-def new_query(name: dns.name.Name, rdtype: int, *, recursive: bool = False) -> dns.message.Message:
+def new_query(name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, recursive: bool = False) -> dns.message.Message:
     query = dns.message.make_query(name, rdtype)
     if not recursive:
         query.flags &= ~dns.flags.RD
@@ -262,7 +262,7 @@ class Primary:
         self.timeout = timeout
         self._exchange = exchange_with
 
-    def ask(self, name: dns.name.Name, rdtype: int, *, recursive: bool = False) -> dns.message.Message:
+    def ask(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, recursive: bool = False) -> dns.message.Message:
         query = new_query(name, rdtype, recursive=recursive)
         if self.key is not None:
             query.use_tsig(self.key)
@@ -367,7 +367,7 @@ class Primary:
         hosts = [rdata.target for rrset in response.answer if rrset.rdtype == dns.rdatatype.NS and rrset.name == zone for rdata in rrset]
         if not hosts:
             raise DnsError(f"nameservers: {self.nameserver} lists no NS records for zone {display(zone)}; set nameservers")
-        nameservers = []
+        nameservers: list[Nameserver] = []
         for host in hosts:
             addresses = self.addresses_of(host) or resolve(display(host), port)
             if not addresses:
@@ -504,7 +504,7 @@ def propagation_targets(
     nameservers: t.Sequence[str] | None,
     port: int,
     resolve: Resolve = system_resolve,
-) -> list[PropagationTarget]:
+) -> t.Sequence[PropagationTarget]:
     """Each name server to check with the records it must serve: the nameservers option with all of them, else each zone's NS."""
     if nameservers:
         every_record = {name: values for given in zones.values() for name, values in given.items()}

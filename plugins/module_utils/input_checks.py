@@ -58,10 +58,16 @@ def check_absolute_path(value: str | None, *, option: str) -> None:
         raise ConfigurationError(f"{value!r} is relative; give an absolute path such as /var/www/html", option=option)
 
 
-def check_not_directory(value: str | None, *, option: str) -> None:
-    """A file path that names an existing directory: nothing can be read or written there."""
-    if value and os.path.isdir(value):
-        raise ConfigurationError(f"{value} is a directory; give the path of the file itself", option=option)
+def check_not_directory(value: str | None, *, option: str, example_file: str | None = None) -> None:
+    """A file path that names a directory (an existing one, or any path ending in '/'): no file can be there.
+
+    `example_file` names a file the message suggests inside that directory instead.
+    """
+    if not value or not (value.endswith("/") or os.path.isdir(value)):
+        return
+    directory = value.rstrip("/") or "/"
+    fix = f"give the path of a file in it, such as {os.path.join(directory, example_file)}" if example_file else "give the path of the file itself"
+    raise ConfigurationError(f"{directory} is a directory; {fix}", option=option)
 
 
 def check_ip_address(value: str, *, option: str) -> None:

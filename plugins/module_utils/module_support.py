@@ -70,9 +70,11 @@ class AcmeModule(AnsibleModule):
         first error is its no_log scan's, which names no option; the element error after it does.
         """
         validation = getattr(self, "validation_result", None)
-        errors = list(validation.errors) if validation is not None else []
-        if not errors or msg != validation.errors.msg:
+        if validation is None:
             return msg  # not the argument validation of AnsibleModule.__init__
+        errors = list(validation.errors)
+        if not errors or msg != validation.errors.msg:
+            return msg
         named = [error for error in errors if not isinstance(error, NoLogError)]
         return named[0].msg if named else msg
 

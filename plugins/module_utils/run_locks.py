@@ -77,12 +77,12 @@ def holder_is_dead(recorded: dict[str, t.Any], *, now: float) -> bool:
     here = recorded.get("controller") == socket.gethostname() and recorded.get("boot_id") == boot_id()
     if here:
         try:
-            return pid_start(int(recorded.get("pid"))) != str(recorded.get("pid_start"))
-        except (TypeError, ValueError):
+            return pid_start(int(recorded["pid"])) != str(recorded.get("pid_start"))
+        except (KeyError, TypeError, ValueError):
             return True
     try:
-        return float(recorded.get("expires_epoch")) <= now
-    except (TypeError, ValueError):
+        return float(recorded["expires_epoch"]) <= now
+    except (KeyError, TypeError, ValueError):
         return True  # not a lock we can read: nobody can be waiting for it
 
 

@@ -24,6 +24,7 @@ description:
     (the CA has looked at them by then), whether or not each one could be deployed.
 extends_documentation_fragment:
   - certforge.acme.host_requirements
+  - certforge.acme._certificate_options.deploy
 attributes:
   check_mode:
     description: Reports which files would change; writes nothing.
@@ -35,67 +36,6 @@ attributes:
     description: Files whose content and attributes are already right are left alone.
     support: full
 options:
-  certificates:
-    description:
-      - All certificates of the host, each with the options of one certificate (below) and a O(certificates[].name).
-      - Mutually exclusive with O(cert), O(cert_path) and O(key_path).
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: The certificate's name, repeated in its entry of RV(certificates).
-        type: str
-        required: true
-      cert:
-        description: As O(cert).
-        type: str
-        required: true
-      chain:
-        description: As O(chain).
-        type: str
-        default: ""
-      cert_path:
-        description: As O(cert_path).
-        type: path
-        required: true
-      key_path:
-        description: As O(key_path).
-        type: path
-        required: true
-      key_src:
-        description: As O(key_src).
-        type: path
-      chain_path:
-        description: As O(chain_path).
-        type: path
-      fullchain_path:
-        description: As O(fullchain_path).
-        type: path
-      combined_path:
-        description: As O(combined_path).
-        type: path
-      owner:
-        description: As O(owner).
-        type: str
-      group:
-        description: As O(group).
-        type: str
-      mode:
-        description: As O(mode).
-        type: raw
-        default: "0644"
-      key_mode:
-        description: As O(key_mode).
-        type: raw
-        default: "0600"
-      backup:
-        description: As O(backup).
-        type: bool
-        default: true
-      verify_key:
-        description: As O(verify_key).
-        type: bool
-        default: true
   release_locks:
     description:
       - Locks taken by M(certforge.acme.acme_certificate_plan) (its RV(certforge.acme.acme_certificate_plan#module:lock_path))
@@ -131,55 +71,6 @@ options:
         renewal, and whether it failed. Requires O(certificates). Not written in check mode.
       - A file that cannot be written is a warning, not a failure - the certificates are deployed by then.
     type: path
-  cert:
-    description: The certificate (PEM), for example RV(certforge.acme.acme_finalize#module:cert); required without O(certificates).
-    type: str
-  chain:
-    description: The intermediate certificates (PEM), for example RV(certforge.acme.acme_finalize#module:chain).
-    type: str
-    default: ""
-  cert_path:
-    description: Where the certificate alone goes.
-    type: path
-  key_path:
-    description: Where the private key goes (or already is).
-    type: path
-  key_src:
-    description:
-      - The key the certificate was requested with, as RV(certforge.acme.acme_certificate_plan#module:key_src).
-      - When it differs from O(key_path) it is moved there. Defaults to O(key_path).
-    type: path
-  chain_path:
-    description: Where the intermediates go.
-    type: path
-  fullchain_path:
-    description: Where the certificate followed by the intermediates goes.
-    type: path
-  combined_path:
-    description: Where one PEM with the full chain and the private key goes (HAProxy style); written with O(key_mode).
-    type: path
-  owner:
-    description: Owner of all files.
-    type: str
-  group:
-    description: Group of all files.
-    type: str
-  mode:
-    description: Mode of the certificate files, octal (V('0644')) or symbolic (V(u=rw,g=r,o=r)).
-    type: raw
-    default: "0644"
-  key_mode:
-    description: Mode of the private key and of the combined file, octal (V('0600')) or symbolic (V(u=rw,go=)).
-    type: raw
-    default: "0600"
-  backup:
-    description: Keep a timestamped copy of each file before it is replaced.
-    type: bool
-    default: true
-  verify_key:
-    description: Refuse to deploy a certificate that does not belong to the key.
-    type: bool
-    default: true
 author:
   - certforge.acme developers (@certforge)
 """

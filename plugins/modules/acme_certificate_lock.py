@@ -29,7 +29,8 @@ attributes:
     support: full
 options:
   paths:
-    description: The lock files. Their directories are created (mode C(0700)) when missing.
+    description:
+      - The lock files, each a file path (not a directory). Their directories are created (mode C(0700)) when missing.
     type: list
     elements: path
     required: true
@@ -83,7 +84,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.certforge.acme.plugins.module_utils.host_support import create_host_module, failing_on_host_errors
-from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least
+from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least, check_not_directory
 from ansible_collections.certforge.acme.plugins.module_utils.run_locks import LockHeld, acquire, read_lock, release, same_holder
 
 
@@ -102,6 +103,8 @@ def main() -> None:
     with failing_on_host_errors(module):
         check_at_least(params["timeout"], 0, option="timeout", meaning="do not wait")
         check_at_least(params["lease"], 1, option="lease")
+        for path in params["paths"]:
+            check_not_directory(path, option="paths", example_file="www.lock")
     paths = sorted(set(params["paths"]))  # one order for every run: two runs never wait for each other
     holder = params["holder"]
     if module.check_mode:

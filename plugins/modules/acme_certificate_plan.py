@@ -33,6 +33,7 @@ description:
     Without it, O(cert_path), O(key_path) and O(identifiers) describe the one certificate.
 extends_documentation_fragment:
   - certforge.acme.host_requirements
+  - certforge.acme._certificate_options.plan
 attributes:
   check_mode:
     description: Decides and reports; writes no key and returns no CSR. A certificate that would be issued counts as a change.
@@ -44,91 +45,6 @@ attributes:
     description: A certificate that is fine changes nothing; a needed one reuses the staged key.
     support: full
 options:
-  certificates:
-    description:
-      - All certificates of the host, each with the options of one certificate (below) and a O(certificates[].name).
-      - Mutually exclusive with O(cert_path), O(key_path) and O(identifiers); O(lock_holder), O(lock_timeout) and
-        O(lock_lease) apply to each.
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: The certificate's name, repeated in its entry of RV(certificates).
-        type: str
-        required: true
-      cert_path:
-        description: As O(cert_path).
-        type: path
-        required: true
-      key_path:
-        description: As O(key_path).
-        type: path
-        required: true
-      identifiers:
-        description: As O(identifiers).
-        type: list
-        elements: raw
-        required: true
-      key_type:
-        description: As O(key_type).
-        type: str
-        choices: [ec256, ec384, rsa2048, rsa3072, rsa4096]
-        default: ec256
-      reuse_key:
-        description: As O(reuse_key).
-        type: bool
-        default: false
-      renew_before_days:
-        description: As O(renew_before_days).
-        type: int
-      force:
-        description: As O(force).
-        type: bool
-        default: false
-      force_reason:
-        description: As O(force_reason).
-        type: str
-      chain_path:
-        description: As O(chain_path).
-        type: path
-      fullchain_path:
-        description: As O(fullchain_path).
-        type: path
-  cert_path:
-    description: Where the certificate is (or will be) deployed; required without O(certificates).
-    type: path
-  key_path:
-    description: Where the certificate's private key is (or will be) deployed.
-    type: path
-  identifiers:
-    description: The names and IP addresses the certificate must carry (as for M(certforge.acme.acme_order)).
-    type: list
-    elements: raw
-  key_type:
-    description: The type of private key wanted.
-    type: str
-    choices: [ec256, ec384, rsa2048, rsa3072, rsa4096]
-    default: ec256
-  reuse_key:
-    description: Sign the CSR with the current private key when it is usable, instead of making a new one.
-    type: bool
-    default: false
-  renew_before_days:
-    description:
-      - Renew when fewer than this many days are left, exactly (no spread).
-      - Unset, renew when less than a third of the certificate's lifetime is left, up to a twentieth of the
-        lifetime earlier by the certificate's share of the spread (see the description).
-    type: int
-  force:
-    description: Make a new certificate even when the current one is fine.
-    type: bool
-    default: false
-  chain_path:
-    description: The deployed intermediates, checked to be whole and to belong to the certificate.
-    type: path
-  fullchain_path:
-    description: The deployed certificate followed by its intermediates, checked likewise.
-    type: path
   lock_holder:
     description:
       - Who locks the certificate directory while a certificate is needed, as C(lookup('certforge.acme.lock_holder'))
@@ -142,11 +58,6 @@ options:
     description: Seconds after which the lock counts as abandoned by a run on another machine.
     type: int
     default: 3600
-  force_reason:
-    description:
-      - Why the renewal is forced, reported as RV(reason) instead of the generic one; for example what the CA's
-        renewal information (M(certforge.acme.acme_renewal_info)) said.
-    type: str
 author:
   - certforge.acme developers (@certforge)
 """
@@ -447,7 +358,7 @@ def plan_certificate(params: dict[str, t.Any], *, check_mode: bool) -> dict[str,
         if decision.needed and not check_mode:
             key, key_src, made = signing_key(params, found.current_key)
             first_dns = next((item.value for item in wanted if item.type == "dns" and len(item.value) <= 64), None)
-            csr = build_csr(key, [tuple(item) for item in wanted], common_name=first_dns)
+            csr = build_csr(key, wanted, common_name=first_dns)
             result.update(csr=csr.decode("ascii"), key_src=key_src, key_made=made, changed=result["changed"] or made)
             if held:
                 result["lock_path"] = held

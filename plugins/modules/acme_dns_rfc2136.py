@@ -287,7 +287,7 @@ def main() -> None:
             )
             checked = [nameserver.endpoint for nameserver, _wanted in targets]
 
-    result = {
+    result: dict[str, t.Any] = {
         "changed": outcome.changed,
         "zone": display(outcome.zones[0]) if len(outcome.zones) == 1 else None,
         "zones": [display(zone) for zone in outcome.zones],

@@ -334,7 +334,9 @@ from ansible_collections.certforge.acme.plugins.module_utils.module_support impo
 
 
 def describe_authorizations(known: list[Authorization], thumbprint: str, account_uri: str) -> dict[str, t.Any]:
-    authorizations, challenge_data, challenge_data_dns = [], {}, {}
+    authorizations: list[dict[str, t.Any]] = []
+    challenge_data: dict[str, dict[str, dict[str, t.Any]]] = {}
+    challenge_data_dns: dict[str, list[str]] = {}
     for authorization in known:
         needs_work = authorization.status == "pending"
         challenges = authorization_data(authorization, thumbprint, account_uri=account_uri) if needs_work else {}

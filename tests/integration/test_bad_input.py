@@ -85,6 +85,7 @@ MODULE_ROWS = {
     'Deploy with a certificate mode that is no mode': 'mode',
     'Plan with a key path that is a directory': 'key_path',
     'Lock with a negative timeout': 'timeout',
+    'Lock path that is a directory': 'paths',
     'State files with a relative path': 'write',
     'Deploy to an owner that does not exist': 'owner',
 }

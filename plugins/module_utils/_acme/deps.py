@@ -46,10 +46,10 @@ class MissingLibrary(t.NamedTuple):
 def _version_tuple(version: str) -> tuple[int, ...]:
     numbers = []
     for part in version.split("."):
-        digits = re.match(r"\d*", part).group()  # "3rc1" is 3, not 31
-        if not digits:
+        digits = re.match(r"\d+", part)  # "3rc1" is 3, not 31
+        if digits is None:
             break
-        numbers.append(int(digits))
+        numbers.append(int(digits.group()))
     return tuple(numbers)
 
 

@@ -12,8 +12,10 @@ from .errors import ConfigurationError
 
 try:
     import idna
+
+    HAS_IDNA = True
 except ImportError:  # requests depends on idna, but fall back to Python's IDNA 2003 codec
-    idna = None
+    HAS_IDNA = False
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -37,7 +39,7 @@ class Identifier(t.NamedTuple):
 
 def _a_label(name: str, *, option: str) -> str:
     try:
-        if idna is not None:
+        if HAS_IDNA:
             return idna.encode(name, uts46=True).decode("ascii")
         return name.encode("idna").decode("ascii")
     except (UnicodeError, ValueError) as exc:

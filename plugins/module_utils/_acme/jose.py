@@ -64,21 +64,21 @@ class SigningKey:
     def __init__(self, private_key: t.Any) -> None:
         self.private_key = private_key
         if isinstance(private_key, rsa.RSAPrivateKey):
-            numbers = private_key.public_key().public_numbers()
+            rsa_numbers = private_key.public_key().public_numbers()
             self.alg = "RS256"
-            self.jwk = {"kty": "RSA", "n": b64url_encode(_int_to_bytes(numbers.n)), "e": b64url_encode(_int_to_bytes(numbers.e))}
+            self.jwk = {"kty": "RSA", "n": b64url_encode(_int_to_bytes(rsa_numbers.n)), "e": b64url_encode(_int_to_bytes(rsa_numbers.e))}
         elif isinstance(private_key, ec.EllipticCurvePrivateKey):
             if private_key.curve.name not in _EC_CURVES:
                 raise ConfigurationError(
                     f"EC curve {private_key.curve.name} is not usable with ACME; use P-256, P-384 or P-521"
                 )
             crv, self.alg, _hash, size = _EC_CURVES[private_key.curve.name]
-            numbers = private_key.public_key().public_numbers()
+            ec_numbers = private_key.public_key().public_numbers()
             self.jwk = {
                 "kty": "EC",
                 "crv": crv,
-                "x": b64url_encode(_int_to_bytes(numbers.x, size)),
-                "y": b64url_encode(_int_to_bytes(numbers.y, size)),
+                "x": b64url_encode(_int_to_bytes(ec_numbers.x, size)),
+                "y": b64url_encode(_int_to_bytes(ec_numbers.y, size)),
             }
         elif isinstance(private_key, ed25519.Ed25519PrivateKey):
             self.alg = "EdDSA"

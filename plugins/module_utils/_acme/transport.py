@@ -449,6 +449,8 @@ class AcmeSession:
         while True:
             body = make_body() if make_body is not None else None
             attempts.sent()
+            response: AcmeResponse | None
+            fault: Fault | None
             try:
                 raw = self._http.request(
                     method, url, data=body, headers=headers, timeout=self.request_timeout, verify=self._verify, allow_redirects=False
