@@ -36,7 +36,7 @@ EXAMPLES = r"""
   # provisioning['http-01']: challenge_data for acme_http01_files
   # provisioning['dns-01']: TXT record name -> values
   # provisioning['tls-alpn-01']: list of {resource, certificate, private_key}
-  # provisioning['dns-persist-01']: identifier -> the challenge's entry (see certforge.acme.dns_persist_plan)
+  # provisioning['dns-persist-01']: identifier -> the challenge's entry (see certforge.acme._dns_persist_plan)
 """
 
 RETURN = r"""

@@ -9,9 +9,9 @@ import typing as t
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.certforge.acme.plugins.filter.challenge_provisioning import challenge_provisioning
-from ansible_collections.certforge.acme.plugins.filter.provisioning_merge import provisioning_merge
-from ansible_collections.certforge.acme.plugins.filter.state_paths import state_paths
+from ansible_collections.certforge.acme.plugins.filter._challenge_provisioning import challenge_provisioning
+from ansible_collections.certforge.acme.plugins.filter._provisioning_merge import provisioning_merge
+from ansible_collections.certforge.acme.plugins.filter._state_paths import state_paths
 
 
 def http01(token: str) -> dict[str, str]:

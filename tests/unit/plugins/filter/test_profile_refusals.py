@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.certforge.acme.plugins.filter.certificate_specs import certificate_specs
-from ansible_collections.certforge.acme.plugins.filter.profile_refusals import profile_refusals
+from ansible_collections.certforge.acme.plugins.filter._certificate_specs import certificate_specs
+from ansible_collections.certforge.acme.plugins.filter._profile_refusals import profile_refusals
 
 LETS_ENCRYPT = ["classic", "shortlived", "tlsserver"]
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.certforge.acme.plugins.filter.certificate_specs import certificate_specs
-from ansible_collections.certforge.acme.plugins.filter.role_input_problems import role_input_problems
+from ansible_collections.certforge.acme.plugins.filter._certificate_specs import certificate_specs
+from ansible_collections.certforge.acme.plugins.filter._role_input_problems import role_input_problems
 
 DEFAULTS = pathlib.Path(__file__).resolve().parents[4] / "roles" / "acme_certificate" / "defaults" / "main.yml"
 

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: challenge_provisioning
-short_description: What to provision for all orders of one host, grouped so that each place is set up once
-version_added: 0.1.0
+name: _challenge_provisioning
+short_description: Role glue - what to provision for all orders of one host, grouped so that each place is set up once
 description:
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
   - Takes the results of a loop of M(certforge.acme.acme_order) over the certificates of one host, as the
     C(certforge.acme.acme_certificate) role registers them (each result carries the role's decision as C(item),
     and that carries the certificate's entry as C(item)), splits each order's challenges by the type chosen
@@ -17,7 +17,7 @@ description:
     and document root; an identifier that two certificates of the host validate at once goes to a second group.
   - C(dns-01) becomes one set of TXT records (record name -> all values), and C(tls-alpn-01) one list of
     challenge certificates for one responder.
-  - C(dns-persist-01) becomes identifier -> the challenge's entry, for P(certforge.acme.dns_persist_plan#filter); these
+  - C(dns-persist-01) becomes identifier -> the challenge's entry, for P(certforge.acme._dns_persist_plan#filter); these
     records are kept, so they are no part of what is recorded for removal.
 positional: host, webroots
 options:
@@ -43,7 +43,7 @@ author:
 EXAMPLES = r"""
 - name: Work out what to provision
   ansible.builtin.set_fact:
-    provisioning: "{{ orders.results | certforge.acme.challenge_provisioning(inventory_hostname) }}"
+    provisioning: "{{ orders.results | certforge.acme._challenge_provisioning(inventory_hostname) }}"
   # provisioning['http-01']: [{host, webroot, webroot_owner, webroot_group, challenge_data}, ...]
   # provisioning['dns-01']: {"_acme-challenge.example.com": [value, ...]}
   # provisioning['tls-alpn-01']: [{resource, certificate, private_key}, ...]
@@ -112,4 +112,4 @@ def challenge_provisioning(orders: list[dict[str, t.Any]], host: str, webroots: 
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"challenge_provisioning": challenge_provisioning}
+        return {"_challenge_provisioning": challenge_provisioning}

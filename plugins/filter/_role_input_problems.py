@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: role_input_problems
-short_description: What is wrong with the variables of the acme_certificate role, before it does anything
-version_added: 0.1.0
+name: _role_input_problems
+short_description: Role glue - what is wrong with the variables of the acme_certificate role, before it does anything
 description:
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
   - Checks what C(meta/argument_specs.yml) cannot express - number ranges, file modes, absolute paths, an
     https directory URL, IP addresses, an account key given both as a file and as a value or one that does not open,
     a profile that is no name, chain criteria that are not criteria, an incomplete External Account Binding or one
@@ -15,7 +15,6 @@ description:
     used once, identifiers the CA can take, and C(webroot_hosts) as a list.
   - Returns the problems instead of raising, so that the role fails in an C(ansible.builtin.assert) with the
     problem itself as its one-line message, naming the variable (C(acme_certificate_certificates[1].name)) and the fix.
-  - Used by the C(certforge.acme.acme_certificate) role; documented so the role's behaviour can be read in one place.
 options:
   _input:
     description: Role variable name -> value, for the variables to check; names the check does not know are ignored.
@@ -32,7 +31,7 @@ EXAMPLES = r"""
     fail_msg: "{{ problems | join('; ') }}"
     quiet: true
   vars:
-    problems: "{{ {'acme_certificate_challenge_timeout': -5} | certforge.acme.role_input_problems }}"
+    problems: "{{ {'acme_certificate_challenge_timeout': -5} | certforge.acme._role_input_problems }}"
   # problems == ['acme_certificate_challenge_timeout: must be 0 (look once, do not wait) or more, not -5']
 """
 
@@ -310,4 +309,4 @@ def role_input_problems(variables: dict[str, t.Any]) -> list[str]:
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"role_input_problems": role_input_problems}
+        return {"_role_input_problems": role_input_problems}

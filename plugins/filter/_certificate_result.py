@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: certificate_result
-short_description: The acme_certificate role's per-certificate result
-version_added: 0.1.0
+name: _certificate_result
+short_description: Role glue - the acme_certificate role's per-certificate result
 description:
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
   - Joins the decision of M(certforge.acme.acme_certificate_plan) for one certificate with what the
     role did about it, into the flat record the role exports as C(acme_certificate_results).
 positional: issued
@@ -29,7 +29,7 @@ author:
 EXAMPLES = r"""
 - name: One record per certificate
   ansible.builtin.set_fact:
-    results: "{{ plans.results | map('certforge.acme.certificate_result', issued) | list }}"
+    results: "{{ plans.results | map('certforge.acme._certificate_result', issued) | list }}"
 """
 
 RETURN = r"""
@@ -62,4 +62,4 @@ def certificate_result(plan: dict[str, t.Any], issued: dict[str, dict[str, t.Any
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"certificate_result": certificate_result}
+        return {"_certificate_result": certificate_result}
