@@ -129,6 +129,12 @@ ROLE_ROWS = {
     'eab hmac key without its kid': 'acme_certificate_eab_kid',
     'eab hmac key that is not base64url': 'acme_certificate_eab_hmac_key',
     'unknown eab algorithm': 'acme_certificate_eab_alg',
+    'certificate path of an entry that is relative': 'cert_path',
+    'webroot that is relative': 'acme_certificate_webroot',
+    'state directory that is relative': 'acme_certificate_state_dir',
+    'dns-persist-01 end that is no time': 'acme_certificate_dns_persist_until',
+    'account email with mailto': 'acme_certificate_account_email',
+    'account email that is no address': 'acme_certificate_account_email',
 }
 
 
