@@ -15,7 +15,7 @@ options:
   _input:
     description:
       - One record of the role (C(name), C(spec) - the completed entry - and C(plan), the decision of
-        M(certforge.acme.acme_certificate_plan)), or a result of that module carrying the entry as C(item).
+        M(certforge.acme.acme_certificate_plan)).
     type: dict
     required: true
   issued:
@@ -29,7 +29,7 @@ author:
 EXAMPLES = r"""
 - name: One record per certificate
   ansible.builtin.set_fact:
-    results: "{{ plans.results | map('certforge.acme._certificate_result', issued) | list }}"
+    results: "{{ records | map('certforge.acme._certificate_result', issued) | list }}"
 """
 
 RETURN = r"""
@@ -42,8 +42,8 @@ import typing as t
 
 
 def certificate_result(plan: dict[str, t.Any], issued: dict[str, dict[str, t.Any]]) -> dict[str, t.Any]:
-    spec = plan.get("spec") or plan.get("item") or {}
-    plan = plan.get("plan") or plan  # a record of the role (name, spec, plan), or a result of the plan module with its entry as item
+    spec = plan["spec"]
+    plan = plan["plan"]
     current = plan.get("certificate") or {}
     done = issued.get(spec.get("name"), {})
     return {

@@ -16,7 +16,7 @@ description:
 positional: offered
 options:
   _input:
-    description: The decisions of M(certforge.acme.acme_certificate_plan) for the needed certificates, each with the completed entry in C(item).
+    description: The role's records of the needed certificates, each with its completed entry as C(spec).
     type: list
     elements: dict
     required: true
@@ -57,7 +57,7 @@ def profile_refusal(profile: str, offered: list[str], *, variable: str) -> str |
 def profile_refusals(decisions: list[dict[str, t.Any]], offered: list[str] | None) -> dict[str, str]:
     refusals: dict[str, str] = {}
     for decision in decisions or []:
-        spec = decision.get("spec") or decision.get("item") or {}
+        spec = decision["spec"]
         refusal = profile_refusal(
             str(spec.get("profile") or ""), list(offered or []), variable=str(spec.get("profile_variable") or "acme_certificate_profile")
         )

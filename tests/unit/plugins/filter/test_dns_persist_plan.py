@@ -60,8 +60,9 @@ def test_the_roles_provisioning_carries_dns_persist_01_challenges_apart_from_wha
     from ansible_collections.certforge.acme.plugins.filter._challenge_provisioning import challenge_provisioning
 
     order = {
-        "challenge_data": {"example.com": {"dns-persist-01": entry(), "http-01": {"resource": "r", "resource_value": "v"}}},
-        "item": {"item": {"name": "www", "challenge": "dns-persist-01"}},
+        "name": "www",
+        "spec": {"name": "www", "challenge": "dns-persist-01"},
+        "order": {"challenge_data": {"example.com": {"dns-persist-01": entry(), "http-01": {"resource": "r", "resource_value": "v"}}}},
     }
     provisioning = challenge_provisioning([order], "web1")
     assert provisioning == {"http-01": [], "dns-01": {}, "tls-alpn-01": [], "dns-persist-01": {"example.com": entry()}}
