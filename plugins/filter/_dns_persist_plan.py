@@ -7,7 +7,8 @@ DOCUMENTATION = r"""
 name: _dns_persist_plan
 short_description: Role glue - the dns-persist-01 records the acme_certificate role keeps published, with warnings about their end
 description:
-  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release; playbooks use P(certforge.acme.dns_persist_record#filter) instead.
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
+    Playbooks use P(certforge.acme.dns_persist_record#filter) instead.
   - Takes the C(dns-persist-01) challenges of the host's orders (identifier -> the entry of
     RV(certforge.acme.acme_order#module:challenge_data)) and returns the TXT records to keep published (record name -> values),
     as a DNS provider's task file takes them.

@@ -189,8 +189,8 @@ def _check_account_email(value: t.Any, *, name: str) -> None:
     # The role makes the mailto: URL (RFC 8555 section 7.3); the CA refuses one given twice, after the account is made.
     if text.lower().startswith("mailto:"):
         raise ConfigurationError(f"give the address alone, such as {text[7:]!r} (the role adds mailto:), not {text!r}", option=name)
-    local, _, domain = text.partition("@")
-    if not local or "." not in domain or any(character.isspace() or character in "@,;<>" for character in local + domain):
+    local, at, domain = text.partition("@")
+    if not (local and at and "." in domain) or any(character.isspace() or character in "@,;<>" for character in local + domain):
         raise ConfigurationError(f"{text!r} is not an email address; give one such as admin@example.com, or '' to register none", option=name)
 
 

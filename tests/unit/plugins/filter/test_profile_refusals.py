@@ -14,7 +14,8 @@ LETS_ENCRYPT = ["classic", "shortlived", "tlsserver"]
 
 def needed(entries: list[dict[str, t.Any]], role_profile: str = "") -> list[dict[str, t.Any]]:
     """The role's records of the needed certificates: each completed entry under spec."""
-    return [{"name": spec["name"], "plan": {"needed": True}, "spec": spec} for spec in certificate_specs(entries, {"profile": role_profile, "select_chain": []})]
+    specs = certificate_specs(entries, {"profile": role_profile, "select_chain": []})
+    return [{"name": spec["name"], "plan": {"needed": True}, "spec": spec} for spec in specs]
 
 
 def test_offered_and_absent_profiles_are_ordered() -> None:
