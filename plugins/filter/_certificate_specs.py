@@ -96,6 +96,9 @@ def complete(entry: dict[str, t.Any], defaults: dict[str, t.Any], *, index: int 
         select_chain=list(spec["select_chain"] or []),
         # Which variable set the profile, so that a profile the CA does not offer is refused naming it.
         profile_variable=f"acme_certificate_certificates[{index}].profile" if entry.get("profile") is not None else "acme_certificate_profile",
+        # Likewise for a challenge type the CA does not offer for a name.
+        challenge_variable=f"acme_certificate_certificates[{index}].challenge" if entry.get("challenge") is not None else "acme_certificate_challenge",
+        overrides_variable=f"acme_certificate_certificates[{index}].challenge_overrides",
     )
     return spec
 
