@@ -6,7 +6,6 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: _certificate_records
 short_description: Role glue - one named record per certificate of a host, from its plan
-version_added: 0.2.0
 description:
   - Private to the C(certforge.acme.acme_certificate) role. Joins the completed entries of the host's certificates
     with what M(certforge.acme.acme_certificate_plan) decided about each (its RV(certforge.acme.acme_certificate_plan#module:certificates)),

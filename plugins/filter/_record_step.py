@@ -6,7 +6,6 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: _record_step
 short_description: Role glue - add one step's results to the certificate records it looped over
-version_added: 0.2.0
 description:
   - Private to the C(certforge.acme.acme_certificate) role. Takes the C(results) of a task that looped over the
     certificate records of P(certforge.acme._certificate_records#filter) (with C(loop_control.loop_var)) and returns

@@ -36,7 +36,7 @@ EXAMPLES = r"""
   # provisioning['http-01']: challenge_data for acme_http01_files
   # provisioning['dns-01']: TXT record name -> values
   # provisioning['tls-alpn-01']: list of {resource, certificate, private_key}
-  # provisioning['dns-persist-01']: identifier -> the challenge's entry (see certforge.acme.dns_persist_plan)
+  # provisioning['dns-persist-01']: identifier -> the challenge's entry (see certforge.acme._dns_persist_plan)
 """
 
 RETURN = r"""
@@ -55,7 +55,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifier
 
 
-def _normalized(name: t.Any) -> str:
+def normalized_identifier(name: t.Any) -> str:
     """The identifier as acme_order and acme_challenge see it (A-labels, no trailing dot, canonical IPs)."""
     try:
         return parse_identifier(str(name), option="challenge_overrides").value
@@ -64,10 +64,10 @@ def _normalized(name: t.Any) -> str:
 
 
 def challenges_by_type(order: dict[str, t.Any], challenge: str, overrides: dict[str, str] | None = None) -> dict[str, t.Any]:
-    chosen = {_normalized(name): kind for name, kind in (overrides or {}).items()}
+    chosen = {normalized_identifier(name): kind for name, kind in (overrides or {}).items()}
     result: dict[str, t.Any] = {"http-01": {}, "dns-01": {}, "tls-alpn-01": [], "dns-persist-01": {}}
     for identifier, offered in (order.get("challenge_data") or {}).items():
-        kind = chosen.get(_normalized(identifier), challenge)
+        kind = chosen.get(normalized_identifier(identifier), challenge)
         data = offered.get(kind)
         if data is None:
             raise AnsibleFilterError(

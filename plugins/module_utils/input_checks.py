@@ -3,7 +3,7 @@
 """Checks of host-side options that an argument spec cannot express, made before anything is touched.
 
 Each raises ConfigurationError naming the option and saying what to give instead. The role's
-up-front check of its variables (filter ``role_input_problems``) uses the same functions, so a
+up-front check of its variables (filter ``_role_input_problems``) uses the same functions, so a
 mistake reads the same whether it was made in a task or in a role variable.
 """
 

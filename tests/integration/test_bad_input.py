@@ -130,6 +130,12 @@ ROLE_ROWS = {
     'eab hmac key without its kid': 'acme_certificate_eab_kid',
     'eab hmac key that is not base64url': 'acme_certificate_eab_hmac_key',
     'unknown eab algorithm': 'acme_certificate_eab_alg',
+    'certificate path of an entry that is relative': 'cert_path',
+    'webroot that is relative': 'acme_certificate_webroot',
+    'state directory that is relative': 'acme_certificate_state_dir',
+    'dns-persist-01 end that is no time': 'acme_certificate_dns_persist_until',
+    'account email with mailto': 'acme_certificate_account_email',
+    'account email that is no address': 'acme_certificate_account_email',
 }
 
 
@@ -192,3 +198,19 @@ def test_role_bad_variable_fails_with_one_line_naming_it(bad_input_runs: BadInpu
 def test_bad_input_changes_nothing(bad_input_runs: BadInputRuns) -> None:
     assert bad_input_runs.created == []
     assert bad_input_runs.ca_posts == []
+
+
+def test_a_challenge_the_ca_does_not_offer_fails_with_one_line_naming_it(
+    run_playbook: RunPlaybook, pebble: PebbleServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Only the CA's authorizations tell which challenges it offers: the order is made, then refused in one line."""
+    work_dir = tmp_path_factory.mktemp('bad-challenge')
+    common = {'acme_directory': pebble.directory_url, 'ca_path': str(pebble.ca_path), 'work_dir': str(work_dir), 'out_dir': str(work_dir / 'out')}
+    run_playbook(PLAYBOOKS / 'setup.yml', extra_vars=common)
+    # pebble 2.4.0 offers no dns-persist-01.
+    rows = [{'row': 'challenge the CA does not offer', 'challenge': 'dns-persist-01'}]
+    failure = run_playbook(PLAYBOOKS / 'role.yml', extra_vars={**common, 'rows': rows})['Show the role failures']['bad_role_inputs'][rows[0]['row']]
+    assert failure['failed']
+    assert TRACEBACK not in failure['exception'], failure['exception']
+    assert_clear(failure['msg'], 'acme_certificate_challenge')
+    assert 'dns-persist-01' in failure['msg'], failure['msg']

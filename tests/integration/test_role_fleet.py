@@ -221,7 +221,8 @@ def test_load_balanced_name_is_published_on_every_web_head(fleet: Fleet, first_r
     # the same files in its own document root, and both are gone again.
     publishing = [item for outcome in first_run.run.outcomes_of('certforge.acme.acme_certificate : Write or remove the http-01 files')
                   if outcome.host == 'dns1' for item in outcome.result['results']]
-    written = {item['item']['host']: item['files'] for item in publishing if item['changed'] and item['invocation']['module_args']['state'] == 'present'}
+    written = {item['__acme_certificate_place']['host']: item['files'] for item in publishing
+               if item['changed'] and item['invocation']['module_args']['state'] == 'present'}
     assert set(written) == {'web1', 'tls1'}
     assert all(path.startswith(f'{fleet.webroot_of(host)}/.well-known/acme-challenge/') for host, paths in written.items() for path in paths)
     assert len(written['web1']) == len(written['tls1']) == 1

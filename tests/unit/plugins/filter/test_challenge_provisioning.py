@@ -9,9 +9,9 @@ import typing as t
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.certforge.acme.plugins.filter.challenge_provisioning import challenge_provisioning
-from ansible_collections.certforge.acme.plugins.filter.provisioning_merge import provisioning_merge
-from ansible_collections.certforge.acme.plugins.filter.state_paths import state_paths
+from ansible_collections.certforge.acme.plugins.filter._challenge_provisioning import challenge_provisioning
+from ansible_collections.certforge.acme.plugins.filter._provisioning_merge import provisioning_merge
+from ansible_collections.certforge.acme.plugins.filter._state_paths import state_paths
 
 
 def http01(token: str) -> dict[str, str]:
@@ -27,8 +27,8 @@ def tls_alpn01(name: str, certificate: str) -> dict[str, str]:
 
 
 def order(name: str, challenge_data: dict[str, t.Any], **spec: t.Any) -> dict[str, t.Any]:
-    """One result of the role's acme_order loop: the decision as `item`, the entry as its `item`."""
-    return {"challenge_data": challenge_data, "item": {"item": {"name": name, "challenge": "http-01", **spec}}}
+    """One record of the role after its order step: the entry as `spec`, acme_order's result as `order`."""
+    return {"name": name, "spec": {"name": name, "challenge": "http-01", **spec}, "order": {"challenge_data": challenge_data}}
 
 
 def test_http01_files_of_all_certificates_go_to_each_web_server_in_one_group():

@@ -9,7 +9,7 @@ import datetime
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.certforge.acme.plugins.filter.dns_persist_plan import dns_persist_plan
+from ansible_collections.certforge.acme.plugins.filter._dns_persist_plan import dns_persist_plan
 
 ACCOUNT = "https://ca.example/acme/acct/123"
 NOW = datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc)
@@ -57,11 +57,12 @@ def test_a_challenge_the_draft_says_to_reject_fails_with_its_reason() -> None:
 
 
 def test_the_roles_provisioning_carries_dns_persist_01_challenges_apart_from_what_it_removes() -> None:
-    from ansible_collections.certforge.acme.plugins.filter.challenge_provisioning import challenge_provisioning
+    from ansible_collections.certforge.acme.plugins.filter._challenge_provisioning import challenge_provisioning
 
     order = {
-        "challenge_data": {"example.com": {"dns-persist-01": entry(), "http-01": {"resource": "r", "resource_value": "v"}}},
-        "item": {"item": {"name": "www", "challenge": "dns-persist-01"}},
+        "name": "www",
+        "spec": {"name": "www", "challenge": "dns-persist-01"},
+        "order": {"challenge_data": {"example.com": {"dns-persist-01": entry(), "http-01": {"resource": "r", "resource_value": "v"}}}},
     }
     provisioning = challenge_provisioning([order], "web1")
     assert provisioning == {"http-01": [], "dns-01": {}, "tls-alpn-01": [], "dns-persist-01": {"example.com": entry()}}

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.certforge.acme.plugins.filter.certificate_specs import certificate_specs
-from ansible_collections.certforge.acme.plugins.filter.profile_refusals import profile_refusals
+from ansible_collections.certforge.acme.plugins.filter._certificate_specs import certificate_specs
+from ansible_collections.certforge.acme.plugins.filter._profile_refusals import profile_refusals
 
 LETS_ENCRYPT = ["classic", "shortlived", "tlsserver"]
 
 
 def needed(entries: list[dict[str, t.Any]], role_profile: str = "") -> list[dict[str, t.Any]]:
-    """Decisions of the planning step as the role holds them: each completed entry under item."""
-    return [{"needed": True, "item": spec} for spec in certificate_specs(entries, {"profile": role_profile, "select_chain": []})]
+    """The role's records of the needed certificates: each completed entry under spec."""
+    specs = certificate_specs(entries, {"profile": role_profile, "select_chain": []})
+    return [{"name": spec["name"], "plan": {"needed": True}, "spec": spec} for spec in specs]
 
 
 def test_offered_and_absent_profiles_are_ordered() -> None:
@@ -48,5 +49,5 @@ def test_a_ca_without_profiles_refuses_any_profile_in_one_line() -> None:
 
 def test_an_entry_may_clear_the_role_wide_profile() -> None:
     decisions = needed([{"name": "www", "identifiers": ["www.example.com"], "profile": ""}], role_profile="tlsserver")
-    assert decisions[0]["item"]["profile"] == ""
+    assert decisions[0]["spec"]["profile"] == ""
     assert profile_refusals(decisions, []) == {}

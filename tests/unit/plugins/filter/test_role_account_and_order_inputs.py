@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ansible_collections.certforge.acme.plugins.filter.role_input_problems import role_input_problems
+from ansible_collections.certforge.acme.plugins.filter._role_input_problems import role_input_problems
 
 PASSPHRASE = "correct horse"
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.certforge.acme.plugins.filter.certificate_specs import certificate_specs
-from ansible_collections.certforge.acme.plugins.filter.role_input_problems import role_input_problems
+from ansible_collections.certforge.acme.plugins.filter._certificate_specs import certificate_specs
+from ansible_collections.certforge.acme.plugins.filter._role_input_problems import role_input_problems
 
 DEFAULTS = pathlib.Path(__file__).resolve().parents[4] / "roles" / "acme_certificate" / "defaults" / "main.yml"
 
@@ -45,6 +45,13 @@ def test_the_role_defaults_and_a_plain_entry_have_no_problem() -> None:
         ({"acme_certificate_tls_alpn_listen": "localhost"}, "acme_certificate_tls_alpn_listen: 'localhost' is not an IP address"),
         ({"acme_certificate_mode": "rw-r--r--"}, "acme_certificate_mode: 'rw-r--r--' is not a file mode; give an octal mode such as '0644'"),
         ({"acme_certificate_dir": "certs"}, "acme_certificate_dir: 'certs' is relative; give an absolute path"),
+        ({"acme_certificate_state_dir": ".acme"}, "acme_certificate_state_dir: '.acme' is relative; give an absolute path"),
+        ({"acme_certificate_account_email": "mailto:admin@example.com"},
+         "acme_certificate_account_email: give the address alone, such as 'admin@example.com' (the role adds mailto:)"),
+        ({"acme_certificate_account_email": "admin at example.com"}, "acme_certificate_account_email: 'admin at example.com' is not an email address"),
+        ({"acme_certificate_account_email": "admin@localhost"}, "acme_certificate_account_email: 'admin@localhost' is not an email address"),
+        ({"acme_certificate_dns_persist_until": "next year"},
+         "acme_certificate_dns_persist_until: 'next year' is neither UNIX seconds nor an RFC 3339 date-time"),
         ({"acme_certificate_certificates": "www.example.com"}, "acme_certificate_certificates: must be a list of certificates"),
         ({"acme_certificate_certificates": ["www.example.com"]}, "acme_certificate_certificates[0]: must be a dict with name and identifiers"),
         ({"acme_certificate_certificates": [entry(name="www/site")]}, "acme_certificate_certificates[0].name: 'www/site' cannot name"),
@@ -72,6 +79,22 @@ def test_each_problem_is_one_line_naming_the_variable(variables: dict[str, t.Any
     assert len(problems) == 1, problems
     assert problems[0].startswith(message), problems[0]
     assert "\n" not in problems[0]
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"acme_certificate_account_email": "admin@example.com"},
+        {"acme_certificate_account_email": ""},
+        {"acme_certificate_dns_persist_until": "1893456000"},
+        {"acme_certificate_dns_persist_until": "2027-06-01T00:00:00Z"},
+        # One that has passed: the role warns and publishes no record, it does not refuse to run.
+        {"acme_certificate_dns_persist_until": "2001-01-01T00:00:00+02:00"},
+        {"acme_certificate_state_dir": "~/.acme"},
+    ],
+)
+def test_values_a_user_may_give_are_no_problem(variables: dict[str, t.Any]) -> None:
+    assert role_input_problems(variables) == []
 
 
 def test_every_problem_is_reported_not_only_the_first() -> None:

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: dns_persist_plan
-short_description: The dns-persist-01 records the acme_certificate role keeps published, with warnings about their end
-version_added: 0.1.0
+name: _dns_persist_plan
+short_description: Role glue - the dns-persist-01 records the acme_certificate role keeps published, with warnings about their end
 description:
-  - Role glue of C(certforge.acme.acme_certificate); playbooks use P(certforge.acme.dns_persist_record#filter) instead.
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
+    Playbooks use P(certforge.acme.dns_persist_record#filter) instead.
   - Takes the C(dns-persist-01) challenges of the host's orders (identifier -> the entry of
     RV(certforge.acme.acme_order#module:challenge_data)) and returns the TXT records to keep published (record name -> values),
     as a DNS provider's task file takes them.
@@ -46,7 +46,7 @@ author:
 EXAMPLES = r"""
 - name: Work out the records
   ansible.builtin.set_fact:
-    persist: "{{ {'www.example.com': order.challenge_data['www.example.com']['dns-persist-01']} | certforge.acme.dns_persist_plan(account_uri) }}"
+    persist: "{{ {'www.example.com': order.challenge_data['www.example.com']['dns-persist-01']} | certforge.acme._dns_persist_plan(account_uri) }}"
   # persist.records == {"_validation-persist.www.example.com": ["ca.example; accounturi=https://ca.example/acct/1"]}
 """
 
@@ -141,4 +141,4 @@ def dns_persist_plan(
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"dns_persist_plan": dns_persist_plan}
+        return {"_dns_persist_plan": dns_persist_plan}

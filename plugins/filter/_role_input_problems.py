@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: role_input_problems
-short_description: What is wrong with the variables of the acme_certificate role, before it does anything
-version_added: 0.1.0
+name: _role_input_problems
+short_description: Role glue - what is wrong with the variables of the acme_certificate role, before it does anything
 description:
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
   - Checks what C(meta/argument_specs.yml) cannot express - number ranges, file modes, absolute paths, an
     https directory URL, IP addresses, an account key given both as a file and as a value or one that does not open,
     a profile that is no name, chain criteria that are not criteria, an incomplete External Account Binding or one
-    whose HMAC key is not as the CA issued it, and for each entry of C(acme_certificate_certificates) a usable name
+    whose HMAC key is not as the CA issued it, a contact address that is no address (or a C(mailto:) URL), a
+    dns-persist-01 end that is no time, and for each entry of C(acme_certificate_certificates) a usable name
     used once, identifiers the CA can take, and C(webroot_hosts) as a list.
   - Returns the problems instead of raising, so that the role fails in an C(ansible.builtin.assert) with the
     problem itself as its one-line message, naming the variable (C(acme_certificate_certificates[1].name)) and the fix.
-  - Used by the C(certforge.acme.acme_certificate) role; documented so the role's behaviour can be read in one place.
 options:
   _input:
     description: Role variable name -> value, for the variables to check; names the check does not know are ignored.
@@ -32,7 +32,7 @@ EXAMPLES = r"""
     fail_msg: "{{ problems | join('; ') }}"
     quiet: true
   vars:
-    problems: "{{ {'acme_certificate_challenge_timeout': -5} | certforge.acme.role_input_problems }}"
+    problems: "{{ {'acme_certificate_challenge_timeout': -5} | certforge.acme._role_input_problems }}"
   # problems == ['acme_certificate_challenge_timeout: must be 0 (look once, do not wait) or more, not -5']
 """
 
@@ -53,6 +53,7 @@ from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import
 from ansible_collections.certforge.acme.plugins.module_utils._acme.identifiers import parse_identifier, parse_identifiers
 from ansible_collections.certforge.acme.plugins.module_utils._acme.jose import EAB_ALGORITHMS, eab_secret
 from ansible_collections.certforge.acme.plugins.module_utils._acme.keys import load_private_key
+from ansible_collections.certforge.acme.plugins.module_utils._acme.timestamps import parse_rfc3339
 from ansible_collections.certforge.acme.plugins.module_utils.input_checks import check_at_least, check_file_mode, check_ip_address, check_port
 
 CERTIFICATES = "acme_certificate_certificates"
@@ -72,7 +73,8 @@ MINIMUMS = {
 }
 PORTS = ("acme_certificate_rfc2136_port", "acme_certificate_tls_alpn_port")
 MODES = ("acme_certificate_mode", "acme_certificate_key_mode")
-ABSOLUTE_PATHS = ("acme_certificate_dir", "acme_certificate_webroot", "acme_certificate_metrics_file", "acme_certificate_report_dir")
+# The state directory too: modules and the role's lookups would resolve a relative one against different directories.
+ABSOLUTE_PATHS = ("acme_certificate_dir", "acme_certificate_webroot", "acme_certificate_state_dir", "acme_certificate_metrics_file", "acme_certificate_report_dir")
 ENTRY_PATHS = ("webroot", "cert_path", "key_path", "chain_path", "fullchain_path", "combined_path")
 
 
@@ -178,6 +180,31 @@ def _check_select_chain(value: t.Any, *, name: str) -> None:
         # An empty criterion would match the first chain, whatever the entries after it say.
         if not any(criterion.get(key) not in (None, "") for key in CHAIN_CRITERIA):
             raise ConfigurationError(f"is empty and would match any chain; give {', '.join(CHAIN_CRITERIA)} or remove it", option=f"{name}[{index}]")
+
+
+def _check_account_email(value: t.Any, *, name: str) -> None:
+    text = str(value or "")
+    if not text:
+        return
+    # The role makes the mailto: URL (RFC 8555 section 7.3); the CA refuses one given twice, after the account is made.
+    if text.lower().startswith("mailto:"):
+        raise ConfigurationError(f"give the address alone, such as {text[7:]!r} (the role adds mailto:), not {text!r}", option=name)
+    local, at, domain = text.partition("@")
+    if not (local and at and "." in domain) or any(character.isspace() or character in "@,;<>" for character in local + domain):
+        raise ConfigurationError(f"{text!r} is not an email address; give one such as admin@example.com, or '' to register none", option=name)
+
+
+def _check_persist_until(value: t.Any, *, name: str) -> None:
+    # A time that has passed is allowed: the role warns and publishes no record (tasks/dns-persist-01.yml).
+    text = str(value if value is not None else "").strip()
+    if text and not text.isdigit():
+        try:
+            parse_rfc3339(text, option=name)
+        except ConfigurationError:
+            raise ConfigurationError(
+                f"{text!r} is neither UNIX seconds nor an RFC 3339 date-time; give one such as 2027-06-01T00:00:00Z, or '' for records without an end",
+                option=name,
+            ) from None
 
 
 def _check_entry(problems: Problems, entry: dict[str, t.Any], prefix: str) -> None:
@@ -303,6 +330,10 @@ def role_input_problems(variables: dict[str, t.Any]) -> list[str]:
         problems.check(_check_profile, variables["acme_certificate_profile"], name="acme_certificate_profile")
     if "acme_certificate_select_chain" in variables:
         problems.check(_check_select_chain, variables["acme_certificate_select_chain"], name="acme_certificate_select_chain")
+    if "acme_certificate_account_email" in variables:
+        problems.check(_check_account_email, variables["acme_certificate_account_email"], name="acme_certificate_account_email")
+    if "acme_certificate_dns_persist_until" in variables:
+        problems.check(_check_persist_until, variables["acme_certificate_dns_persist_until"], name="acme_certificate_dns_persist_until")
     problems.lines.extend(account_key_problems(variables))
     problems.lines.extend(eab_problems(variables))
     if CERTIFICATES in variables:
@@ -312,4 +343,4 @@ def role_input_problems(variables: dict[str, t.Any]) -> list[str]:
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"role_input_problems": role_input_problems}
+        return {"_role_input_problems": role_input_problems}

@@ -4,16 +4,16 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: provisioning_merge
-short_description: Several provisioning records as one, to remove what they name in one go
-version_added: 0.1.0
+name: _provisioning_merge
+short_description: Role glue - several provisioning records as one, to remove what they name in one go
 description:
-  - Takes results of P(certforge.acme.challenge_provisioning#filter) - for example the records of what killed runs of the
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
+  - Takes results of P(certforge.acme._challenge_provisioning#filter) - for example the records of what killed runs of the
     C(certforge.acme.acme_certificate) role provisioned - and merges them the way that filter groups one host's orders,
     so that each place is cleaned with one module run.
 options:
   _input:
-    description: Results of P(certforge.acme.challenge_provisioning#filter).
+    description: Results of P(certforge.acme._challenge_provisioning#filter).
     type: list
     elements: dict
     required: true
@@ -24,20 +24,20 @@ author:
 EXAMPLES = r"""
 - name: What the records of killed runs name, as one
   ansible.builtin.set_fact:
-    leftovers: "{{ records | certforge.acme.provisioning_merge }}"
+    leftovers: "{{ records | certforge.acme._provisioning_merge }}"
 """
 
 RETURN = r"""
 _value:
   description:
     - C(http-01) (list of groups), C(dns-01) (record name -> values) and C(tls-alpn-01) (list),
-      as P(certforge.acme.challenge_provisioning#filter) gives them.
+      as P(certforge.acme._challenge_provisioning#filter) gives them.
   type: dict
 """
 
 import typing as t
 
-from ansible_collections.certforge.acme.plugins.filter.challenge_provisioning import add_http01
+from ansible_collections.certforge.acme.plugins.filter._challenge_provisioning import add_http01
 
 
 def provisioning_merge(records: list[dict[str, t.Any]]) -> dict[str, t.Any]:
@@ -58,4 +58,4 @@ def provisioning_merge(records: list[dict[str, t.Any]]) -> dict[str, t.Any]:
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"provisioning_merge": provisioning_merge}
+        return {"_provisioning_merge": provisioning_merge}

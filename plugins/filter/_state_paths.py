@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: state_paths
-short_description: Where the acme_certificate role keeps the state of a host's certificates on the controller
-version_added: 0.1.0
+name: _state_paths
+short_description: Role glue - where the acme_certificate role keeps the state of a host's certificates on the controller
 description:
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
   - For the certificate names of one host, the paths of their order state files (C(orders/<host>-<name>.uri)),
     records of what was provisioned for them (C(provisioned/<host>-<name>.json)) and controller locks
     (C(locks/<host>-<name>.lock)) below the role's state directory.
@@ -33,7 +33,7 @@ author:
 EXAMPLES = r"""
 - name: The order state file of web1's www
   ansible.builtin.debug:
-    msg: "{{ (['www'] | certforge.acme.state_paths('/srv/acme', 'web1')).orders.www }}"
+    msg: "{{ (['www'] | certforge.acme._state_paths('/srv/acme', 'web1')).orders.www }}"
 """
 
 RETURN = r"""
@@ -54,4 +54,4 @@ def state_paths(names: list[str], state_dir: str, host: str) -> dict[str, dict[s
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"state_paths": state_paths}
+        return {"_state_paths": state_paths}

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: certificate_specs
-short_description: Complete the certificate list of the acme_certificate role with its defaults
-version_added: 0.1.0
+name: _certificate_specs
+short_description: Role glue - complete the certificate list of the acme_certificate role with its defaults
 description:
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
   - Fills in every field of each entry of C(acme_certificate_certificates) from the role-wide defaults,
     derives the file paths, and adds the bare domain for C(www.) names when asked.
-  - Used by the C(certforge.acme.acme_certificate) role; documented so the role's behaviour can be read in one place.
 positional: defaults
 options:
   _input:
@@ -29,7 +28,7 @@ author:
 EXAMPLES = r"""
 - name: Complete the list
   ansible.builtin.set_fact:
-    specs: "{{ [{'name': 'www', 'identifiers': ['www.example.com']}] | certforge.acme.certificate_specs({'dir': '/etc/ssl/acme', 'add_bare_domain': true}) }}"
+    specs: "{{ [{'name': 'www', 'identifiers': ['www.example.com']}] | certforge.acme._certificate_specs({'dir': '/etc/ssl/acme', 'add_bare_domain': true}) }}"
   # specs[0].identifiers == ['www.example.com', 'example.com'], specs[0].cert_path == '/etc/ssl/acme/www/cert.pem'
 """
 
@@ -44,7 +43,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.certforge.acme.plugins.filter.role_input_problems import certificate_problems
+from ansible_collections.certforge.acme.plugins.filter._role_input_problems import certificate_problems
 
 # Fields an entry may set for itself, falling back to the role-wide value of the same name.
 INHERITED = (
@@ -97,6 +96,9 @@ def complete(entry: dict[str, t.Any], defaults: dict[str, t.Any], *, index: int 
         select_chain=list(spec["select_chain"] or []),
         # Which variable set the profile, so that a profile the CA does not offer is refused naming it.
         profile_variable=f"acme_certificate_certificates[{index}].profile" if entry.get("profile") is not None else "acme_certificate_profile",
+        # Likewise for a challenge type the CA does not offer for a name.
+        challenge_variable=f"acme_certificate_certificates[{index}].challenge" if entry.get("challenge") is not None else "acme_certificate_challenge",
+        overrides_variable=f"acme_certificate_certificates[{index}].challenge_overrides",
     )
     return spec
 
@@ -112,4 +114,4 @@ def certificate_specs(entries: list[dict[str, t.Any]], defaults: dict[str, t.Any
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"certificate_specs": certificate_specs}
+        return {"_certificate_specs": certificate_specs}

@@ -4,20 +4,19 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: profile_refusals
-short_description: The needed certificates of the acme_certificate role that ask for a profile the CA does not offer
-version_added: 0.1.0
+name: _profile_refusals
+short_description: Role glue - the needed certificates of the acme_certificate role that ask for a profile the CA does not offer
 description:
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
   - Compares the C(profile) of each needed certificate with the profiles the CA advertises in its directory
     (C(meta.profiles), as M(certforge.acme.acme_account) returns them in RV(certforge.acme.acme_account#module:ca.profiles)).
   - Returns, for each certificate that cannot be ordered, one line naming the variable that set the profile
     (C(acme_certificate_profile) or C(acme_certificate_certificates[N].profile)) and the profiles the CA offers,
     so that the role refuses that certificate before ordering and goes on with the others.
-  - Used by the C(certforge.acme.acme_certificate) role; documented so the role's behaviour can be read in one place.
 positional: offered
 options:
   _input:
-    description: The decisions of M(certforge.acme.acme_certificate_plan) for the needed certificates, each with the completed entry in C(item).
+    description: The role's records of the needed certificates, each with its completed entry as C(spec).
     type: list
     elements: dict
     required: true
@@ -33,7 +32,7 @@ author:
 EXAMPLES = r"""
 - name: Refuse what the CA cannot issue
   ansible.builtin.set_fact:
-    refused: "{{ needed | certforge.acme.profile_refusals(account.ca.profiles) }}"
+    refused: "{{ needed | certforge.acme._profile_refusals(account.ca.profiles) }}"
   # refused == {'www': "acme_certificate_profile: the CA offers no profile 'tlsserver'; set one it offers (classic, shortlived) or ''"}
 """
 
@@ -58,7 +57,7 @@ def profile_refusal(profile: str, offered: list[str], *, variable: str) -> str |
 def profile_refusals(decisions: list[dict[str, t.Any]], offered: list[str] | None) -> dict[str, str]:
     refusals: dict[str, str] = {}
     for decision in decisions or []:
-        spec = decision.get("spec") or decision.get("item") or {}
+        spec = decision["spec"]
         refusal = profile_refusal(
             str(spec.get("profile") or ""), list(offered or []), variable=str(spec.get("profile_variable") or "acme_certificate_profile")
         )
@@ -69,4 +68,4 @@ def profile_refusals(decisions: list[dict[str, t.Any]], offered: list[str] | Non
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"profile_refusals": profile_refusals}
+        return {"_profile_refusals": profile_refusals}

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: certificate_result
-short_description: The acme_certificate role's per-certificate result
-version_added: 0.1.0
+name: _certificate_result
+short_description: Role glue - the acme_certificate role's per-certificate result
 description:
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
   - Joins the decision of M(certforge.acme.acme_certificate_plan) for one certificate with what the
     role did about it, into the flat record the role exports as C(acme_certificate_results).
 positional: issued
@@ -15,7 +15,7 @@ options:
   _input:
     description:
       - One record of the role (C(name), C(spec) - the completed entry - and C(plan), the decision of
-        M(certforge.acme.acme_certificate_plan)), or a result of that module carrying the entry as C(item).
+        M(certforge.acme.acme_certificate_plan)).
     type: dict
     required: true
   issued:
@@ -29,7 +29,7 @@ author:
 EXAMPLES = r"""
 - name: One record per certificate
   ansible.builtin.set_fact:
-    results: "{{ plans.results | map('certforge.acme.certificate_result', issued) | list }}"
+    results: "{{ records | map('certforge.acme._certificate_result', issued) | list }}"
 """
 
 RETURN = r"""
@@ -42,8 +42,8 @@ import typing as t
 
 
 def certificate_result(plan: dict[str, t.Any], issued: dict[str, dict[str, t.Any]]) -> dict[str, t.Any]:
-    spec: dict[str, t.Any] = plan.get("spec") or plan.get("item") or {}
-    plan = plan.get("plan") or plan  # a record of the role (name, spec, plan), or a result of the plan module with its entry as item
+    spec: dict[str, t.Any] = plan["spec"]
+    plan = plan["plan"]
     current = plan.get("certificate") or {}
     name = spec.get("name")
     done = issued.get(name, {}) if name is not None else {}
@@ -64,4 +64,4 @@ def certificate_result(plan: dict[str, t.Any], issued: dict[str, dict[str, t.Any
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"certificate_result": certificate_result}
+        return {"_certificate_result": certificate_result}

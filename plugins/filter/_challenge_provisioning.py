@@ -4,25 +4,24 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: challenge_provisioning
-short_description: What to provision for all orders of one host, grouped so that each place is set up once
-version_added: 0.1.0
+name: _challenge_provisioning
+short_description: Role glue - what to provision for all orders of one host, grouped so that each place is set up once
 description:
-  - Takes the results of a loop of M(certforge.acme.acme_order) over the certificates of one host, as the
-    C(certforge.acme.acme_certificate) role registers them (each result carries the role's decision as C(item),
-    and that carries the certificate's entry as C(item)), splits each order's challenges by the type chosen
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
+  - Takes the certificate records of one host after the role's order step (each with its entry as C(spec) and the
+    result of M(certforge.acme.acme_order) as C(order)), splits each order's challenges by the type chosen
     for each identifier (see P(certforge.acme.challenges_by_type#filter)), and groups the work so that one
     module run sets up each place.
   - C(http-01) becomes one group per web server (the host itself, or each host of the entry's C(webroot_hosts))
     and document root; an identifier that two certificates of the host validate at once goes to a second group.
   - C(dns-01) becomes one set of TXT records (record name -> all values), and C(tls-alpn-01) one list of
     challenge certificates for one responder.
-  - C(dns-persist-01) becomes identifier -> the challenge's entry, for P(certforge.acme.dns_persist_plan#filter); these
+  - C(dns-persist-01) becomes identifier -> the challenge's entry, for P(certforge.acme._dns_persist_plan#filter); these
     records are kept, so they are no part of what is recorded for removal.
 positional: host, webroots
 options:
   _input:
-    description: The role's certificate records with their C(order) (the result of M(certforge.acme.acme_order)), or the C(results) of a loop of that module.
+    description: The role's certificate records with their C(spec) and C(order) (the result of M(certforge.acme.acme_order)).
     type: list
     elements: dict
     required: true
@@ -43,7 +42,7 @@ author:
 EXAMPLES = r"""
 - name: Work out what to provision
   ansible.builtin.set_fact:
-    provisioning: "{{ orders.results | certforge.acme.challenge_provisioning(inventory_hostname) }}"
+    provisioning: "{{ records | certforge.acme._challenge_provisioning(inventory_hostname) }}"
   # provisioning['http-01']: [{host, webroot, webroot_owner, webroot_group, challenge_data}, ...]
   # provisioning['dns-01']: {"_acme-challenge.example.com": [value, ...]}
   # provisioning['tls-alpn-01']: [{resource, certificate, private_key}, ...]
@@ -85,11 +84,8 @@ def challenge_provisioning(orders: list[dict[str, t.Any]], host: str, webroots: 
     tls_alpn01: dict[str, dict[str, str]] = {}
     dns_persist01: dict[str, t.Any] = {}
     for order in orders:
-        # A record of the role (its entry as spec, acme_order's result as order), or a loop result of acme_order.
-        if "spec" in order:
-            spec, order = order["spec"], order["order"]
-        else:
-            spec = (order.get("item") or {}).get("item") or {}
+        # A record of the role: its entry as spec, acme_order's result as order.
+        spec, order = order["spec"], order["order"]
         by_type = challenges_by_type(order, spec.get("challenge") or "http-01", spec.get("challenge_overrides"))
         if by_type["http-01"]:
             for web_server in spec.get("webroot_hosts") or [host]:
@@ -112,4 +108,4 @@ def challenge_provisioning(orders: list[dict[str, t.Any]], host: str, webroots: 
 
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"challenge_provisioning": challenge_provisioning}
+        return {"_challenge_provisioning": challenge_provisioning}
