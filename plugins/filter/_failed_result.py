@@ -6,10 +6,10 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: _failed_result
 short_description: Mark the acme_certificate role's result of a certificate that failed (role internal)
-version_added: 0.1.0
 description:
   - Adds C(failed) and C(failure) to one record of C(acme_certificate_results), so that a caller of a failed role,
-    and the fleet report, can tell which certificates failed and why. Internal to the role; not a stable interface.
+    and the fleet report, can tell which certificates failed and why.
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
 positional: failed_names, failure
 options:
   _input:

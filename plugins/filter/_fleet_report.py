@@ -6,12 +6,12 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: _fleet_report
 short_description: The acme_certificate role's fleet report (role internal)
-version_added: 0.1.0
 description:
   - One row per host and certificate from the C(acme_certificate_results) of every host of the play, failures first,
     then by expiry (soonest first); a host that exported no results gets one row with its failure. The role's
     C(report) entry point writes it as JSON, and as Markdown with C(certforge.acme._fleet_report_markdown).
-  - Internal to the role; the JSON file it writes is the interface.
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
+  - The JSON file the role writes with it is the interface.
 positional: outcomes, now
 options:
   _input:

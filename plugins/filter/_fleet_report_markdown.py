@@ -6,10 +6,10 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: _fleet_report_markdown
 short_description: The acme_certificate role's fleet report as Markdown (role internal)
-version_added: 0.1.0
 description:
   - The rows of C(certforge.acme._fleet_report) as a Markdown document with one table, in their order
-    (failures first, then by expiry). Internal to the role.
+    (failures first, then by expiry).
+  - Private to the C(certforge.acme.acme_certificate) role (role glue); its name and shape may change in any release.
 positional: now, check_mode
 options:
   _input:
