@@ -9,7 +9,7 @@ short_description: Role glue - what one host hands the DNS provider, so that eac
 version_added: 0.2.0
 description:
   - Private to the C(certforge.acme.acme_certificate) role. Of the dns-01 records (TXT record name -> values) of every
-    host of the play, returns those that O(current) hands to the provider task file: the names it leads, each with the
+    host of the play, returns those that O(current) hands to the provider task file (the names it leads), each with the
     values of every host. Providers that can only replace a whole record set (Route53 with C(overwrite), Cloudflare)
     then never erase another host's value.
   - The leader of a name is the first host (in the order of O(_input)) that has records at that name and is at this step:
