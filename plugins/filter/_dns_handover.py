@@ -12,7 +12,7 @@ description:
     host of the play, returns those that O(current) hands to the provider task file (the names it leads), each with the
     values of every host. Providers that can only replace a whole record set (Route53 with C(overwrite), Cloudflare)
     then never erase another host's value.
-  - The leader of a name is the first host (in the order of O(_input)) that has records at that name and is at this step:
+  - The leader of a name is the first host (in the order of O(_input)) that has records at that name and is at this step -
     with O(state=present), hosts that have not published yet; with O(state=absent), hosts whose validation step ran and
     that have not removed their records yet. In a linear play all hosts are at the same step, so each name is handed
     once; with C(strategy=free) a name may be handed again by a later host, with the values known then.
