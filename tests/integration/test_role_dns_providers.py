@@ -268,3 +268,29 @@ def test_a_missing_collection_fails_with_one_line_naming_it(
         f'acme_certificate_dns_provider={provider} needs the collection{"s" if " and " in collections else ""} {collections}, '
         f'which Ansible cannot find; install {"them" if " and " in collections else "it"} with: ansible-galaxy collection install {install}')
     assert "couldn't resolve module/action" not in run.stdout + run.stderr
+
+
+def test_what_killed_runs_left_at_a_shared_name_goes_once_and_the_new_values_stay(validators: Validators, acme_ca: AcmeCA) -> None:
+    """Both hosts find a value a killed run of theirs published at the shared name; the replacing provider removes
+    them in one hand-over before either host publishes, then publishes both new values in one."""
+    bind9 = acme_ca.dns
+    shared = acme_ca.unique_name('leftover')
+    challenge = f'_acme-challenge.{shared}'
+    provisioned = validators.root / 'controller' / 'provisioned'
+    provisioned.mkdir(parents=True, mode=0o700)
+    for host, name in (('one', 'base'), ('two', 'wildcard')):
+        bind9.add_txt(challenge, f'killed-{host}', ttl=60)
+        record = {'http-01': [], 'dns-01': {challenge: [f'killed-{host}']}, 'tls-alpn-01': []}
+        (provisioned / f'{host}-{name}.json').write_text(json.dumps(record), encoding='utf-8')
+    certificates = {'one': [{'name': 'base', 'identifiers': [shared], 'challenge': 'dns-01'}],
+                    'two': [{'name': 'wildcard', 'identifiers': [f'*.{shared}'], 'challenge': 'dns-01'}]}
+    run = validators.run(certificates, provider='replace_rrset.yml')
+
+    done = results(run)
+    assert (done['one']['base']['action'], done['two']['wildcard']['action']) == ('new', 'new'), done
+    leftovers, present, absent = validators.handovers()
+    assert leftovers == {'state': 'absent', 'records': {challenge: ['killed-one', 'killed-two']}}
+    assert present['state'] == 'present' and len(present['records'][challenge]) == 2
+    assert absent == {'state': 'absent', 'records': present['records']}
+    assert bind9.query_txt(challenge) == []
+    assert sorted(path.name for path in provisioned.iterdir()) == []
