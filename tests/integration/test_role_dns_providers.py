@@ -294,3 +294,29 @@ def test_what_killed_runs_left_at_a_shared_name_goes_once_and_the_new_values_sta
     assert absent == {'state': 'absent', 'records': present['records']}
     assert bind9.query_txt(challenge) == []
     assert sorted(path.name for path in provisioned.iterdir()) == []
+
+
+def test_a_host_failing_before_its_validation_keeps_its_value_for_the_next_run_to_remove(
+        validators: Validators, acme_ca: AcmeCA) -> None:
+    """Host two fails while publishing an http-01 file (its web root cannot be written), after the play's dns-01
+    records are worked out: one's removal keeps two's value (a whole-set provider sets the name to it), and two
+    keeps the record holding it (not the other), so that the next run removes the value."""
+    bind9 = acme_ca.dns
+    shared = acme_ca.unique_name('failing')
+    challenge = f'_acme-challenge.{shared}'
+    broken = {'name': 'broken', 'identifiers': [acme_ca.unique_name('web')], 'challenge': 'http-01', 'webroot': '/proc/no-web-root-here'}
+    certificates = {'one': [{'name': 'base', 'identifiers': [shared], 'challenge': 'dns-01'}],
+                    'two': [{'name': 'wildcard', 'identifiers': [f'*.{shared}'], 'challenge': 'dns-01'}, broken]}
+    first = validators.run(certificates, provider='replace_rrset.yml', expect_failure=True)
+    assert results(first)['one']['base']['action'] == 'new'
+    assert [outcome.host for outcome in first.outcomes if outcome.failed and not outcome.ignored][0] == 'two'
+    kept = bind9.query_txt(challenge)
+    assert len(kept) == 1
+    provisioned = validators.root / 'controller' / 'provisioned'
+    assert sorted(path.name for path in provisioned.iterdir()) == ['two-wildcard.json']
+
+    certificates['two'].remove(broken)
+    second = validators.run(certificates, provider='replace_rrset.yml')
+    assert results(second)['two']['wildcard']['action'] == 'new'
+    assert bind9.query_txt(challenge) == []
+    assert sorted(path.name for path in provisioned.iterdir()) == []
