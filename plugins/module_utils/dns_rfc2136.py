@@ -336,7 +336,9 @@ class Primary:
             )
         target = alias_target(response, name)
         if target is not None:
-            raise DnsError(f"records: {display(name)} is an alias (CNAME) of {display(target)}; give {display(target)} as the record name")
+            raise DnsError(
+                f"records: {display(name)} is an alias (CNAME) of {display(target)}; set follow_cname to true, or give {display(target)} as the record name"
+            )
         return answer_values(response, name)
 
     def update(self, message: dns.update.UpdateMessage) -> None:

@@ -68,9 +68,21 @@ options:
     description:
       - TXT record name -> list of values, exactly as RV(certforge.acme.acme_order#module:challenge_data_dns).
       - Names may end with a dot or not; they are always absolute. Values are the raw strings, without quotes.
-      - CNAMEs are not followed; when a record name is an alias, give its target instead.
+      - A record name that is an alias (CNAME) is followed to its target when O(follow_cname=true).
     type: dict
     required: true
+  follow_cname:
+    description:
+      - When a record name is an alias (CNAME), for example C(_acme-challenge.www.example.com CNAME
+        www.validation.example.net) to keep the update key narrow to a validation zone, put its values at the end
+        of the alias chain, in the zone of that target, and wait until the name servers of that zone serve them.
+        The CA follows the alias when it looks the record up.
+      - O(server) is asked whether a name is an alias; when it is not authoritative for the name, this host's
+        resolver is asked. O(server) must be the primary of the target's zone, and O(zone), when set, the zone of the
+        targets.
+      - With V(false), a record name that is an alias fails the module, naming its target.
+    type: bool
+    default: true
   state:
     description:
       - V(present) adds the given values at each name (see O(exclusive)), then waits for propagation.
@@ -116,6 +128,9 @@ notes:
 seealso:
   - module: certforge.acme.acme_order
   - module: certforge.acme.acme_challenge
+  - name: RFC 8555 section 8.4 (DNS Challenge)
+    description: The CA resolves the C(_acme-challenge) name as usual, following aliases.
+    link: https://www.rfc-editor.org/rfc/rfc8555#section-8.4
   - name: RFC 2136 (Dynamic Updates in the Domain Name System)
     description: The update protocol this module speaks.
     link: https://www.rfc-editor.org/rfc/rfc2136
@@ -157,6 +172,15 @@ EXAMPLES = r"""
     state: absent
   delegate_to: localhost
 
+- name: Publish where _acme-challenge.www.example.com points (a CNAME into validation.example.net), with a key for that zone only
+  certforge.acme.acme_dns_rfc2136:
+    server: ns1.validation.example.net
+    key_name: acme-validation
+    key_secret: "{{ vault_acme_validation_secret }}"
+    records:
+      _acme-challenge.www.example.com: [LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0]
+  delegate_to: localhost
+
 - name: A hidden primary on another port, a known zone, and the public name servers to check
   certforge.acme.acme_dns_rfc2136:
     server: 10.0.0.53
@@ -194,6 +218,14 @@ records:
   type: dict
   sample:
     _acme-challenge.example.com: [LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0]
+aliases:
+  description:
+    - Record name (without the final dot) -> the name its values were put at, for each record name of O(records) that
+      is an alias (CNAME) followed with O(follow_cname=true). RV(records) is keyed by those targets.
+  returned: always
+  type: dict
+  sample:
+    _acme-challenge.www.example.com: www.validation.example.net
 nameservers:
   description:
     - The name servers that were checked and serve every value, as C(address:port).
@@ -210,6 +242,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.certforge.acme.plugins.module_utils._acme.errors import ConfigurationError
+from ansible_collections.certforge.acme.plugins.module_utils.dns_aliases import follow_aliases
 from ansible_collections.certforge.acme.plugins.module_utils.dns_rfc2136 import (
     TSIG_ALGORITHMS,
     Primary,
@@ -254,6 +287,7 @@ def main() -> None:
             "key_secret": {"type": "str", "no_log": True},
             "key_algorithm": {"type": "str", "choices": list(TSIG_ALGORITHMS), "default": "hmac-sha256"},
             "records": {"type": "dict", "required": True},
+            "follow_cname": {"type": "bool", "default": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "exclusive": {"type": "bool", "default": False},
             "ttl": {"type": "int", "default": 60},
@@ -266,7 +300,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    outcome, checked = None, []
+    outcome, checked, aliases = None, [], {}
     # A propagation timeout comes after the update: say that the zone did change.
     with failing_on_host_errors(module, changed=lambda: bool(outcome and outcome.changed)):
         check_options(params)
@@ -275,6 +309,8 @@ def main() -> None:
         primary = Primary(nameserver_at(params["server"], params["port"], option="server"), key=key, timeout=params["timeout"])
         zone = parse_name(params["zone"], option="zone") if params["zone"] else None
 
+        if params["follow_cname"]:
+            records, aliases = follow_aliases(primary, records)
         zones = find_zones(primary, records, zone=zone)
         outcome = apply_records(
             primary, zones, state=params["state"], ttl=params["ttl"], check_mode=module.check_mode, exclusive=params["exclusive"]
@@ -292,6 +328,7 @@ def main() -> None:
         "zone": display(outcome.zones[0]) if len(outcome.zones) == 1 else None,
         "zones": [display(zone) for zone in outcome.zones],
         "records": by_display_name(outcome.records),
+        "aliases": {display(name): display(target) for name, target in aliases.items()},
         "nameservers": checked,
     }
     if module._diff:

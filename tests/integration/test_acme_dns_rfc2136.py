@@ -251,3 +251,46 @@ def test_role_provider_task_file(run_playbook: RunPlaybook, bind9: Bind9Server) 
     assert removed.changed and removed.result['records'] == {name: []}
     assert bind9.query_txt(name) == []
     assert not run.contains(bind9.tsig_secret)
+
+
+def test_follow_cname_publishes_in_the_validation_zone_with_its_own_key(dns_steps: DnsSteps, bind9: Bind9Server) -> None:
+    """`_acme-challenge.<name>` delegated by CNAME to a zone whose key may update nothing else, as operators keep credentials narrow."""
+    name = challenge_name(bind9, 'alias')
+    target = f'{name.split(".")[1]}.{bind9.validation_zone}'
+    bind9.add_cname(name, target)
+    value = token()
+    narrow_key = {'key_name': bind9.validation_key_name, 'key_secret': bind9.validation_key_secret}
+    try:
+        run, (published, removed, refused) = dns_steps(
+            {'records': {name: [value]}, **narrow_key},
+            {'records': {name: [value]}, 'state': 'absent', **narrow_key},
+            {'records': {name: [value]}, 'follow_cname': False, 'fails': True, **narrow_key},
+        )
+        assert published['changed']
+        assert published['aliases'] == {name: target}
+        assert published['zone'] == bind9.validation_zone and published['records'] == {target: [value]}
+        # The wait asked the validation zone's name server for the target.
+        assert published['nameservers'] == [f'127.0.0.1:{bind9.port}']
+        assert removed['changed'] and removed['records'] == {target: []}
+        assert refused['msg'] == f'records: {name} is an alias (CNAME) of {target}; set follow_cname to true, or give {target} as the record name'
+        assert not run.contains(bind9.validation_key_secret)
+    finally:
+        bind9.delete_name(name)
+
+
+def test_the_ca_finds_the_value_through_the_alias(dns_steps: DnsSteps, bind9: Bind9Server) -> None:
+    """What a resolver asking BIND sees: the alias and, behind it, the value published at the target in the same zone."""
+    name = challenge_name(bind9, 'seen')
+    target = f'{name.split(".")[1]}.{bind9.validation_subdomain}'
+    bind9.add_cname(name, target)
+    narrow_key = {'key_name': bind9.validation_key_name, 'key_secret': bind9.validation_key_secret}
+    value = token()
+    try:
+        dns_steps({'records': {name: [value]}, **narrow_key})
+        assert bind9.query(name, 'CNAME') == [target + '.']
+        # Asked for the TXT record at the alias, BIND answers the alias and the value behind it.
+        assert bind9.query_txt(name) == [value]
+        assert bind9.query_txt(target) == [value]
+    finally:
+        dns_steps({'records': {name: [value]}, 'state': 'absent', **narrow_key})
+        bind9.delete_name(name)

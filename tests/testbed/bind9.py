@@ -4,6 +4,11 @@ Pebble resolves every name through this server (``pebble -dnsserver``): the zone
 ``A 127.0.0.1`` sends each http-01 and tls-alpn-01 validation to loopback, and dns-01 tests
 add ``_acme-challenge`` TXT records with TSIG-signed RFC 2136 updates.
 
+Validation delegated by CNAME, as operators keep update keys narrow: the key ``validation_key_name`` may
+change only TXT records below ``validation.<zone>`` (an ``update-policy``; BIND follows a CNAME from
+``_acme-challenge.<name>`` there for the CAs, as it is in the same zone) and the whole second zone
+``acme-validation.test`` (where BIND, answering without recursion, does not follow a CNAME into).
+
 One DNS rule to keep in mind: a TXT record at ``_acme-challenge.www.acme.test`` turns
 ``www.acme.test`` into an existing (empty) name, which the wildcard no longer covers, so it has
 no ``A`` record until that TXT record is deleted again (RFC 4592, section 2.2.2).
@@ -36,6 +41,8 @@ from .process import ServerProcess
 NAMED = '/usr/sbin/named'
 DEFAULT_ZONE = 'acme.test'
 TSIG_KEY_NAME = 'testbed-update'
+VALIDATION_ZONE = 'acme-validation.test'
+VALIDATION_KEY_NAME = 'validation-update'
 TSIG_ALGORITHM = 'hmac-sha256'
 QUERY_TIMEOUT_SECONDS = 2.0
 # Short, because UDP queries sent before named listens just go unanswered.
@@ -55,8 +62,16 @@ class Bind9Server:
         self.tsig_key_name = TSIG_KEY_NAME
         self.tsig_algorithm = TSIG_ALGORITHM
         self.tsig_secret = base64.b64encode(secrets.token_bytes(32)).decode('ascii')
+        self.validation_zone = VALIDATION_ZONE
+        self.validation_key_name = VALIDATION_KEY_NAME
+        self.validation_key_secret = base64.b64encode(secrets.token_bytes(32)).decode('ascii')
         self.log_path = work_dir / 'named.log'
         self._process: ServerProcess | None = None
+
+    @property
+    def validation_subdomain(self) -> str:
+        """Where ``validation_key_name`` may put TXT records in the zone itself."""
+        return f'validation.{self.zone}'
 
     @property
     def nameserver(self) -> str:
@@ -112,6 +127,18 @@ class Bind9Server:
         update.add(dns.name.from_text(name), ttl, 'TXT', quoted)
         self._send_update(update)
 
+    def add_cname(self, name: str, target: str) -> None:
+        """Make ``name`` (in the zone) an alias of ``target``, as an operator delegating ``_acme-challenge`` does."""
+        update = dns.update.UpdateMessage(self.zone, keyring=self.keyring, keyalgorithm=self.tsig_algorithm)
+        update.replace(dns.name.from_text(name), 60, 'CNAME', dns.name.from_text(target).to_text())
+        self._send_update(update)
+
+    def delete_name(self, name: str) -> None:
+        """Delete every record at ``name`` in the zone."""
+        update = dns.update.UpdateMessage(self.zone, keyring=self.keyring, keyalgorithm=self.tsig_algorithm)
+        update.delete(dns.name.from_text(name))
+        self._send_update(update)
+
     def delete_txt(self, name: str) -> None:
         """Delete every TXT record at ``name`` with a TSIG-signed update."""
         update = dns.update.UpdateMessage(self.zone, keyring=self.keyring, keyalgorithm=self.tsig_algorithm)
@@ -132,9 +159,20 @@ class Bind9Server:
     def _write_files(self) -> pathlib.Path:
         zone_path = self.work_dir / f'{self.zone}.zone'
         zone_path.write_text(self._zone_text(), encoding='ascii')
+        validation_zone_path = self.work_dir / f'{self.validation_zone}.zone'
+        validation_zone_path.write_text(self._validation_zone_text(), encoding='ascii')
         config_path = self.work_dir / 'named.conf'
-        config_path.write_text(self._config_text(zone_path), encoding='ascii')
+        config_path.write_text(self._config_text(zone_path, validation_zone_path), encoding='ascii')
         return config_path
+
+    def _validation_zone_text(self) -> str:
+        # Its name server is the test zone's, which resolves to loopback.
+        return textwrap.dedent(f'''\
+            $ORIGIN {self.validation_zone}.
+            $TTL 1
+            @   IN SOA ns.{self.zone}. hostmaster.{self.zone}. 1 3600 600 86400 1
+            @   IN NS  ns.{self.zone}.
+            ''')
 
     def _zone_text(self) -> str:
         return textwrap.dedent(f'''\
@@ -146,7 +184,7 @@ class Bind9Server:
             *   IN A   {self.answer_address}
             ''')
 
-    def _config_text(self, zone_path: pathlib.Path) -> str:
+    def _config_text(self, zone_path: pathlib.Path, validation_zone_path: pathlib.Path) -> str:
         # Everything named writes stays in work_dir; no rndc control channel, no recursion,
         # so it never talks to anything but its own clients on loopback.
         work_dir = self.work_dir
@@ -154,6 +192,10 @@ class Bind9Server:
             key "{self.tsig_key_name}" {{
                 algorithm {self.tsig_algorithm};
                 secret "{self.tsig_secret}";
+            }};
+            key "{self.validation_key_name}" {{
+                algorithm {self.tsig_algorithm};
+                secret "{self.validation_key_secret}";
             }};
             controls {{ }};
             options {{
@@ -175,7 +217,15 @@ class Bind9Server:
             zone "{self.zone}" {{
                 type primary;
                 file "{zone_path}";
-                allow-update {{ key "{self.tsig_key_name}"; }};
+                update-policy {{
+                    grant {self.tsig_key_name} zonesub ANY;
+                    grant {self.validation_key_name} subdomain {self.validation_subdomain}. TXT;
+                }};
+            }};
+            zone "{self.validation_zone}" {{
+                type primary;
+                file "{validation_zone_path}";
+                allow-update {{ key "{self.validation_key_name}"; }};
             }};
             ''')
 
