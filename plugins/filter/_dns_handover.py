@@ -6,7 +6,6 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: _dns_handover
 short_description: Role glue - what one host hands the DNS provider, so that each record name is handed once for the play
-version_added: 0.2.0
 description:
   - Private to the C(certforge.acme.acme_certificate) role. Of the dns-01 records (TXT record name -> values) of every
     host of the play, returns those that O(current) hands to the provider task file (the names it leads), each with the

@@ -6,7 +6,6 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: _dns_record_sets
 short_description: Role glue - the whole TXT record sets a replacing DNS provider sets, from the role's hand-over
-version_added: 0.2.0
 description:
   - Private to the C(certforge.acme.acme_certificate) role's shipped DNS providers for services that set a TXT record
     set as a whole (nsupdate, Route53, Hetzner). Turns C(acme_certificate_dns_records) into one entry per record name

@@ -6,7 +6,6 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: _missing_collections
 short_description: Role glue - one line naming the collections a shipped DNS provider needs and Ansible cannot find
-version_added: 0.2.0
 description:
   - Private to the C(certforge.acme.acme_certificate) role. The shipped DNS providers use modules of collections that
     are not installed with this one; without this check, a missing one fails with Ansible's multi-line message about an
