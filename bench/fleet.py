@@ -52,8 +52,9 @@ class Setting:  # pylint: disable=too-many-instance-attributes  # one field per 
         environment = {'ANSIBLE_FORKS': str(self.forks), 'ANSIBLE_PIPELINING': str(self.pipelining).lower()}
         if self.ssh:
             # Ansible's default ssh_args are '-C -o ControlMaster=auto -o ControlPersist=60s'.
-            environment['ANSIBLE_SSH_ARGS'] = ('-o ControlMaster=auto -o ControlPersist=60s' if self.control_persist
-                                               else '-o ControlMaster=no -o ControlPath=none')
+            environment['ANSIBLE_SSH_ARGS'] = (
+                '-o ControlMaster=auto -o ControlPersist=60s' if self.control_persist else '-o ControlMaster=no -o ControlPath=none'
+            )
             environment['ANSIBLE_SSH_CONTROL_PATH_DIR'] = str(run_dir / 'cp')
         if self.mitogen:
             environment['ANSIBLE_STRATEGY_PLUGINS'] = str(mitogen_strategy_plugins())
@@ -123,18 +124,24 @@ def per_unit(measurement: FleetMeasurement) -> dict[str, float]:
     }
 
 
-def fleet_inventory(hosts: Sequence[str], roots: dict[str, pathlib.Path], domains: dict[str, str], *,
-                    python: str, sshd: LoopbackSshd | None, control_dir: pathlib.Path) -> dict[str, Any]:
+def fleet_inventory(
+    hosts: Sequence[str], roots: dict[str, pathlib.Path], domains: dict[str, str], *, python: str, sshd: LoopbackSshd | None, control_dir: pathlib.Path
+) -> dict[str, Any]:
     """The YAML inventory: group ``fleet``, each host with its root and domain, local or SSH connection."""
     group_vars: dict[str, Any] = {'ansible_python_interpreter': python}
     if sshd is None:
         group_vars['ansible_connection'] = 'local'
     else:
-        group_vars.update({
-            'ansible_connection': 'ssh', 'ansible_host': '127.0.0.1', 'ansible_port': sshd.port,
-            'ansible_user': os.environ.get('USER') or 'root', 'ansible_ssh_private_key_file': str(sshd.client_key),
-            'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR',
-        })
+        group_vars.update(
+            {
+                'ansible_connection': 'ssh',
+                'ansible_host': '127.0.0.1',
+                'ansible_port': sshd.port,
+                'ansible_user': os.environ.get('USER') or 'root',
+                'ansible_ssh_private_key_file': str(sshd.client_key),
+                'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR',
+            }
+        )
     host_vars: dict[str, dict[str, Any]] = {}
     for host in hosts:
         host_vars[host] = {'bench_host_root': str(roots[host]), 'bench_domain': domains[host]}
@@ -147,9 +154,20 @@ def fleet_inventory(hosts: Sequence[str], roots: dict[str, pathlib.Path], domain
 class FleetBench:
     """Runs the fleet playbook on fresh fleets with the servers and runner of a ``Bench``."""
 
-    def __init__(self, *, work_dir: pathlib.Path, runner: Any, pebble: Any, web: FleetWebServer, zone: str,
-                 check_certificate: Any, requests_by_endpoint: Any, playbook: pathlib.Path,
-                 sshd_binary: pathlib.Path | None = None, keep_pids: Sequence[int] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        work_dir: pathlib.Path,
+        runner: Any,
+        pebble: Any,
+        web: FleetWebServer,
+        zone: str,
+        check_certificate: Any,
+        requests_by_endpoint: Any,
+        playbook: pathlib.Path,
+        sshd_binary: pathlib.Path | None = None,
+        keep_pids: Sequence[int] = (),
+    ) -> None:
         self.work_dir = work_dir
         self.runner = runner
         self.pebble = pebble
@@ -188,17 +206,23 @@ class FleetBench:
         control_dir = fleet_dir / 'cp'
         control_dir.mkdir()
         inventory = fleet_dir / 'inventory.yml'
-        inventory.write_text(yaml.safe_dump(fleet_inventory(names, roots, domains, python=sys.executable, sshd=sshd,
-                                                            control_dir=control_dir)), encoding='utf-8')
+        inventory.write_text(
+            yaml.safe_dump(fleet_inventory(names, roots, domains, python=sys.executable, sshd=sshd, control_dir=control_dir)), encoding='utf-8'
+        )
         extra_vars = {
-            'acme_directory': self.pebble.directory_url, 'acme_ca_path': str(self.pebble.ca_path),
-            'state_dir': str(state_dir), 'owner': _user(), 'group': _group(), **setting.extra_vars(),
+            'acme_directory': self.pebble.directory_url,
+            'acme_ca_path': str(self.pebble.ca_path),
+            'state_dir': str(state_dir),
+            'owner': _user(),
+            'group': _group(),
+            **setting.extra_vars(),
         }
         measured = []
         serials: dict[str, int] = {}
         for run in (FIRST, NOOP):
-            measurement = self._run(fleet_dir, inventory, extra_vars, setting=setting, hosts=hosts, run=run,
-                                    round_number=round_number, sshd=sshd, control_dir=control_dir)
+            measurement = self._run(
+                fleet_dir, inventory, extra_vars, setting=setting, hosts=hosts, run=run, round_number=round_number, sshd=sshd, control_dir=control_dir
+            )
             for host in names:
                 serial = self.check_certificate(roots[host] / 'certs' / CERTIFICATE_NAME / 'cert.pem', [domains[host]])
                 if run == NOOP and serials[host] != serial:
@@ -207,8 +231,19 @@ class FleetBench:
             measured.append(measurement)
         return measured
 
-    def _run(self, fleet_dir: pathlib.Path, inventory: pathlib.Path, extra_vars: dict[str, Any], *, setting: Setting,
-             hosts: int, run: str, round_number: int, sshd: LoopbackSshd | None, control_dir: pathlib.Path) -> FleetMeasurement:
+    def _run(
+        self,
+        fleet_dir: pathlib.Path,
+        inventory: pathlib.Path,
+        extra_vars: dict[str, Any],
+        *,
+        setting: Setting,
+        hosts: int,
+        run: str,
+        round_number: int,
+        sshd: LoopbackSshd | None,
+        control_dir: pathlib.Path,
+    ) -> FleetMeasurement:
         timing_path = fleet_dir / f'timing-{run.replace(" ", "-")}.json'
         self.runner.timing_path = timing_path
         self.runner.inventory_path = inventory
@@ -233,18 +268,31 @@ class FleetBench:
         timing = json.loads(timing_path.read_text(encoding='utf-8'))
         counts = timing['counts']
         measurement = FleetMeasurement(
-            setting=setting.key, hosts=hosts, run=run, round=round_number, seconds=seconds, cpu_seconds=cpu.total,
-            requests=len(logged), requests_by_endpoint=self.requests_by_endpoint(logged),
-            host_module_runs=counts['host_module_runs'], controller_module_runs=counts['controller_module_runs'],
+            setting=setting.key,
+            hosts=hosts,
+            run=run,
+            round=round_number,
+            seconds=seconds,
+            cpu_seconds=cpu.total,
+            requests=len(logged),
+            requests_by_endpoint=self.requests_by_endpoint(logged),
+            host_module_runs=counts['host_module_runs'],
+            controller_module_runs=counts['controller_module_runs'],
             controller_only_executions=counts['controller_only_executions'],
-            controller_peak_rss_kib=timing['controller_peak_rss_kib'], load_average=load_average, orphans_reaped=orphans,
+            controller_peak_rss_kib=timing['controller_peak_rss_kib'],
+            load_average=load_average,
+            orphans_reaped=orphans,
         )
         self.measurements.append(measurement)
         ratios = per_unit(measurement)
-        print(f'[fleet {setting.key}, round {round_number}] {hosts} hosts, {run}: {seconds:.1f} s, {cpu.total:.1f} CPU-s '
-              f'({ratios["cpu_seconds_per_host_certificate"]:.2f}/host), {measurement.requests} requests, '
-              f'{measurement.host_module_runs} host module runs, peak RSS {(measurement.controller_peak_rss_kib or 0) / 1024:.0f} MiB, '
-              f'load {load_average:.1f}, {orphans} orphans reaped', file=sys.stderr, flush=True)
+        print(
+            f'[fleet {setting.key}, round {round_number}] {hosts} hosts, {run}: {seconds:.1f} s, {cpu.total:.1f} CPU-s '
+            f'({ratios["cpu_seconds_per_host_certificate"]:.2f}/host), {measurement.requests} requests, '
+            f'{measurement.host_module_runs} host module runs, peak RSS {(measurement.controller_peak_rss_kib or 0) / 1024:.0f} MiB, '
+            f'load {load_average:.1f}, {orphans} orphans reaped',
+            file=sys.stderr,
+            flush=True,
+        )
         return measurement
 
 
@@ -255,8 +303,7 @@ class FleetError(RuntimeError):
 def _end_masters(control_dir: pathlib.Path) -> None:
     """Tell every ControlPersist master of the run to exit (they would linger 60 s)."""
     for socket_path in control_dir.glob('*.sock'):
-        subprocess.run(['ssh', '-o', f'ControlPath={socket_path}', '-O', 'exit', 'bench'],
-                       capture_output=True, check=False, timeout=10)
+        subprocess.run(['ssh', '-o', f'ControlPath={socket_path}', '-O', 'exit', 'bench'], capture_output=True, check=False, timeout=10)
     deadline = time.monotonic() + 5
     while any(control_dir.glob('*.sock')) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -272,8 +319,8 @@ def _children_named(name: str) -> list[int]:
             fields = stat.read_text(encoding='ascii', errors='replace')
         except OSError:
             continue
-        command = fields[fields.index('(') + 1:fields.rindex(')')]
-        ppid = int(fields[fields.rindex(')') + 2:].split()[1])
+        command = fields[fields.index('(') + 1 : fields.rindex(')')]
+        ppid = int(fields[fields.rindex(')') + 2 :].split()[1])
         if command == name and ppid == os.getpid():
             found.append(int(stat.parent.name))
     return found
@@ -281,9 +328,11 @@ def _children_named(name: str) -> list[int]:
 
 def _user() -> str:
     import pwd  # pylint: disable=import-outside-toplevel
+
     return pwd.getpwuid(os.getuid()).pw_name
 
 
 def _group() -> str:
     import grp  # pylint: disable=import-outside-toplevel
+
     return grp.getgrgid(os.getgid()).gr_name

@@ -19,8 +19,14 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-HOST_SIDE_MODULES = ('acme_certificate_plan', 'acme_certificate_lock', 'acme_http01_files', 'acme_dns_rfc2136',
-                     'acme_tls_alpn_responder', 'acme_certificate_deploy')
+HOST_SIDE_MODULES = (
+    'acme_certificate_plan',
+    'acme_certificate_lock',
+    'acme_http01_files',
+    'acme_dns_rfc2136',
+    'acme_tls_alpn_responder',
+    'acme_certificate_deploy',
+)
 BASIC = 'ansible.module_utils.basic'
 MODULE_PACKAGE = 'ansible_collections.certforge.acme.plugins.modules'
 SCRIPT = (
@@ -53,7 +59,7 @@ def added_microseconds(lines: Sequence[tuple[int, int, int, str]]) -> tuple[int,
     """
     basic_index = next(index for index, line in enumerate(lines) if line[0] == 0 and line[3] == BASIC)
     basic = lines[basic_index][2]
-    after = lines[basic_index + 1:]
+    after = lines[basic_index + 1 :]
     added = sum(line[2] for line in after if line[0] == 0)
     by_package: dict[str, int] = {}
     for line in after:
@@ -72,19 +78,21 @@ def measure(collections_path: pathlib.Path, *, runs: int = 9, python: str = sys.
         loads_requests = False
         for _run in range(runs):
             completed = subprocess.run(
-                [python, '-X', 'importtime', '-c', SCRIPT, f'{MODULE_PACKAGE}.{module}'],
-                capture_output=True, text=True, env=environment, check=False)
+                [python, '-X', 'importtime', '-c', SCRIPT, f'{MODULE_PACKAGE}.{module}'], capture_output=True, text=True, env=environment, check=False
+            )
             if completed.returncode != 0:
                 raise RuntimeError(f'importing {module} failed: {completed.stderr[-400:]}')
             basic, added, packages = added_microseconds(parse_importtime(completed.stderr))
             loads_requests = completed.stdout.strip() == 'True'
             basics.append(basic)
             addeds.append(added)
-        rows.append({
-            'module': module,
-            'basic_ms': min(basics) / 1000,
-            'added_ms': min(addeds) / 1000,
-            'loads_requests': loads_requests,
-            'heaviest': {name: cost / 1000 for name, cost in list(packages.items())[:4]},
-        })
+        rows.append(
+            {
+                'module': module,
+                'basic_ms': min(basics) / 1000,
+                'added_ms': min(addeds) / 1000,
+                'loads_requests': loads_requests,
+                'heaviest': {name: cost / 1000 for name, cost in list(packages.items())[:4]},
+            }
+        )
     return rows

@@ -85,6 +85,6 @@ def current_children() -> list[int]:
                 fields = status.read()
         except OSError:
             continue
-        if int(fields[fields.rindex(')') + 2:].split()[1]) == os.getpid():
+        if int(fields[fields.rindex(')') + 2 :].split()[1]) == os.getpid():
             children.append(int(stat.name))
     return children

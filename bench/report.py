@@ -32,17 +32,28 @@ def fleet_medians(measurements: Iterable[Mapping[str, Any]]) -> dict[tuple[str, 
     medians = {}
     for key, group in groups.items():
         hosts = key[1]
-        numbers = {field: float(statistics.median(m[field] or 0 for m in group)) for field in (
-            'seconds', 'cpu_seconds', 'requests', 'host_module_runs', 'controller_module_runs',
-            'controller_only_executions', 'controller_peak_rss_kib')}
-        numbers.update({
-            'rounds': len(group),
-            'cpu_per_host': numbers['cpu_seconds'] / hosts,
-            'requests_per_certificate': numbers['requests'] / hosts,
-            'host_module_runs_per_host': numbers['host_module_runs'] / hosts,
-            'controller_only_per_host': numbers['controller_only_executions'] / hosts,
-            'peak_rss_mib': numbers['controller_peak_rss_kib'] / 1024,
-        })
+        numbers = {
+            field: float(statistics.median(m[field] or 0 for m in group))
+            for field in (
+                'seconds',
+                'cpu_seconds',
+                'requests',
+                'host_module_runs',
+                'controller_module_runs',
+                'controller_only_executions',
+                'controller_peak_rss_kib',
+            )
+        }
+        numbers.update(
+            {
+                'rounds': len(group),
+                'cpu_per_host': numbers['cpu_seconds'] / hosts,
+                'requests_per_certificate': numbers['requests'] / hosts,
+                'host_module_runs_per_host': numbers['host_module_runs'] / hosts,
+                'controller_only_per_host': numbers['controller_only_executions'] / hosts,
+                'peak_rss_mib': numbers['controller_peak_rss_kib'] / 1024,
+            }
+        )
         medians[key] = numbers
     return medians
 
@@ -54,18 +65,42 @@ def fleet_table(measurements: Iterable[Mapping[str, Any]], setting: str) -> str:
     for (key, hosts, run), numbers in sorted(medians.items(), key=lambda item: (item[0][1], item[0][2])):
         if key != setting:
             continue
-        rows.append((
-            str(hosts), run, f'{numbers["seconds"]:.1f}', f'{numbers["cpu_seconds"]:.1f}', f'{numbers["cpu_per_host"]:.2f}',
-            f'{numbers["requests"]:.0f}', f'{numbers["requests_per_certificate"]:.1f}', f'{numbers["host_module_runs_per_host"]:.1f}',
-            f'{numbers["controller_module_runs"]:.0f}', f'{numbers["controller_only_per_host"]:.1f}', f'{numbers["peak_rss_mib"]:.0f}',
-        ))
-    return markdown_table(('hosts', 'run', 'wall s', 'CPU-s', 'CPU-s / host-cert', 'requests', 'requests / cert',
-                           'host module runs / host', 'controller module runs', 'controller-only / host',
-                           'controller peak RSS MiB'), rows)
+        rows.append(
+            (
+                str(hosts),
+                run,
+                f'{numbers["seconds"]:.1f}',
+                f'{numbers["cpu_seconds"]:.1f}',
+                f'{numbers["cpu_per_host"]:.2f}',
+                f'{numbers["requests"]:.0f}',
+                f'{numbers["requests_per_certificate"]:.1f}',
+                f'{numbers["host_module_runs_per_host"]:.1f}',
+                f'{numbers["controller_module_runs"]:.0f}',
+                f'{numbers["controller_only_per_host"]:.1f}',
+                f'{numbers["peak_rss_mib"]:.0f}',
+            )
+        )
+    return markdown_table(
+        (
+            'hosts',
+            'run',
+            'wall s',
+            'CPU-s',
+            'CPU-s / host-cert',
+            'requests',
+            'requests / cert',
+            'host module runs / host',
+            'controller module runs',
+            'controller-only / host',
+            'controller peak RSS MiB',
+        ),
+        rows,
+    )
 
 
-def settings_table(measurements: Iterable[Mapping[str, Any]], settings: Sequence[Any], hosts: int,
-                   notes: Mapping[str, str], labels: Mapping[str, str] | None = None) -> str:
+def settings_table(
+    measurements: Iterable[Mapping[str, Any]], settings: Sequence[Any], hosts: int, notes: Mapping[str, str], labels: Mapping[str, str] | None = None
+) -> str:
     """One row per setting: first and no-op run, wall and CPU, relative to the fleet setting."""
     medians = fleet_medians(measurements)
     keys = [setting.key if hasattr(setting, 'key') else setting for setting in settings]
@@ -87,22 +122,30 @@ def settings_table(measurements: Iterable[Mapping[str, Any]], settings: Sequence
             wall_relative = f' ({numbers["seconds"] / reference["seconds"]:.2f}x)' if reference else ''
             cells += [f'{numbers["seconds"]:.1f}{wall_relative}', f'{numbers["cpu_seconds"]:.1f}{relative}']
         first = medians.get((key, hosts, FIRST))
-        cells += [f'{first["peak_rss_mib"]:.0f}' if first else '-',
-                  f'{first["requests"]:.0f}' if first else '-']
+        cells += [f'{first["peak_rss_mib"]:.0f}' if first else '-', f'{first["requests"]:.0f}' if first else '-']
         rows.append(tuple(cells))
-    return markdown_table(('setting', 'first: wall s', 'first: CPU-s', 'no-op: wall s', 'no-op: CPU-s',
-                           'peak RSS MiB (first)', 'requests (first)'), rows)
+    return markdown_table(('setting', 'first: wall s', 'first: CPU-s', 'no-op: wall s', 'no-op: CPU-s', 'peak RSS MiB (first)', 'requests (first)'), rows)
 
 
 def import_table(rows: Iterable[Mapping[str, Any]]) -> str:
     """One row per host-side module."""
-    return markdown_table(('module', 'ansible.module_utils.basic ms', 'module adds ms', 'loads requests', 'heaviest packages ms'), (
-        (row['module'], f'{row["basic_ms"]:.0f}', f'{row["added_ms"]:.0f}', 'yes' if row['loads_requests'] else 'no',
-         ', '.join(f'{name} {cost:.0f}' for name, cost in row['heaviest'].items()))
-        for row in rows))
+    return markdown_table(
+        ('module', 'ansible.module_utils.basic ms', 'module adds ms', 'loads requests', 'heaviest packages ms'),
+        (
+            (
+                row['module'],
+                f'{row["basic_ms"]:.0f}',
+                f'{row["added_ms"]:.0f}',
+                'yes' if row['loads_requests'] else 'no',
+                ', '.join(f'{name} {cost:.0f}' for name, cost in row['heaviest'].items()),
+            )
+            for row in rows
+        ),
+    )
 
 
 # --- the before/after summary ----------------------------------------------------------------------
+
 
 def _case(results: Mapping[str, Any], client: str, scenario: str) -> Mapping[str, Any] | None:
     return next((m for m in results.get('medians', []) if m['client'] == client and m['scenario'] == scenario), None)
@@ -182,35 +225,46 @@ def key_numbers(results: Mapping[str, Any]) -> list[tuple[str, str, str]]:  # py
 def markdown_report(results: Mapping[str, Any], *, before: Mapping[str, Any] | None = None) -> str:
     """The targets with BEFORE (when given) and this run's numbers, then every table of this run."""
     ours = key_numbers(results)
-    lines = [f'# bench/run.py results, {results["started"][:16]} UTC', '',
-             f'Command: `.venv/bin/python {results["command"]}`', '']
+    lines = [f'# bench/run.py results, {results["started"][:16]} UTC', '', f'Command: `.venv/bin/python {results["command"]}`', '']
     machine, versions = results['machine'], results['versions']
-    lines += [f'Machine: {machine["cpus"]} CPUs, {machine["memory_gib"]} GiB, {machine["platform"]}; 1-minute load '
-              f'{machine["load_min"]:.1f} to {machine["load_max"]:.1f} (median {machine["load_median"]:.1f}): '
-              'wall times from a loaded machine are only comparable within one run; CPU-seconds and request counts are what to trust.',
-              '', 'Versions: ' + ', '.join(f'{name} {value}' for name, value in versions.items() if value), '']
+    lines += [
+        f'Machine: {machine["cpus"]} CPUs, {machine["memory_gib"]} GiB, {machine["platform"]}; 1-minute load '
+        f'{machine["load_min"]:.1f} to {machine["load_max"]:.1f} (median {machine["load_median"]:.1f}): '
+        'wall times from a loaded machine are only comparable within one run; CPU-seconds and request counts are what to trust.',
+        '',
+        'Versions: ' + ', '.join(f'{name} {value}' for name, value in versions.items() if value),
+        '',
+    ]
     if before is not None:
         # Every measure either run has, in the order of BEFORE's rows, then those only AFTER has.
         previous = {what: (target, value) for what, target, value in key_numbers(before)}
         current = {what: (target, value) for what, target, value in ours}
         order = list(previous) + [what for what in current if what not in previous]
-        lines.append(markdown_table(('measure', 'target', 'BEFORE', 'AFTER'), (
-            (what, (current.get(what) or previous[what])[0], previous.get(what, ('', '-'))[1], current.get(what, ('', '-'))[1])
-            for what in order)))
-        lines += ['', f'BEFORE: `{before.get("command", "?")}` at {before["started"][:16]} UTC, commit '
-                      f'{before["versions"].get("certforge.acme commit", "?")}.', '']
+        lines.append(
+            markdown_table(
+                ('measure', 'target', 'BEFORE', 'AFTER'),
+                ((what, (current.get(what) or previous[what])[0], previous.get(what, ('', '-'))[1], current.get(what, ('', '-'))[1]) for what in order),
+            )
+        )
+        lines += [
+            '',
+            f'BEFORE: `{before.get("command", "?")}` at {before["started"][:16]} UTC, commit {before["versions"].get("certforge.acme commit", "?")}.',
+            '',
+        ]
     else:
         lines.append(markdown_table(('measure', 'target', 'value'), ours))
         lines.append('')
     if results.get('fleet_measurements'):
         lines += ['## Fleets', '', fleet_table(results['fleet_measurements'], 'fleet'), '']
         labels = results.get('setting_labels', {})
-        keys = [key for key in labels if any(m['setting'] == key for m in results['fleet_measurements'])
-                or key in results.get('setting_notes', {})]
+        keys = [key for key in labels if any(m['setting'] == key for m in results['fleet_measurements']) or key in results.get('setting_notes', {})]
         if len(keys) > 1:
-            lines += [f'## Settings, fleet of {results["settings_hosts"]} (ratios to the first row)', '',
-                      settings_table(results['fleet_measurements'], keys, results['settings_hosts'],
-                                     results.get('setting_notes', {}), labels), '']
+            lines += [
+                f'## Settings, fleet of {results["settings_hosts"]} (ratios to the first row)',
+                '',
+                settings_table(results['fleet_measurements'], keys, results['settings_hosts'], results.get('setting_notes', {}), labels),
+                '',
+            ]
     if results.get('import_times'):
         lines += ['## Import time of the host-side modules', '', import_table(results['import_times']), '']
     return '\n'.join(lines)
@@ -222,8 +276,13 @@ def merge_results(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         'started': min(part['started'] for part in parts),
         'finished': max(part['finished'] for part in parts),
         'command': ' ; '.join(part['command'] for part in parts),
-        'medians': [], 'measurements': [], 'fleet_measurements': [], 'setting_notes': {}, 'import_times': [],
-        'setting_labels': {}, 'settings_hosts': parts[0].get('settings_hosts', 10),
+        'medians': [],
+        'measurements': [],
+        'fleet_measurements': [],
+        'setting_notes': {},
+        'import_times': [],
+        'setting_labels': {},
+        'settings_hosts': parts[0].get('settings_hosts', 10),
     }
     for part in parts:
         for field in ('medians', 'measurements', 'fleet_measurements'):
@@ -232,9 +291,12 @@ def merge_results(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         merged['setting_labels'].update(part.get('setting_labels', {}))
         merged['import_times'] = merged['import_times'] or part.get('import_times', [])
     machines = [part['machine'] for part in parts]
-    merged['machine'] = dict(machines[0], load_min=min(m['load_min'] for m in machines),
-                             load_max=max(m['load_max'] for m in machines),
-                             load_median=statistics.median(m['load_median'] for m in machines))
+    merged['machine'] = dict(
+        machines[0],
+        load_min=min(m['load_min'] for m in machines),
+        load_max=max(m['load_max'] for m in machines),
+        load_median=statistics.median(m['load_median'] for m in machines),
+    )
     merged['versions'] = next((part['versions'] for part in parts if part['versions'].get('peers')), parts[0]['versions'])
     merged['runs'] = max(part.get('runs', 0) for part in parts)
     return merged

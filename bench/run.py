@@ -93,14 +93,12 @@ class Client:
 
 
 CLIENTS = (
-    Client('community.crypto', 'community.crypto two-step', 'community_crypto.playbook',
-           peer=True, has_noop=True, csr_beforehand=False, cert_file='cert.pem'),
-    Client('cc-split', 'community.crypto split modules', 'community_crypto_split.playbook',
-           peer=True, has_noop=False, csr_beforehand=True, cert_file='cert.pem'),
-    Client('modules', 'certforge modules', 'certforge_modules.yml',
-           peer=False, has_noop=False, csr_beforehand=True, cert_file='cert.pem'),
-    Client('role', 'certforge role', 'certforge_role.yml',
-           peer=False, has_noop=True, csr_beforehand=False, cert_file='bench/cert.pem'),
+    Client('community.crypto', 'community.crypto two-step', 'community_crypto.playbook', peer=True, has_noop=True, csr_beforehand=False, cert_file='cert.pem'),
+    Client(
+        'cc-split', 'community.crypto split modules', 'community_crypto_split.playbook', peer=True, has_noop=False, csr_beforehand=True, cert_file='cert.pem'
+    ),
+    Client('modules', 'certforge modules', 'certforge_modules.yml', peer=False, has_noop=False, csr_beforehand=True, cert_file='cert.pem'),
+    Client('role', 'certforge role', 'certforge_role.yml', peer=False, has_noop=True, csr_beforehand=False, cert_file='bench/cert.pem'),
 )
 CLIENT_KEYS = {client.key: client for client in CLIENTS} | {'cc': CLIENTS[0]}
 BASELINE, SPLIT_BASELINE = CLIENTS[0], CLIENTS[1]
@@ -137,15 +135,22 @@ class Measurement:
 class BenchRunner(PlaybookRunner):
     """The testbed's playbook runner, with a chosen venv and the timing callback next to the results one."""
 
-    def __init__(self, *, work_dir: pathlib.Path, collections_path: pathlib.Path, python: pathlib.Path,
-                 scan_sys_path: bool, extra_environment: dict[str, str] | None = None, record_results: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        work_dir: pathlib.Path,
+        collections_path: pathlib.Path,
+        python: pathlib.Path,
+        scan_sys_path: bool,
+        extra_environment: dict[str, str] | None = None,
+        record_results: bool = True,
+    ) -> None:
         super().__init__(work_dir=work_dir, collections_path=collections_path)
         # The results callback keeps every result in the controller's memory: fleets leave it out.
         self.record_results = record_results
         self.ansible_playbook = python.with_name('ansible-playbook')
         # Modules must run with this venv's interpreter (ENVIRONMENT.md).
-        self.inventory_path.write_text(
-            f'localhost ansible_connection=local ansible_python_interpreter={python}\n', encoding='utf-8')
+        self.inventory_path.write_text(f'localhost ansible_connection=local ansible_python_interpreter={python}\n', encoding='utf-8')
         self.scan_sys_path = scan_sys_path
         self.extra_environment = dict(extra_environment or {})
         self.timing_path: pathlib.Path | None = None
@@ -153,8 +158,7 @@ class BenchRunner(PlaybookRunner):
     def environment(self) -> dict[str, str]:
         environment = super().environment()
         environment['ANSIBLE_CALLBACK_PLUGINS'] = os.pathsep.join((environment['ANSIBLE_CALLBACK_PLUGINS'], str(CALLBACK_PLUGINS)))
-        environment['ANSIBLE_CALLBACKS_ENABLED'] = (f'{environment["ANSIBLE_CALLBACKS_ENABLED"]},{TIMING_CALLBACK}'
-                                                    if self.record_results else TIMING_CALLBACK)
+        environment['ANSIBLE_CALLBACKS_ENABLED'] = f'{environment["ANSIBLE_CALLBACKS_ENABLED"]},{TIMING_CALLBACK}' if self.record_results else TIMING_CALLBACK
         # The community package keeps its collections in its site-packages.
         environment['ANSIBLE_COLLECTIONS_SCAN_SYS_PATH'] = 'true' if self.scan_sys_path else 'false'
         environment.update(self.extra_environment)
@@ -190,8 +194,9 @@ class Bench:  # pylint: disable=too-many-instance-attributes  # the servers and 
         else:
             self.webroot = WebrootServer(path=self.work_dir / 'webroot', port=http_port, log_path=self.work_dir / 'webroot.log')
             self.webroot.start()
-        self.pebble = PebbleServer(self.work_dir / 'pebble', tls=self.tls, dns_server=self.bind9.nameserver,
-                                   http_port=http_port, tls_port=tls_port, settings=PEBBLE_SETTINGS)
+        self.pebble = PebbleServer(
+            self.work_dir / 'pebble', tls=self.tls, dns_server=self.bind9.nameserver, http_port=http_port, tls_port=tls_port, settings=PEBBLE_SETTINGS
+        )
         self.pebble.start()
 
     def stop_servers(self) -> None:
@@ -207,12 +212,21 @@ class Bench:  # pylint: disable=too-many-instance-attributes  # the servers and 
         link = ours / 'ansible_collections' / 'certforge' / 'acme'
         link.parent.mkdir(parents=True)
         link.symlink_to(REPO_ROOT, target_is_directory=True)
-        runner = BenchRunner(work_dir=self.work_dir / 'ansible-fleet', collections_path=ours,
-                             python=pathlib.Path(sys.executable), scan_sys_path=False, record_results=False)
-        return FleetBench(work_dir=self.work_dir, runner=runner, pebble=self.pebble, web=self.fleet_web, zone=self.bind9.zone,
-                          check_certificate=check_certificate, requests_by_endpoint=requests_by_endpoint,
-                          playbook=PLAYBOOKS / 'certforge_fleet.yml', sshd_binary=find_sshd(sshd),
-                          keep_pids=current_children())
+        runner = BenchRunner(
+            work_dir=self.work_dir / 'ansible-fleet', collections_path=ours, python=pathlib.Path(sys.executable), scan_sys_path=False, record_results=False
+        )
+        return FleetBench(
+            work_dir=self.work_dir,
+            runner=runner,
+            pebble=self.pebble,
+            web=self.fleet_web,
+            zone=self.bind9.zone,
+            check_certificate=check_certificate,
+            requests_by_endpoint=requests_by_endpoint,
+            playbook=PLAYBOOKS / 'certforge_fleet.yml',
+            sshd_binary=find_sshd(sshd),
+            keep_pids=current_children(),
+        )
 
     # --- Ansible ---------------------------------------------------------------------------------
 
@@ -222,15 +236,18 @@ class Bench:  # pylint: disable=too-many-instance-attributes  # the servers and 
         link = ours / 'ansible_collections' / 'certforge' / 'acme'
         link.parent.mkdir(parents=True)
         link.symlink_to(REPO_ROOT, target_is_directory=True)
-        self.runners[False] = BenchRunner(work_dir=self.work_dir / 'ansible-certforge', collections_path=ours,
-                                          python=pathlib.Path(sys.executable), scan_sys_path=False)
+        self.runners[False] = BenchRunner(
+            work_dir=self.work_dir / 'ansible-certforge', collections_path=ours, python=pathlib.Path(sys.executable), scan_sys_path=False
+        )
         if peers_python is not None:
             # An empty collections path: certforge.acme must not be visible to the peer's Ansible.
             nothing = self.work_dir / 'no-collections'
             nothing.mkdir()
             assert self.pebble is not None
             self.runners[True] = BenchRunner(
-                work_dir=self.work_dir / 'ansible-peers', collections_path=nothing, python=peers_python,
+                work_dir=self.work_dir / 'ansible-peers',
+                collections_path=nothing,
+                python=peers_python,
                 scan_sys_path=True,
                 # community.crypto's ACME modules have no ca_path option; Ansible's URL code builds its
                 # TLS context with Python's defaults, which trust SSL_CERT_FILE. Verification stays on.
@@ -274,8 +291,9 @@ class Bench:  # pylint: disable=too-many-instance-attributes  # the servers and 
             extra_vars['csr_path'] = str(write_key_and_csr(certificate_dir, domains))
         return extra_vars
 
-    def _measure(self, client: Client, scenario: str, extra_vars: dict[str, Any], round_number: int,
-                 total_rounds: int, *, expected_serial: int | None = None) -> int:
+    def _measure(
+        self, client: Client, scenario: str, extra_vars: dict[str, Any], round_number: int, total_rounds: int, *, expected_serial: int | None = None
+    ) -> int:
         """Run the client's playbook once, record what it cost, check its certificate; return the serial."""
         assert self.pebble is not None
         runner = self.runners[client.peer]
@@ -293,22 +311,35 @@ class Bench:  # pylint: disable=too-many-instance-attributes  # the servers and 
         startup, tasks = task_seconds(timing, started_wall)
         counts = timing['counts']
         measurement = Measurement(
-            client=client.key, scenario=scenario, round=round_number, seconds=seconds, cpu_seconds=cpu.total,
-            requests=len(logged), requests_by_endpoint=requests_by_endpoint(logged),
+            client=client.key,
+            scenario=scenario,
+            round=round_number,
+            seconds=seconds,
+            cpu_seconds=cpu.total,
+            requests=len(logged),
+            requests_by_endpoint=requests_by_endpoint(logged),
             module_runs=counts['host_module_runs'] + counts['controller_module_runs'],
-            host_module_runs=counts['host_module_runs'], controller_module_runs=counts['controller_module_runs'],
+            host_module_runs=counts['host_module_runs'],
+            controller_module_runs=counts['controller_module_runs'],
             controller_only_executions=counts['controller_only_executions'],
             controller_peak_rss_kib=timing['controller_peak_rss_kib'],
-            changed_tasks=len(run.changed_tasks), startup_seconds=startup, seconds_by_action=seconds_by_action(tasks),
-            tasks=tasks, load_average=load_average,
+            changed_tasks=len(run.changed_tasks),
+            startup_seconds=startup,
+            seconds_by_action=seconds_by_action(tasks),
+            tasks=tasks,
+            load_average=load_average,
         )
         self.measurements.append(measurement)
         serial = check_certificate(pathlib.Path(extra_vars['certificate_dir']) / client.cert_file, extra_vars['domains'])
         if expected_serial is not None and serial != expected_serial:
             raise BenchError(f'{client.label}, {scenario}: the certificate was replaced although nothing was due')
         what = 'warm-up' if round_number == 0 else f'run {round_number}/{total_rounds}'
-        print(f'[{what}] {client.label}, {scenario}: {seconds:.2f} s, {cpu.total:.2f} CPU-s, {measurement.requests} requests, '
-              f'{measurement.module_runs} module runs', file=sys.stderr, flush=True)
+        print(
+            f'[{what}] {client.label}, {scenario}: {seconds:.2f} s, {cpu.total:.2f} CPU-s, {measurement.requests} requests, '
+            f'{measurement.module_runs} module runs',
+            file=sys.stderr,
+            flush=True,
+        )
         return serial
 
 
@@ -317,6 +348,7 @@ class BenchError(RuntimeError):
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
 
 def write_key_and_csr(directory: pathlib.Path, domains: Sequence[str]) -> pathlib.Path:
     """An EC P-256 key (``privkey.pem``) and a CSR for ``domains`` (``cert.csr``); return the CSR's path."""
@@ -328,8 +360,7 @@ def write_key_and_csr(directory: pathlib.Path, domains: Sequence[str]) -> pathli
         .sign(key, hashes.SHA256())
     )
     key_path = directory / 'privkey.pem'
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     key_path.chmod(0o600)
     csr_path = directory / 'cert.csr'
     csr_path.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
@@ -369,8 +400,7 @@ def task_seconds(timing: dict[str, Any], started_wall: float) -> tuple[float, li
     """
     started = timing['tasks']
     ends = [task['started'] for task in started[1:]] + [timing['playbook_ended']]
-    tasks = [{'task': task['task'], 'action': full_action(task['action']), 'seconds': round(ended - task['started'], 4)}
-             for task, ended in zip(started, ends)]
+    tasks = [{'task': task['task'], 'action': full_action(task['action']), 'seconds': round(ended - task['started'], 4)} for task, ended in zip(started, ends)]
     first = started[0]['started'] if started else timing['playbook_ended']
     return first - started_wall, tasks
 
@@ -400,13 +430,14 @@ def ensure_peers_venv() -> pathlib.Path:
     python = PEERS_VENV / 'bin' / 'python'
     if python.exists() and peers_versions(python).get('ansible') == PEERS_VERSION:
         return python
-    print(f'Installing {PEERS_PACKAGE} {PEERS_VERSION} into {PEERS_VENV} (once; about half a minute)...',
-          file=sys.stderr, flush=True)
+    print(f'Installing {PEERS_PACKAGE} {PEERS_VERSION} into {PEERS_VENV} (once; about half a minute)...', file=sys.stderr, flush=True)
     if not python.exists():
         subprocess.run([sys.executable, '-m', 'venv', str(PEERS_VENV)], check=True)
     completed = subprocess.run(
         [str(python), '-m', 'pip', 'install', '--quiet', f'{PEERS_PACKAGE}=={PEERS_VERSION}'],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if completed.returncode != 0:
         raise BenchError(f'pip could not install {PEERS_PACKAGE}=={PEERS_VERSION}:\n{completed.stdout}{completed.stderr}')
@@ -420,6 +451,7 @@ def pebble_version() -> str:
 
 
 # --- the report ------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Summary:
@@ -452,20 +484,22 @@ def summarize(measurements: Sequence[Measurement]) -> list[Summary]:
             if not group:
                 continue
             actions = sorted({action for measurement in group for action in measurement.seconds_by_action})
-            summaries.append(Summary(
-                client=client.key, scenario=scenario, runs=len(group),
-                seconds=statistics.median(m.seconds for m in group),
-                seconds_min=min(m.seconds for m in group), seconds_max=max(m.seconds for m in group),
-                cpu_seconds=statistics.median(m.cpu_seconds for m in group),
-                requests=statistics.median(m.requests for m in group),
-                module_runs=statistics.median(m.module_runs for m in group),
-                controller_only_executions=statistics.median(m.controller_only_executions for m in group),
-                startup_seconds=statistics.median(m.startup_seconds for m in group),
-                seconds_by_action={
-                    action: round(statistics.median(m.seconds_by_action.get(action, 0.0) for m in group), 3)
-                    for action in actions
-                },
-            ))
+            summaries.append(
+                Summary(
+                    client=client.key,
+                    scenario=scenario,
+                    runs=len(group),
+                    seconds=statistics.median(m.seconds for m in group),
+                    seconds_min=min(m.seconds for m in group),
+                    seconds_max=max(m.seconds for m in group),
+                    cpu_seconds=statistics.median(m.cpu_seconds for m in group),
+                    requests=statistics.median(m.requests for m in group),
+                    module_runs=statistics.median(m.module_runs for m in group),
+                    controller_only_executions=statistics.median(m.controller_only_executions for m in group),
+                    startup_seconds=statistics.median(m.startup_seconds for m in group),
+                    seconds_by_action={action: round(statistics.median(m.seconds_by_action.get(action, 0.0) for m in group), 3) for action in actions},
+                )
+            )
     return summaries
 
 
@@ -488,21 +522,40 @@ def table(summaries: Sequence[Summary]) -> str:
     labels = {client.key: client.label for client in CLIENTS}
     baseline = {summary.scenario: summary for summary in summaries if summary.client == BASELINE.key}
     split = {summary.scenario: summary for summary in summaries if summary.client == SPLIT_BASELINE.key}
-    header = ('scenario', 'client', 'median s', 'min-max s', 'CPU-s', 'requests', 'module runs', 'controller-only',
-              's / c.c', 'CPU-s / c.c', 'requests / c.c', 'CPU-s / split')
+    header = (
+        'scenario',
+        'client',
+        'median s',
+        'min-max s',
+        'CPU-s',
+        'requests',
+        'module runs',
+        'controller-only',
+        's / c.c',
+        'CPU-s / c.c',
+        'requests / c.c',
+        'CPU-s / split',
+    )
     rows = [header]
     for summary in summaries:
         theirs = baseline.get(summary.scenario)
         theirs_split = split.get(summary.scenario)
-        rows.append((
-            summary.scenario, labels[summary.client], f'{summary.seconds:.2f}',
-            f'{summary.seconds_min:.2f}-{summary.seconds_max:.2f}', f'{summary.cpu_seconds:.2f}', number(summary.requests),
-            number(summary.module_runs), number(summary.controller_only_executions),
-            ratio(summary.seconds, theirs.seconds if theirs else None, 2),
-            ratio(summary.cpu_seconds, theirs.cpu_seconds if theirs else None, 2),
-            ratio(summary.requests, theirs.requests if theirs else None, 2),
-            ratio(summary.cpu_seconds, theirs_split.cpu_seconds if theirs_split else None, 2),
-        ))
+        rows.append(
+            (
+                summary.scenario,
+                labels[summary.client],
+                f'{summary.seconds:.2f}',
+                f'{summary.seconds_min:.2f}-{summary.seconds_max:.2f}',
+                f'{summary.cpu_seconds:.2f}',
+                number(summary.requests),
+                number(summary.module_runs),
+                number(summary.controller_only_executions),
+                ratio(summary.seconds, theirs.seconds if theirs else None, 2),
+                ratio(summary.cpu_seconds, theirs.cpu_seconds if theirs else None, 2),
+                ratio(summary.requests, theirs.requests if theirs else None, 2),
+                ratio(summary.cpu_seconds, theirs_split.cpu_seconds if theirs_split else None, 2),
+            )
+        )
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     lines = ['| ' + ' | '.join(cell.ljust(width) for cell, width in zip(row, widths)) + ' |' for row in rows]
     lines.insert(1, '|' + '|'.join('-' * (width + 2) for width in widths) + '|')
@@ -528,34 +581,49 @@ def breakdown(summaries: Sequence[Summary], measurements: Sequence[Measurement])
 
 # --- main ------------------------------------------------------------------------------------------
 
+
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--runs', type=int, default=5, help='measured rounds of the cases after the warm-up (default 5)')
-    parser.add_argument('--only', action='append', default=[], metavar='CLIENT[,CLIENT]',
-                        help='measure only these clients: modules, role, community.crypto (or cc), cc-split; repeatable')
+    parser.add_argument(
+        '--only',
+        action='append',
+        default=[],
+        metavar='CLIENT[,CLIENT]',
+        help='measure only these clients: modules, role, community.crypto (or cc), cc-split; repeatable',
+    )
     parser.add_argument('--cases', action='store_true', help='the cases (the default when no other section is asked for)')
-    parser.add_argument('--fleet', type=int, nargs='+', default=[], metavar='N',
-                        help='fleets of N local-connection hosts, first and no-op run each (e.g. --fleet 1 10 50)')
-    parser.add_argument('--settings', nargs='?', const='all', default=None, metavar='KEY[,KEY]',
-                        help=f'Ansible settings on a fleet of --settings-hosts: all, or some of {", ".join(SETTING_KEYS)}')
+    parser.add_argument(
+        '--fleet', type=int, nargs='+', default=[], metavar='N', help='fleets of N local-connection hosts, first and no-op run each (e.g. --fleet 1 10 50)'
+    )
+    parser.add_argument(
+        '--settings',
+        nargs='?',
+        const='all',
+        default=None,
+        metavar='KEY[,KEY]',
+        help=f'Ansible settings on a fleet of --settings-hosts: all, or some of {", ".join(SETTING_KEYS)}',
+    )
     parser.add_argument('--settings-hosts', type=int, default=10, metavar='N', help='fleet size for --settings (default 10)')
-    parser.add_argument('--fleet-rounds', type=int, default=1, metavar='N',
-                        help='rounds of the fleet and settings runs, medians over them (default 1)')
+    parser.add_argument('--fleet-rounds', type=int, default=1, metavar='N', help='rounds of the fleet and settings runs, medians over them (default 1)')
     parser.add_argument('--sshd', metavar='PATH', help='the sshd binary for the SSH settings (default: the installed one)')
     parser.add_argument('--importtime', action='store_true', help='import time of the host-side modules beyond ansible.module_utils.basic')
-    parser.add_argument('--all', action='store_true',
-                        help='everything of bench/RESULTS.md: the cases, --fleet 1 10 50, --settings, --importtime')
+    parser.add_argument('--all', action='store_true', help='everything of bench/RESULTS.md: the cases, --fleet 1 10 50, --settings, --importtime')
     parser.add_argument('--markdown', type=pathlib.Path, metavar='FILE', help='also write the report as Markdown to FILE')
-    parser.add_argument('--before', type=pathlib.Path, metavar='JSON',
-                        help='raw numbers of an earlier run (bench/RESULTS-before.json): the Markdown shows them as BEFORE')
-    parser.add_argument('--merge', type=pathlib.Path, nargs='+', default=[], metavar='JSON',
-                        help='measure nothing: merge the raw numbers of runs of separate sections into one file '
-                             '(--merged-json) and report them (--markdown)')
+    parser.add_argument(
+        '--before', type=pathlib.Path, metavar='JSON', help='raw numbers of an earlier run (bench/RESULTS-before.json): the Markdown shows them as BEFORE'
+    )
+    parser.add_argument(
+        '--merge',
+        type=pathlib.Path,
+        nargs='+',
+        default=[],
+        metavar='JSON',
+        help='measure nothing: merge the raw numbers of runs of separate sections into one file (--merged-json) and report them (--markdown)',
+    )
     parser.add_argument('--merged-json', type=pathlib.Path, metavar='FILE', help='where --merge writes the merged raw numbers')
-    parser.add_argument('--keep-work-dir', action='store_true',
-                        help='keep the temporary directory with server logs, playbook outputs and certificates')
+    parser.add_argument('--keep-work-dir', action='store_true', help='keep the temporary directory with server logs, playbook outputs and certificates')
     arguments = parser.parse_args(argv)
     if arguments.runs < 1 or arguments.fleet_rounds < 1:
         parser.error('--runs and --fleet-rounds must be at least 1')
@@ -614,8 +682,9 @@ def versions(peers_python: pathlib.Path | None) -> dict[str, Any]:
         'ansible-core (certforge)': importlib.metadata.version('ansible-core'),
         'peers': peers_versions(peers_python) if peers_python is not None else None,
         'pebble': pebble_version(),
-        'certforge.acme commit': subprocess.run(['git', '-C', str(REPO_ROOT), 'describe', '--always', '--dirty'],
-                                                capture_output=True, text=True, check=False).stdout.strip(),
+        'certforge.acme commit': subprocess.run(
+            ['git', '-C', str(REPO_ROOT), 'describe', '--always', '--dirty'], capture_output=True, text=True, check=False
+        ).stdout.strip(),
     }
 
 
@@ -664,8 +733,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # pylint: disable=too-many-
     if arguments.merge:
         return merge(arguments)
     if not pathlib.Path(sys.executable).with_name('ansible-playbook').exists():
-        print(f'{sys.executable} has no ansible-playbook beside it: run .venv/bin/python bench/run.py (make setup first)',
-              file=sys.stderr)
+        print(f'{sys.executable} has no ansible-playbook beside it: run .venv/bin/python bench/run.py (make setup first)', file=sys.stderr)
         return 2
     # A first run of 50 hosts on a busy machine may take longer than the tests' limit per playbook.
     testbed.ansible.PLAYBOOK_TIMEOUT_SECONDS = 3600
@@ -720,8 +788,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # pylint: disable=too-many-
     results_path.write_text(json.dumps(results, indent=1) + '\n', encoding='utf-8')
     if measurements:
         print()
-        print(f'Medians of {arguments.runs} runs after a warm-up, {finished - started} in all '
-              f'(pebble on loopback, PEBBLE_VA_NOSLEEP=1, no nonce rejection, no authorization reuse):')
+        print(
+            f'Medians of {arguments.runs} runs after a warm-up, {finished - started} in all '
+            f'(pebble on loopback, PEBBLE_VA_NOSLEEP=1, no nonce rejection, no authorization reuse):'
+        )
         print(table(summaries))
         print('\nWhere the time goes (median seconds per action, >= 0.05 s) and the requests of the last run:')
         print(breakdown(summaries, measurements))
@@ -734,8 +804,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # pylint: disable=too-many-
     if import_rows:
         print('\nImport time of the host-side modules beyond ansible.module_utils.basic (least of 9 runs):')
         print(import_table(import_rows))
-    print(f'\n1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} '
-          f'(median {statistics.median(loads):.1f}) on {os.cpu_count()} CPUs')
+    print(f'\n1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} (median {statistics.median(loads):.1f}) on {os.cpu_count()} CPUs')
 
     print(f'\nRaw numbers: {results_path.relative_to(REPO_ROOT)}')
     if arguments.markdown:
@@ -766,8 +835,14 @@ def machine(loads: Sequence[float]) -> dict[str, Any]:
         for line in meminfo:
             if line.startswith('MemTotal:'):
                 memory_kib = int(line.split()[1])
-    return {'cpus': os.cpu_count(), 'memory_gib': round(memory_kib / 1024 / 1024, 1), 'platform': platform.platform(),
-            'load_min': min(loads), 'load_median': statistics.median(loads), 'load_max': max(loads)}
+    return {
+        'cpus': os.cpu_count(),
+        'memory_gib': round(memory_kib / 1024 / 1024, 1),
+        'platform': platform.platform(),
+        'load_min': min(loads),
+        'load_median': statistics.median(loads),
+        'load_max': max(loads),
+    }
 
 
 if __name__ == '__main__':

@@ -50,27 +50,36 @@ class LoopbackSshd:
                 subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(key)], check=True)
         (work_dir / 'authorized_keys').write_text(self.client_key.with_suffix('.pub').read_text(encoding='ascii'), encoding='ascii')
         self.config = work_dir / 'sshd_config'
-        self.config.write_text('\n'.join((
-            f'ListenAddress {LOOPBACK}:{self.port}',
-            f'HostKey {work_dir / "host_ed25519"}',
-            f'AuthorizedKeysFile {work_dir / "authorized_keys"}',
-            f'PidFile {work_dir / "sshd.pid"}',
-            'PermitRootLogin prohibit-password',
-            'PasswordAuthentication no',
-            'KbdInteractiveAuthentication no',
-            'UsePAM no',
-            'StrictModes no',
-            'MaxSessions 100',
-            'MaxStartups 100:30:200',
-            'Subsystem sftp internal-sftp',
-            'LogLevel ERROR',
-        )) + '\n', encoding='ascii')
+        self.config.write_text(
+            '\n'.join(
+                (
+                    f'ListenAddress {LOOPBACK}:{self.port}',
+                    f'HostKey {work_dir / "host_ed25519"}',
+                    f'AuthorizedKeysFile {work_dir / "authorized_keys"}',
+                    f'PidFile {work_dir / "sshd.pid"}',
+                    'PermitRootLogin prohibit-password',
+                    'PasswordAuthentication no',
+                    'KbdInteractiveAuthentication no',
+                    'UsePAM no',
+                    'StrictModes no',
+                    'MaxSessions 100',
+                    'MaxStartups 100:30:200',
+                    'Subsystem sftp internal-sftp',
+                    'LogLevel ERROR',
+                )
+            )
+            + '\n',
+            encoding='ascii',
+        )
 
     def environment(self) -> dict[str, str]:
         """Libraries unpacked beside the binary (libwrap0) are found."""
         environment = dict(os.environ)
-        libraries = [str(path) for path in (self.binary.parents[2] / 'usr' / 'lib' / 'x86_64-linux-gnu',
-                                            self.binary.parents[2] / 'lib' / 'x86_64-linux-gnu') if path.is_dir()]
+        libraries = [
+            str(path)
+            for path in (self.binary.parents[2] / 'usr' / 'lib' / 'x86_64-linux-gnu', self.binary.parents[2] / 'lib' / 'x86_64-linux-gnu')
+            if path.is_dir()
+        ]
         if libraries:
             environment['LD_LIBRARY_PATH'] = os.pathsep.join(libraries + [environment.get('LD_LIBRARY_PATH', '')]).rstrip(os.pathsep)
         return environment
@@ -81,8 +90,8 @@ class LoopbackSshd:
         PRIVILEGE_SEPARATION_DIRECTORY.mkdir(mode=0o755, exist_ok=True)
         log = (self.work_dir / 'sshd.log').open('ab')
         self._process = subprocess.Popen(  # pylint: disable=consider-using-with  # lives until stop()
-            [str(self.binary.resolve()), '-D', '-e', '-f', str(self.config)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.environment())
+            [str(self.binary.resolve()), '-D', '-e', '-f', str(self.config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.environment()
+        )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -64,8 +64,7 @@ from testbed.tls_alpn import tls_alpn  # noqa: E402  pylint: disable=wrong-impor
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers the testbed reads."""
-    config.addinivalue_line('markers', 'acme_ca_needs(*capabilities): skip the acme_ca runs on CAs that lack one '
-                                       '(names in testbed/acme_ca.py CAPABILITIES)')
+    config.addinivalue_line('markers', 'acme_ca_needs(*capabilities): skip the acme_ca runs on CAs that lack one (names in testbed/acme_ca.py CAPABILITIES)')
 
 
 @pytest.fixture(scope='session')

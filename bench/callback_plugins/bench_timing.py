@@ -30,10 +30,24 @@ requirements:
 TIMING_PATH_VARIABLE = 'BENCH_TIMING_PATH'
 
 # Actions that Ansible runs inside the controller process without executing a module anywhere.
-CONTROLLER_ONLY_ACTIONS = frozenset(f'ansible.builtin.{name}' for name in (
-    'add_host', 'assert', 'debug', 'fail', 'group_by', 'import_tasks', 'include_role', 'include_tasks',
-    'include_vars', 'meta', 'set_fact', 'set_stats', 'validate_argument_spec',
-))
+CONTROLLER_ONLY_ACTIONS = frozenset(
+    f'ansible.builtin.{name}'
+    for name in (
+        'add_host',
+        'assert',
+        'debug',
+        'fail',
+        'group_by',
+        'import_tasks',
+        'include_role',
+        'include_tasks',
+        'include_vars',
+        'meta',
+        'set_fact',
+        'set_stats',
+        'validate_argument_spec',
+    )
+)
 
 HOST_MODULE_RUNS = 'host_module_runs'
 CONTROLLER_MODULE_RUNS = 'controller_module_runs'
@@ -103,11 +117,13 @@ class CallbackModule(CallbackBase):
         self._playbook_started = time.time()
 
     def _task_started(self, task: t.Any) -> None:
-        self._tasks.append({
-            'task': task.get_name(),
-            'action': getattr(task, 'resolved_action', None) or task.action,
-            'started': time.time(),
-        })
+        self._tasks.append(
+            {
+                'task': task.get_name(),
+                'action': getattr(task, 'resolved_action', None) or task.action,
+                'started': time.time(),
+            }
+        )
 
     def v2_playbook_on_task_start(self, task: t.Any, is_conditional: bool) -> None:
         self._task_started(task)
@@ -118,7 +134,8 @@ class CallbackModule(CallbackBase):
     def _count(self, result: t.Any, *, skipped: bool = False) -> None:
         task = result.task
         counts = classify(
-            action=getattr(task, 'resolved_action', None) or task.action, skipped=skipped,
+            action=getattr(task, 'resolved_action', None) or task.action,
+            skipped=skipped,
             delegated=on_controller(task),
             result=result._result,  # pylint: disable=protected-access
         )
@@ -142,11 +159,14 @@ class CallbackModule(CallbackBase):
         if not path:
             return
         with open(path, 'w', encoding='utf-8') as timing_file:
-            json.dump({
-                'callback_loaded': self._loaded,
-                'playbook_started': self._playbook_started,
-                'tasks': self._tasks,
-                'playbook_ended': time.time(),
-                'counts': self._counts,
-                'controller_peak_rss_kib': peak_rss_kib(),
-            }, timing_file)
+            json.dump(
+                {
+                    'callback_loaded': self._loaded,
+                    'playbook_started': self._playbook_started,
+                    'tasks': self._tasks,
+                    'playbook_ended': time.time(),
+                    'counts': self._counts,
+                    'controller_peak_rss_kib': peak_rss_kib(),
+                },
+                timing_file,
+            )

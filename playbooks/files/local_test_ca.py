@@ -69,9 +69,7 @@ def write_tls_files(directory: str) -> tuple[str, str]:
 
 def spawn(command: list[str], log_path: str, environment: dict[str, str] | None = None) -> int:
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env={**os.environ, **(environment or {})}
-        )
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env={**os.environ, **(environment or {})})
     return process.pid
 
 
@@ -107,14 +105,29 @@ def start(directory: str) -> dict[str, object]:
         json.dump(config, handle)
     pids = [
         spawn(
-            ["pebble-challtestsrv", "-dns01", f"{LOOPBACK}:{ports['dns']}", "-defaultIPv4", LOOPBACK, "-defaultIPv6", "",
-             "-http01", "", "-https01", "", "-tlsalpn01", "", "-management", f"{LOOPBACK}:{free_port()}"],
+            [
+                "pebble-challtestsrv",
+                "-dns01",
+                f"{LOOPBACK}:{ports['dns']}",
+                "-defaultIPv4",
+                LOOPBACK,
+                "-defaultIPv6",
+                "",
+                "-http01",
+                "",
+                "-https01",
+                "",
+                "-tlsalpn01",
+                "",
+                "-management",
+                f"{LOOPBACK}:{free_port()}",
+            ],
             os.path.join(directory, "dns.log"),
         ),
-        spawn([sys.executable, "-m", "http.server", "--bind", LOOPBACK, "--directory", webroot, str(ports["http"])],
-              os.path.join(directory, "webroot.log")),
-        spawn(["pebble", "-config", config_path, "-dnsserver", f"{LOOPBACK}:{ports['dns']}"], os.path.join(directory, "pebble.log"),
-              {"PEBBLE_VA_NOSLEEP": "1"}),
+        spawn([sys.executable, "-m", "http.server", "--bind", LOOPBACK, "--directory", webroot, str(ports["http"])], os.path.join(directory, "webroot.log")),
+        spawn(
+            ["pebble", "-config", config_path, "-dnsserver", f"{LOOPBACK}:{ports['dns']}"], os.path.join(directory, "pebble.log"), {"PEBBLE_VA_NOSLEEP": "1"}
+        ),
     ]
     state = {"directory_url": f"https://{LOOPBACK}:{ports['acme']}/dir", "ca_path": cert_path, "webroot": webroot, "pids": pids}
     with open(os.path.join(directory, "state.json"), "w", encoding="utf-8") as handle:

@@ -61,8 +61,9 @@ def with_advice(plan: dict[str, t.Any], advice: dict[str, t.Any]) -> dict[str, t
     return {**plan, "reason": f"{plan.get('reason')}; the CA could not tell when to renew it ({error}), so the expiry rule applies"}
 
 
-def certificate_records(specs: list[dict[str, t.Any]], plans: list[dict[str, t.Any]],
-                        replanned: list[dict[str, t.Any]] | None = None, advice: dict[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
+def certificate_records(
+    specs: list[dict[str, t.Any]], plans: list[dict[str, t.Any]], replanned: list[dict[str, t.Any]] | None = None, advice: dict[str, t.Any] | None = None
+) -> list[dict[str, t.Any]]:
     decisions = {plan["name"]: with_advice(plan, advice or {}) for plan in plans or []}
     decisions.update({plan["name"]: plan for plan in replanned or []})
     return [{"name": spec["name"], "spec": spec, "plan": decisions[spec["name"]]} for spec in specs or [] if spec["name"] in decisions]

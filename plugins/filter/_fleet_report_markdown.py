@@ -51,8 +51,17 @@ def _cell(value: t.Any) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-COLUMNS = (("Host", "host"), ("Certificate", "name"), ("Names", "identifiers"), ("Issuer", "issuer"), ("Expires", "not_after"),
-           ("Days left", "days_left"), ("Last action", "action"), ("Reason", "reason"), ("Failure", "failure"))
+COLUMNS = (
+    ("Host", "host"),
+    ("Certificate", "name"),
+    ("Names", "identifiers"),
+    ("Issuer", "issuer"),
+    ("Expires", "not_after"),
+    ("Days left", "days_left"),
+    ("Last action", "action"),
+    ("Reason", "reason"),
+    ("Failure", "failure"),
+)
 
 
 def fleet_report_markdown(rows: list[dict[str, t.Any]], now: str, check_mode: bool = False) -> str:

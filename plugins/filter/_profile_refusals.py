@@ -58,9 +58,7 @@ def profile_refusals(decisions: list[dict[str, t.Any]], offered: list[str] | Non
     refusals: dict[str, str] = {}
     for decision in decisions or []:
         spec = decision["spec"]
-        refusal = profile_refusal(
-            str(spec.get("profile") or ""), list(offered or []), variable=str(spec.get("profile_variable") or "acme_certificate_profile")
-        )
+        refusal = profile_refusal(str(spec.get("profile") or ""), list(offered or []), variable=str(spec.get("profile_variable") or "acme_certificate_profile"))
         if refusal:
             refusals[spec["name"]] = refusal
     return refusals

@@ -74,7 +74,13 @@ MINIMUMS = {
 PORTS = ("acme_certificate_rfc2136_port", "acme_certificate_tls_alpn_port")
 MODES = ("acme_certificate_mode", "acme_certificate_key_mode")
 # The state directory too: modules and the role's lookups would resolve a relative one against different directories.
-ABSOLUTE_PATHS = ("acme_certificate_dir", "acme_certificate_webroot", "acme_certificate_state_dir", "acme_certificate_metrics_file", "acme_certificate_report_dir")
+ABSOLUTE_PATHS = (
+    "acme_certificate_dir",
+    "acme_certificate_webroot",
+    "acme_certificate_state_dir",
+    "acme_certificate_metrics_file",
+    "acme_certificate_report_dir",
+)
 ENTRY_PATHS = ("webroot", "cert_path", "key_path", "chain_path", "fullchain_path", "combined_path")
 
 
@@ -234,7 +240,7 @@ def _reworded(error: ConfigurationError, name: str, *, advice_renames: dict[str,
     """The core's message about a module option, naming the role variable instead (also in its advice)."""
     text = str(error)
     if error.option and text.startswith(f"{error.option}: "):
-        text = text[len(error.option) + 2:]
+        text = text[len(error.option) + 2 :]
     for option, variable in (advice_renames or {}).items():
         text = re.sub(rf"\bset {option}\b", f"set {variable}", text)
     return f"{name}: {text}"

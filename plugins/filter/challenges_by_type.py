@@ -71,8 +71,7 @@ def challenges_by_type(order: dict[str, t.Any], challenge: str, overrides: dict[
         data = offered.get(kind)
         if data is None:
             raise AnsibleFilterError(
-                f"the CA offers no {kind} challenge for {identifier} (it offers {', '.join(sorted(offered)) or 'none'}); "
-                "choose another challenge type for it"
+                f"the CA offers no {kind} challenge for {identifier} (it offers {', '.join(sorted(offered)) or 'none'}); choose another challenge type for it"
             )
         if kind == "http-01":
             result["http-01"][identifier] = {"http-01": data}

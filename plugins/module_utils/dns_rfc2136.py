@@ -210,7 +210,7 @@ def parse_records(records: t.Mapping[str, t.Any]) -> dict[dns.name.Name, list[st
 def txt_rdata(value: str) -> dns.rdtypes.ANY.TXT.TXT:
     """A TXT record holding `value` as is; longer values are split into 255-octet strings."""
     data = value.encode("utf-8")
-    strings = [data[start:start + TXT_STRING_MAX] for start in range(0, len(data), TXT_STRING_MAX)] or [b""]
+    strings = [data[start : start + TXT_STRING_MAX] for start in range(0, len(data), TXT_STRING_MAX)] or [b""]
     return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, strings)
 
 
@@ -321,8 +321,7 @@ class Primary:
                 return candidate
             candidate = candidate.parent()
         raise DnsError(
-            f"zone: {self.nameserver} is authoritative for no zone that contains {display(name)}; "
-            "point server at the primary of that zone, or set zone"
+            f"zone: {self.nameserver} is authoritative for no zone that contains {display(name)}; point server at the primary of that zone, or set zone"
         )
 
     def txt_values(self, name: dns.name.Name) -> list[str]:
@@ -438,9 +437,7 @@ def plan_change(
     return ZoneChange(zone=zone, before=current, after=after)
 
 
-def update_message(
-    change: ZoneChange, *, state: str, ttl: int, key: dns.tsig.Key | None, exclusive: bool = False
-) -> dns.update.UpdateMessage | None:
+def update_message(change: ZoneChange, *, state: str, ttl: int, key: dns.tsig.Key | None, exclusive: bool = False) -> dns.update.UpdateMessage | None:
     """One update for the zone: present adds the missing values (exclusive: replaces each changed RRset),
     absent deletes only the values that go."""
     names = change.changed_names
@@ -523,9 +520,7 @@ def propagation_targets(
     return list(by_nameserver.values())
 
 
-def missing_at(
-    nameserver: Nameserver, wanted: t.Mapping[dns.name.Name, t.Sequence[str]], *, timeout: float, exchange_with: Exchange = exchange
-) -> str | None:
+def missing_at(nameserver: Nameserver, wanted: t.Mapping[dns.name.Name, t.Sequence[str]], *, timeout: float, exchange_with: Exchange = exchange) -> str | None:
     """What `nameserver` does not serve yet, in words, or None when it serves every wanted value."""
     lacking = []
     for name, values in wanted.items():

@@ -36,8 +36,7 @@ def create_host_module(
     if libraries:
         missing = missing_libraries(*libraries)
         if missing:
-            module.fail_json(msg=missing_required_lib(missing[0].reason), exception=missing[0].error,
-                             missing_libraries=[library.name for library in missing])
+            module.fail_json(msg=missing_required_lib(missing[0].reason), exception=missing[0].error, missing_libraries=[library.name for library in missing])
     return module
 
 

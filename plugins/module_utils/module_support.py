@@ -157,9 +157,7 @@ def open_session(module: AnsibleModule) -> AcmeSession:
     return session
 
 
-def load_signing_key(
-    module: AnsibleModule, *, src_option: str, content_option: str, passphrase_option: str
-) -> SigningKey | None:
+def load_signing_key(module: AnsibleModule, *, src_option: str, content_option: str, passphrase_option: str) -> SigningKey | None:
     """The key given by a `*_src`/`*_content` option pair, or None when neither is set."""
     params = module.params
     if params[src_option]:
@@ -178,9 +176,7 @@ def load_signing_key(
 
 
 def load_account_key(module: AnsibleModule) -> SigningKey:
-    key = load_signing_key(
-        module, src_option="account_key_src", content_option="account_key_content", passphrase_option="account_key_passphrase"
-    )
+    key = load_signing_key(module, src_option="account_key_src", content_option="account_key_content", passphrase_option="account_key_passphrase")
     if key is None:
         raise ConfigurationError("set account_key_src or account_key_content", option="account_key_src")
     return key

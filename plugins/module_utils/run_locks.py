@@ -47,7 +47,7 @@ def pid_start(pid: int) -> str:
     """When process `pid` started, in clock ticks after boot (field 22 of /proc/<pid>/stat); '' when it is gone."""
     stat = _read_text(f"/proc/{pid}/stat")
     # The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    fields = stat[stat.rfind(")") + 2:].split()
+    fields = stat[stat.rfind(")") + 2 :].split()
     return fields[19] if len(fields) > 19 else ""
 
 
@@ -135,8 +135,9 @@ def try_acquire(path: str, holder: dict[str, t.Any], *, lease: int, now: float) 
         return True, None
 
 
-def acquire(path: str, holder: dict[str, t.Any], *, timeout: float, lease: int,
-            clock: t.Callable[[], float] = time.time, sleep: t.Callable[[float], None] = time.sleep) -> bool:
+def acquire(
+    path: str, holder: dict[str, t.Any], *, timeout: float, lease: int, clock: t.Callable[[], float] = time.time, sleep: t.Callable[[float], None] = time.sleep
+) -> bool:
     """Take the lock at `path` for `holder`, waiting up to `timeout` seconds for a live holder.
 
     Returns whether the lock was written (False when `holder` already had it); raises LockHeld.

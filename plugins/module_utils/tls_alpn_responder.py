@@ -74,9 +74,7 @@ def challenges_from_data(data: t.Any) -> list[TlsAlpnChallenge]:
             continue  # an identifier validated with another challenge type
         if not isinstance(entry, dict) or not all(isinstance(entry.get(key), str) for key in ("resource", "certificate", "private_key")):
             raise ResponderError(f"a tls-alpn-01 entry needs resource, certificate and private_key strings, got {entry!r:.80}")
-        challenges.append(
-            TlsAlpnChallenge(_normalize_server_name(entry["resource"]), entry["certificate"], entry["private_key"])
-        )
+        challenges.append(TlsAlpnChallenge(_normalize_server_name(entry["resource"]), entry["certificate"], entry["private_key"]))
     if not challenges:
         raise ResponderError("no tls-alpn-01 challenges to serve")
     return challenges
@@ -148,9 +146,7 @@ class TlsAlpnResponder:
             raise ResponderError("the responder is already running")
         self._contexts = _contexts(self.challenges)
         try:
-            family, _type, _proto, _name, address = socket.getaddrinfo(
-                self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-            )[0]
+            family, _type, _proto, _name, address = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
             listener = socket.socket(family, socket.SOCK_STREAM)
         except OSError as error:
             raise ResponderError(f"cannot listen on {self.host}:{self.port}: {error}") from None
@@ -257,9 +253,7 @@ def _arguments(argv: t.Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--listen", required=True, type=_listen_address, help="HOST:PORT to listen on, for example 0.0.0.0:443 or [::]:443")
     parser.add_argument("--challenges", required=True, help="JSON file: acme_order's challenge_data, or a list of tls-alpn-01 entries")
     parser.add_argument("--pid-file", help="write the process id here while running")
-    parser.add_argument(
-        "--timeout", type=float, default=DEFAULT_RUN_SECONDS, help=f"exit after this many seconds (default {DEFAULT_RUN_SECONDS:g})"
-    )
+    parser.add_argument("--timeout", type=float, default=DEFAULT_RUN_SECONDS, help=f"exit after this many seconds (default {DEFAULT_RUN_SECONDS:g})")
     arguments = parser.parse_args(argv)
     if arguments.timeout <= 0:
         parser.error("--timeout must be a positive number of seconds")

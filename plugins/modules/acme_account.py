@@ -280,9 +280,7 @@ def ensure_present(module: t.Any, client: AccountClient, existing: Account | Non
     params = module.params
     if existing is None:
         if not params["allow_creation"]:
-            raise ConfigurationError(
-                "no account exists for this account key; set allow_creation: true to register one", option="allow_creation"
-            )
+            raise ConfigurationError("no account exists for this account key; set allow_creation: true to register one", option="allow_creation")
         if client.session.directory.external_account_required and not params["external_account_binding"]:
             raise ConfigurationError(
                 "the CA requires External Account Binding for new accounts; set it to the kid and key the CA gave you",
@@ -406,8 +404,7 @@ def main() -> None:
             # A key that an earlier task would create in a real run has no account yet.
             if not params["allow_creation"]:  # the real run would fail, so must the prediction
                 raise ConfigurationError(
-                    f"no account exists for account_key_src {key_path}, which does not exist yet; "
-                    "set allow_creation: true to register one",
+                    f"no account exists for account_key_src {key_path}, which does not exist yet; set allow_creation: true to register one",
                     option="allow_creation",
                 )
             module.warn(f"account_key_src {key_path} does not exist yet; a new account would be registered for it")

@@ -128,9 +128,7 @@ def existing_key(module: AnsibleModule) -> t.Any:
     if not os.path.exists(params["path"]):
         return None
     try:
-        key = load_private_key(
-            read_file(params["path"], option="path"), passphrase=params["passphrase"], option="path", passphrase_option="passphrase"
-        )
+        key = load_private_key(read_file(params["path"], option="path"), passphrase=params["passphrase"], option="path", passphrase_option="passphrase")
     except ConfigurationError as error:
         if params["force"]:
             return None

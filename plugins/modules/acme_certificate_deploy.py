@@ -165,8 +165,7 @@ def planned_files(params: dict[str, t.Any], key_pem: bytes) -> list[PlannedFile]
     """Every file to deploy, with the option that names it (for error messages), in the order they are
     put in place: the key before any certificate that needs it."""
     cert, chain = _text(params["cert"]), _text(params["chain"])
-    files = [PlannedFile("key_path", params["key_path"], key_pem, params["key_mode"]),
-             PlannedFile("cert_path", params["cert_path"], cert, params["mode"])]
+    files = [PlannedFile("key_path", params["key_path"], key_pem, params["key_mode"]), PlannedFile("cert_path", params["cert_path"], cert, params["mode"])]
     if params["chain_path"]:
         files.append(PlannedFile("chain_path", params["chain_path"], chain, params["mode"]))
     if params["fullchain_path"]:
@@ -223,7 +222,9 @@ def deploy_certificate(module: AnsibleModule, params: dict[str, t.Any]) -> dict[
         if changed and not module.check_mode:
             backups = install(
                 [DeployFile(item.option, item.path, item.content) for item in changed],
-                uid=uid, gid=gid, backup=module.backup_local if params["backup"] else None,
+                uid=uid,
+                gid=gid,
+                backup=module.backup_local if params["backup"] else None,
             )
         for item in files:
             attributes_changed = os.path.exists(item.path) and apply_file_attributes(
@@ -312,8 +313,7 @@ def main() -> None:
                 "elements": "dict",
                 "options": {
                     "name": {"type": "str", "required": True},
-                    **{option: {**spec, "required": True} if option in REQUIRED_PER_CERTIFICATE else spec
-                       for option, spec in CERTIFICATE_OPTIONS.items()},
+                    **{option: {**spec, "required": True} if option in REQUIRED_PER_CERTIFICATE else spec for option, spec in CERTIFICATE_OPTIONS.items()},
                 },
             },
             "release_locks": {"type": "list", "elements": "path", "default": []},
@@ -340,10 +340,16 @@ def main() -> None:
         try:
             result = deploy_certificate(module, params)
         except CertificateNotDeployed as error:
-            module.fail_json(msg=str(error), http01_removed=remove_http01_files(module, params["remove_http01"]),
-                             locks_released=release_locks(module, params["release_locks"], params["lock_holder"]))
-        module.exit_json(**result, http01_removed=remove_http01_files(module, params["remove_http01"]),
-                         locks_released=release_locks(module, params["release_locks"], params["lock_holder"]))
+            module.fail_json(
+                msg=str(error),
+                http01_removed=remove_http01_files(module, params["remove_http01"]),
+                locks_released=release_locks(module, params["release_locks"], params["lock_holder"]),
+            )
+        module.exit_json(
+            **result,
+            http01_removed=remove_http01_files(module, params["remove_http01"]),
+            locks_released=release_locks(module, params["release_locks"], params["lock_holder"]),
+        )
     deployed = []
     for entry in params["certificates"]:
         try:

@@ -259,9 +259,7 @@ def inspect(params: dict[str, t.Any], wanted: list[t.Any]) -> Found:
     certificate, problem = read_certificate(params["cert_path"])
     current_key = read_key(params["key_path"])
     info = certificate_info(certificate) if certificate is not None else None
-    key_matches = (
-        certificate is not None and current_key is not None and public_key_pem(current_key) == public_key_pem(certificate.public_key())
-    )
+    key_matches = certificate is not None and current_key is not None and public_key_pem(current_key) == public_key_pem(certificate.public_key())
     decision = decide(
         info=info,
         problem=problem,
@@ -286,11 +284,7 @@ def finished_staged_key(params: dict[str, t.Any], found: Found) -> bool:
     """Whether a staged key is the one the deployed certificate already has: left by a deploy killed
     after it installed the key, before it removed the staged copy."""
     staged = read_key(params["key_path"] + PENDING_SUFFIX)
-    return (
-        staged is not None
-        and found.certificate is not None
-        and public_key_pem(staged) == public_key_pem(found.certificate.public_key())
-    )
+    return staged is not None and found.certificate is not None and public_key_pem(staged) == public_key_pem(found.certificate.public_key())
 
 
 def lock_path(params: dict[str, t.Any]) -> str:
@@ -424,8 +418,7 @@ def main() -> None:
                 "elements": "dict",
                 "options": {
                     "name": {"type": "str", "required": True},
-                    **{option: {**spec, "required": True} if option in REQUIRED_PER_CERTIFICATE else spec
-                       for option, spec in CERTIFICATE_OPTIONS.items()},
+                    **{option: {**spec, "required": True} if option in REQUIRED_PER_CERTIFICATE else spec for option, spec in CERTIFICATE_OPTIONS.items()},
                 },
             },
             "lock_holder": {"type": "dict"},

@@ -264,9 +264,7 @@ def chosen_types(default: str, overrides: dict[str, t.Any]) -> t.Callable[[Ident
     normalized = {}
     for name, challenge_type in overrides.items():
         if challenge_type not in CHALLENGE_TYPES:
-            raise ConfigurationError(
-                f"{name}: {challenge_type!r} is not one of {', '.join(CHALLENGE_TYPES)}", option="challenge_overrides"
-            )
+            raise ConfigurationError(f"{name}: {challenge_type!r} is not one of {', '.join(CHALLENGE_TYPES)}", option="challenge_overrides")
         normalized[parse_identifier(name, option="challenge_overrides")] = challenge_type
     return lambda identifier: normalized.get(identifier, default)
 
@@ -299,8 +297,7 @@ def pick_challenge(authorization: Authorization, challenge_type: str) -> Challen
         offered = ", ".join(item.type for item in authorization.challenges) or "none"
         option = "challenge_overrides" if authorization.identifier.is_wildcard else "challenge"
         raise ConfigurationError(
-            f"the CA does not offer {challenge_type} for {authorization.identifier.value} (it offers: {offered}); "
-            f"set challenge_overrides for it",
+            f"the CA does not offer {challenge_type} for {authorization.identifier.value} (it offers: {offered}); set challenge_overrides for it",
             option=option,
         )
     if challenge.type == DNS_PERSIST and challenge.data is not None:

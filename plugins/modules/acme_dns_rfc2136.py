@@ -312,15 +312,11 @@ def main() -> None:
         if params["follow_cname"]:
             records, aliases = follow_aliases(primary, records)
         zones = find_zones(primary, records, zone=zone)
-        outcome = apply_records(
-            primary, zones, state=params["state"], ttl=params["ttl"], check_mode=module.check_mode, exclusive=params["exclusive"]
-        )
+        outcome = apply_records(primary, zones, state=params["state"], ttl=params["ttl"], check_mode=module.check_mode, exclusive=params["exclusive"])
 
         if params["state"] == "present" and params["propagation_timeout"] > 0 and not module.check_mode:
             targets = propagation_targets(primary, zones, nameservers=params["nameservers"], port=params["port"])
-            wait_for_propagation(
-                targets, timeout=params["propagation_timeout"], query_timeout=params["timeout"], sleep=time.sleep, clock=time.monotonic
-            )
+            wait_for_propagation(targets, timeout=params["propagation_timeout"], query_timeout=params["timeout"], sleep=time.sleep, clock=time.monotonic)
             checked = [nameserver.endpoint for nameserver, _wanted in targets]
 
     result: dict[str, t.Any] = {

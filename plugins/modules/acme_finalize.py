@@ -317,9 +317,7 @@ def write_files(module: t.Any, chain: Chain) -> tuple[bool, list[str]]:
                     write_file_atomically(path, content, mode=0o600)  # the requested mode follows
                 except OSError as error:
                     raise ConfigurationError(f"cannot write {path}: {error.strerror}", option=option) from None
-        if os.path.exists(path) and apply_file_attributes(
-            module, path, owner=params["owner"], group=params["group"], mode=params["mode"] or "0644"
-        ):
+        if os.path.exists(path) and apply_file_attributes(module, path, owner=params["owner"], group=params["group"], mode=params["mode"] or "0644"):
             changed = True
     return changed, backups
 

@@ -361,8 +361,7 @@ def describe_authorizations(known: list[Authorization], thumbprint: str, account
 
 def create_order(module: t.Any, orders: OrderClient, identifiers: list[Identifier]) -> Order:
     params = module.params
-    return orders.create(identifiers, not_before=params["not_before"], not_after=params["not_after"], replaces=params["replaces"],
-                         profile=params["profile"])
+    return orders.create(identifiers, not_before=params["not_before"], not_after=params["not_after"], replaces=params["replaces"], profile=params["profile"])
 
 
 def main() -> None:

@@ -173,8 +173,7 @@ def start(module: AnsibleModule, paths: Paths, challenges: list[tls_alpn_respond
     entries = [{"resource": item.server_name, "certificate": item.certificate_pem, "private_key": item.private_key_pem} for item in challenges]
     write_file_atomically(paths.challenges, json.dumps(entries).encode("utf-8"), mode=0o600)
     listen = f"[{params['listen']}]:{params['port']}" if ":" in params["listen"] else f"{params['listen']}:{params['port']}"
-    command = [sys.executable, paths.script, "--listen", listen, "--challenges", paths.challenges,
-               "--pid-file", paths.pid, "--timeout", str(params["timeout"])]
+    command = [sys.executable, paths.script, "--listen", listen, "--challenges", paths.challenges, "--pid-file", paths.pid, "--timeout", str(params["timeout"])]
     process = start_detached(command, log_path=paths.log)
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:

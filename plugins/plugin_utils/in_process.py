@@ -91,6 +91,7 @@ def same_executable(interpreter: str, executable: str) -> bool:
     A virtualenv's python is a link to its base Python, so the files alone would make every virtualenv one; the
     directory tells them apart (followed through links, so a linked virtualenv is still itself).
     """
+
     def place(path: str) -> tuple[str, str]:
         path = os.path.abspath(os.path.expanduser(path))
         return os.path.realpath(os.path.dirname(path)), os.path.realpath(path)

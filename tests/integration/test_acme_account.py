@@ -113,12 +113,12 @@ def test_account_key_meets_existing_keys(run_playbook: RunPlaybook, tmp_path: pa
     run = run_playbook(PLAYBOOKS / 'key_conflicts.yml', extra_vars={'key_dir': str(tmp_path), 'key_passphrase': KEY_PASSPHRASE})
 
     assert run.failure_message('Ask for another type than the existing key') == (
-        f'key_type: {tmp_path}/account-ec256.key holds a ec256 key, not ec384; set key_type: ec256 to keep it, '
-        'or force: true to replace it')
+        f'key_type: {tmp_path}/account-ec256.key holds a ec256 key, not ec384; set key_type: ec256 to keep it, or force: true to replace it'
+    )
     assert not run['Read the encrypted key with its passphrase']['changed']
     assert run.failure_message('Read the encrypted key with a wrong passphrase') == (
-        'path: cannot decrypt the key: passphrase is wrong, or the key is damaged; '
-        'set force: true to replace it (the old key is lost unless backup: true)')
+        'path: cannot decrypt the key: passphrase is wrong, or the key is damaged; set force: true to replace it (the old key is lost unless backup: true)'
+    )
     assert run.failure_message('Read the encrypted key without its passphrase').startswith('path: the key is encrypted; set passphrase')
     assert (tmp_path / 'account-encrypted.key').read_bytes() == encrypted_pem
 
@@ -131,25 +131,22 @@ def test_account_key_meets_existing_keys(run_playbook: RunPlaybook, tmp_path: pa
     assert TRACEBACK not in run.stdout + run.stderr
 
 
-def test_account_register_find_and_update_contact(run_playbook: RunPlaybook, acme_ca: AcmeCA,
-                                                  tmp_path: pathlib.Path) -> None:
+def test_account_register_find_and_update_contact(run_playbook: RunPlaybook, acme_ca: AcmeCA, tmp_path: pathlib.Path) -> None:
     first_contact = ['mailto:hostmaster@acme.test']
     second_contact = ['mailto:admin@acme.test', 'mailto:security@acme.test']
 
-    check = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(acme_ca, tmp_path, contact=first_contact),
-                         check=True, diff=True)
+    check = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(acme_ca, tmp_path, contact=first_contact), check=True, diff=True)
     assert check.changed_tasks == ['Create the account key', 'Register the account']
     assert not (tmp_path / 'account.key').exists()
     # The key is only there in a real run: check mode predicts the registration without looking up anything.
     registration = check['Register the account']
     assert registration['account_uri'] is None
-    assert registration['warnings'] == [f'account_key_src {tmp_path}/account.key does not exist yet; '
-                                        'a new account would be registered for it']
+    assert registration['warnings'] == [f'account_key_src {tmp_path}/account.key does not exist yet; a new account would be registered for it']
     assert registration['diff'] == {'before': {'status': 'absent'}, 'after': {'status': 'valid', 'contact': first_contact}}
     # ... and a lookup that may not register predicts the failure of the real run.
     assert check.failure_message('Find the account without registering one') == (
-        f'allow_creation: no account exists for account_key_src {tmp_path}/account.key, which does not exist yet; '
-        'set allow_creation: true to register one')
+        f'allow_creation: no account exists for account_key_src {tmp_path}/account.key, which does not exist yet; set allow_creation: true to register one'
+    )
 
     applied = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(acme_ca, tmp_path, contact=first_contact))
     again = run_playbook(PLAYBOOKS / 'register.yml', extra_vars=_acme_vars(acme_ca, tmp_path, contact=first_contact))
@@ -250,13 +247,16 @@ def test_account_key_types_at_pebble(run_playbook: RunPlaybook, pebble: PebbleSe
         assert result['failed']
         assert result['msg'] == (
             'looking up the account: CA error badPublicKey (HTTP 400): no signature algorithms suitable for given key type: '
-            'ed25519.PublicKey (the CA does not accept this kind of key for signing requests; use an EC P-256 or RSA key)')
+            'ed25519.PublicKey (the CA does not accept this kind of key for signing requests; use an EC P-256 or RSA key)'
+        )
 
 
 # What each CA answers to a binding signed with the wrong HMAC key, as the module words it.
 WRONG_EAB_KEY_MESSAGES = {
-    'pebble': ('creating the account: CA error unauthorized (HTTP 403): external account binding JWS verification error: '
-               'square/go-jose: error in cryptographic primitive (the CA refused the request)'),
+    'pebble': (
+        'creating the account: CA error unauthorized (HTTP 403): external account binding JWS verification error: '
+        'square/go-jose: error in cryptographic primitive (the CA refused the request)'
+    ),
     'acme2certifier': 'creating the account: CA error unauthorized (HTTP 403): invalid eab credentials (the CA refused the request)',
 }
 
@@ -309,8 +309,7 @@ def test_external_account_binding(eab_runs: EabRuns) -> None:
     assert eab_runs.check.changed_tasks == ['Register with a wrong HMAC key', 'Register with External Account Binding']
     assert eab_runs.check['Register with External Account Binding']['account_uri'] is None
     # The check run registered nothing for the key.
-    assert eab_runs.check.failure_message('Find the account without registering one').startswith(
-        'allow_creation: no account exists for this account key')
+    assert eab_runs.check.failure_message('Find the account without registering one').startswith('allow_creation: no account exists for this account key')
 
     assert eab_runs.applied.failure_message('Register with a wrong HMAC key') == WRONG_EAB_KEY_MESSAGES[eab_runs.ca_name]
     created = eab_runs.applied['Register with External Account Binding']
@@ -320,8 +319,12 @@ def test_external_account_binding(eab_runs: EabRuns) -> None:
     # Binding only matters for a new account: once it exists, every task finds it.
     assert eab_runs.again.changed_tasks == []
     assert eab_runs.applied['Find the account without registering one']['account_uri'] == created['account_uri']
-    for task in ('Register without External Account Binding', 'Register with a wrong HMAC key',
-                 'Register with External Account Binding', 'Find the account without registering one'):
+    for task in (
+        'Register without External Account Binding',
+        'Register with a wrong HMAC key',
+        'Register with External Account Binding',
+        'Find the account without registering one',
+    ):
         assert eab_runs.again[task]['account_uri'] == created['account_uri'], task
 
 
@@ -374,15 +377,15 @@ def not_acme_server(server_tls: ServerTLS) -> Iterator[str]:
         thread.join()
 
 
-def test_bad_input_fails_with_one_line_naming_the_option(run_playbook: RunPlaybook, pebble: PebbleServer,
-                                                         not_acme_server: str, tmp_path: pathlib.Path) -> None:
+def test_bad_input_fails_with_one_line_naming_the_option(run_playbook: RunPlaybook, pebble: PebbleServer, not_acme_server: str, tmp_path: pathlib.Path) -> None:
     _write_key(tmp_path / 'account.key')
     _write_key(tmp_path / 'account-encrypted.key', KEY_PASSPHRASE)
     (tmp_path / 'random.txt').write_text('these are not the droids you are looking for\n', encoding='ascii')
     closed_port = free_port()  # nothing listens there; free_port only asked the kernel for it
     pebble_base = pebble.directory_url.rsplit('/', 1)[0]
     extra_vars = _acme_vars(
-        pebble, tmp_path,
+        pebble,
+        tmp_path,
         key_passphrase=KEY_PASSPHRASE,
         closed_port_url=f'https://{LOOPBACK}:{closed_port}/dir',
         http_url=f'http://{LOOPBACK}:{pebble.listen_port}/dir',
@@ -401,8 +404,7 @@ def test_bad_input_fails_with_one_line_naming_the_option(run_playbook: RunPlaybo
         'Use a URL that answers 404': ('acme_directory', 'answered HTTP 404; is this the CA\'s ACME directory URL?'),
         'Use the URL of an HTML page': ('acme_directory', 'did not answer with a JSON ACME directory (got text/html)'),
         'Use the URL of a PEM certificate': ('acme_directory', 'did not answer with a JSON ACME directory'),
-        'Use the URL of JSON that is no directory': (
-            'acme_directory', 'is not an ACME directory: it lacks newNonce, newAccount, newOrder'),
+        'Use the URL of JSON that is no directory': ('acme_directory', 'is not an ACME directory: it lacks newNonce, newAccount, newOrder'),
         'Leave out ca_path': ('acme_directory', 'certificate verify failed'),
         'Use a key file that does not exist': ('account_key_src', f'{tmp_path}/missing.key does not exist'),
         'Use a directory as key file': ('account_key_src', f'{tmp_path} is a directory, not a file'),
@@ -412,7 +414,7 @@ def test_bad_input_fails_with_one_line_naming_the_option(run_playbook: RunPlaybo
         'Use an encrypted key without its passphrase': ('account_key_src', 'the key is encrypted; set account_key_passphrase'),
         'Give an address without mailto': ('contact', "'hostmaster@acme.test' is not a URL; write mailto:hostmaster@acme.test"),
     }
-    assert [outcome.task for outcome in run.outcomes][:len(expected)] == list(expected)
+    assert [outcome.task for outcome in run.outcomes][: len(expected)] == list(expected)
     for task, (option, text) in expected.items():
         message = run.failure_message(task)
         assert message.startswith(f'{option}: '), (task, message)
@@ -422,5 +424,6 @@ def test_bad_input_fails_with_one_line_naming_the_option(run_playbook: RunPlaybo
     # Only the CA knows which URL schemes it takes; its refusal comes with advice.
     assert run.failure_message('Give a telephone number') == (
         'creating the account: CA error unsupportedContact (HTTP 400): contact method "tel" is not supported '
-        '(the CA does not accept this contact URL; use mailto: addresses)')
+        '(the CA does not accept this contact URL; use mailto: addresses)'
+    )
     assert TRACEBACK not in run.stdout + run.stderr

@@ -53,8 +53,9 @@ class DnsSteps:
         self.run_playbook = run_playbook
         self.bind9 = bind9
 
-    def __call__(self, *steps: dict[str, Any], check: bool = False, diff: bool = False, verbosity: int = 0,
-                 expect_failure: bool = False) -> tuple[PlaybookRun, list[dict[str, Any]]]:
+    def __call__(
+        self, *steps: dict[str, Any], check: bool = False, diff: bool = False, verbosity: int = 0, expect_failure: bool = False
+    ) -> tuple[PlaybookRun, list[dict[str, Any]]]:
         tasks = []
         for number, step in enumerate(steps, start=1):
             options = dict(step)
@@ -63,8 +64,14 @@ class DnsSteps:
                 task['ignore_errors'] = True
             if options.pop('check_mode', False):
                 task['check_mode'] = True
-            arguments = {'server': '127.0.0.1', 'port': self.bind9.port, 'key_name': self.bind9.tsig_key_name,
-                         'key_secret': self.bind9.tsig_secret, 'timeout': 2, **options}
+            arguments = {
+                'server': '127.0.0.1',
+                'port': self.bind9.port,
+                'key_name': self.bind9.tsig_key_name,
+                'key_secret': self.bind9.tsig_secret,
+                'timeout': 2,
+                **options,
+            }
             task[MODULE] = {option: value for option, value in arguments.items() if value is not None}
             tasks.append(task)
         play = [{'name': 'Publish or remove dns-01 records', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}]
@@ -152,14 +159,12 @@ def test_given_zone_and_nameservers(dns_steps: DnsSteps, bind9: Bind9Server) -> 
     assert bind9.query_txt(name) == []
 
 
-def test_propagation_timeout_names_the_servers_that_lack_the_record(
-        dns_steps: DnsSteps, bind9: Bind9Server, lagging_bind9: Bind9Server) -> None:
+def test_propagation_timeout_names_the_servers_that_lack_the_record(dns_steps: DnsSteps, bind9: Bind9Server, lagging_bind9: Bind9Server) -> None:
     name = challenge_name(bind9, 'lagging')
     closed_port = free_port()
     nameservers = [f'127.0.0.1:{bind9.port}', f'127.0.0.1:{lagging_bind9.port}', f'127.0.0.1:{closed_port}']
     started = time.monotonic()
-    run, (result,) = dns_steps({'records': {name: [token()]}, 'nameservers': nameservers, 'propagation_timeout': 3},
-                               expect_failure=True)
+    run, (result,) = dns_steps({'records': {name: [token()]}, 'nameservers': nameservers, 'propagation_timeout': 3}, expect_failure=True)
     elapsed = time.monotonic() - started
     message = result['msg']
     assert result['changed'], 'the update was sent before the wait, and the failure must say so'

@@ -26,8 +26,16 @@ from testbed.pebble import PebbleServer
 PLAYBOOKS = pathlib.Path(__file__).resolve().parent / 'playbooks' / 'revoke'
 # RFC 5280 section 5.3.1 CRLReason by name; 7 is not assigned.
 REASONS = {
-    'unspecified': 0, 'keyCompromise': 1, 'cACompromise': 2, 'affiliationChanged': 3, 'superseded': 4,
-    'cessationOfOperation': 5, 'certificateHold': 6, 'removeFromCRL': 8, 'privilegeWithdrawn': 9, 'aACompromise': 10,
+    'unspecified': 0,
+    'keyCompromise': 1,
+    'cACompromise': 2,
+    'affiliationChanged': 3,
+    'superseded': 4,
+    'cessationOfOperation': 5,
+    'certificateHold': 6,
+    'removeFromCRL': 8,
+    'privilegeWithdrawn': 9,
+    'aACompromise': 10,
 }
 
 # Reasons each CA refuses with badRevocationReason (RFC 8555 §7.6 lets it choose).
@@ -77,8 +85,7 @@ def _write_csr(work_dir: pathlib.Path, name: str) -> tuple[pathlib.Path, pathlib
         .sign(key, hashes.SHA256())
     )
     key_path = work_dir / f'{name}.key'
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     key_path.chmod(0o600)
     csr_path = work_dir / f'{name}.csr'
     csr_path.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
@@ -107,8 +114,9 @@ def issuance(run_playbook: RunPlaybook, acme_ca: AcmeCA, tmp_path_factory: pytes
         certificates[role] = Issued(name=name, certificate=work_dir / f'{name}.crt', private_key=key_path)
         specs.append({'name': name, 'csr': str(csr_path), 'dest': str(certificates[role].certificate)})
     account_key = work_dir / 'account.key'
-    run = run_playbook(PLAYBOOKS / 'issue.yml', extra_vars=_acme_vars(
-        acme_ca, account_key_path=str(account_key), webroot=str(acme_ca.webroot.path), certificates=specs))
+    run = run_playbook(
+        PLAYBOOKS / 'issue.yml', extra_vars=_acme_vars(acme_ca, account_key_path=str(account_key), webroot=str(acme_ca.webroot.path), certificates=specs)
+    )
     for result in run['Get the certificates']['results']:
         assert result['finalized'], result
     for issued in certificates.values():
@@ -131,8 +139,7 @@ def test_revoke_with_account_key(run_playbook: RunPlaybook, acme_ca: AcmeCA, iss
     again = run_playbook(PLAYBOOKS / 'revoke.yml', extra_vars=extra_vars)
 
     assert applied.changed_tasks == [task]
-    assert _summary(applied[task]) == {
-        'changed': True, 'revoked': True, 'serial': by_account.serial, 'reason': 4, 'signed_with': 'account_key'}
+    assert _summary(applied[task]) == {'changed': True, 'revoked': True, 'serial': by_account.serial, 'reason': 4, 'signed_with': 'account_key'}
     # Already revoked: no change, and no failure either.
     assert again.changed_tasks == []
     assert again[task]['revoked'] is False
@@ -163,15 +170,13 @@ def test_revoke_with_certificate_key(run_playbook: RunPlaybook, acme_ca: AcmeCA,
     again = run_playbook(PLAYBOOKS / 'revoke.yml', extra_vars=extra_vars)
 
     assert task in applied.changed_tasks
-    assert _summary(applied[task]) == {
-        'changed': True, 'revoked': True, 'serial': by_certificate_key.serial, 'reason': 1, 'signed_with': 'certificate_key'}
+    assert _summary(applied[task]) == {'changed': True, 'revoked': True, 'serial': by_certificate_key.serial, 'reason': 1, 'signed_with': 'certificate_key'}
     assert again.changed_tasks == []
     assert again[task]['revoked'] is False
     assert acme_ca.revocation_reason(certificate_pem) == _recorded(acme_ca, 1)
 
 
-def test_revoke_with_certificate_key_refused_gives_advice_for_that_key(run_playbook: RunPlaybook, acme_ca: AcmeCA,
-                                                                       issuance: Issuance) -> None:
+def test_revoke_with_certificate_key_refused_gives_advice_for_that_key(run_playbook: RunPlaybook, acme_ca: AcmeCA, issuance: Issuance) -> None:
     if acme_ca.has('revokes_with_certificate_key'):
         pytest.skip(f'{acme_ca.name} accepts revocations signed by the certificate key (test_revoke_with_certificate_key)')
     by_certificate_key = issuance.certificates['by_certificate_key']
@@ -226,14 +231,12 @@ def _issue_with_probe(acme_ca: AcmeCA, account_key: pathlib.Path, work_dir: path
     return paths
 
 
-def test_revoke_for_every_reason_by_name_and_number(run_playbook: RunPlaybook, acme_ca: AcmeCA,
-                                                    issuance: Issuance, tmp_path: pathlib.Path) -> None:
+def test_revoke_for_every_reason_by_name_and_number(run_playbook: RunPlaybook, acme_ca: AcmeCA, issuance: Issuance, tmp_path: pathlib.Path) -> None:
     forms: list[str | int] = [*REASONS, *REASONS.values()]
     certificates = _issue_with_probe(acme_ca, issuance.account_key, tmp_path, len(forms))
     revocations = [{'certificate': str(path), 'reason': form} for path, form in zip(certificates, forms)]
 
-    run = run_playbook(PLAYBOOKS / 'reasons.yml', extra_vars=_acme_vars(
-        acme_ca, account_key_path=str(issuance.account_key), revocations=revocations))
+    run = run_playbook(PLAYBOOKS / 'reasons.yml', extra_vars=_acme_vars(acme_ca, account_key_path=str(issuance.account_key), revocations=revocations))
 
     results = run['Revoke for the given reason']['results']
     assert len(results) == len(forms)
@@ -241,8 +244,7 @@ def test_revoke_for_every_reason_by_name_and_number(run_playbook: RunPlaybook, a
     for result, form, path in zip(results, forms, certificates):
         code = form if isinstance(form, int) else REASONS[form]
         if code in refused:
-            assert result['msg'] == ('revoking the certificate: CA error badRevocationReason (HTTP 400) '
-                                     '(the CA does not accept this revocation reason)'), form
+            assert result['msg'] == ('revoking the certificate: CA error badRevocationReason (HTTP 400) (the CA does not accept this revocation reason)'), form
             assert acme_ca.revocation_reason(path.read_text(encoding='ascii')) is None, form
             continue
         assert result['revoked'] and result['reason'] == code, form
@@ -251,15 +253,15 @@ def test_revoke_for_every_reason_by_name_and_number(run_playbook: RunPlaybook, a
 
 
 @pytest.mark.acme_ca_needs('management_api')  # counts requests in pebble's log
-def test_revoke_refuses_unknown_reasons_before_contacting_the_ca(run_playbook: RunPlaybook, pebble: PebbleServer,
-                                                                 issuance: Issuance) -> None:
+def test_revoke_refuses_unknown_reasons_before_contacting_the_ca(run_playbook: RunPlaybook, pebble: PebbleServer, issuance: Issuance) -> None:
     kept_valid = issuance.certificates['kept_valid']
     unknown_reasons = ['fraud', 7, '11', -1]
     requests_before = pebble.count_requests()
 
-    run = run_playbook(PLAYBOOKS / 'unknown_reasons.yml', extra_vars=_acme_vars(
-        pebble, certificate=str(kept_valid.certificate), private_key=str(kept_valid.private_key),
-        unknown_reasons=unknown_reasons))
+    run = run_playbook(
+        PLAYBOOKS / 'unknown_reasons.yml',
+        extra_vars=_acme_vars(pebble, certificate=str(kept_valid.certificate), private_key=str(kept_valid.private_key), unknown_reasons=unknown_reasons),
+    )
 
     assert pebble.count_requests() == requests_before
     assert pebble.cert_status(kept_valid.serial)['Status'] == 'Valid'
@@ -275,19 +277,21 @@ def test_revoke_refuses_unknown_reasons_before_contacting_the_ca(run_playbook: R
 
 
 @pytest.mark.acme_ca_needs('management_api')  # pebble's wording and records
-def test_revoke_mistakes(run_playbook: RunPlaybook, pebble: PebbleServer, issuance: Issuance,
-                         tmp_path: pathlib.Path) -> None:
+def test_revoke_mistakes(run_playbook: RunPlaybook, pebble: PebbleServer, issuance: Issuance, tmp_path: pathlib.Path) -> None:
     kept_valid = issuance.certificates['kept_valid']
-    run = run_playbook(PLAYBOOKS / 'mistakes.yml', extra_vars=_acme_vars(
-        pebble, work_dir=str(tmp_path), certificate=str(kept_valid.certificate),
-        unrelated_key=str(issuance.certificates['by_account'].private_key)))
+    run = run_playbook(
+        PLAYBOOKS / 'mistakes.yml',
+        extra_vars=_acme_vars(
+            pebble, work_dir=str(tmp_path), certificate=str(kept_valid.certificate), unrelated_key=str(issuance.certificates['by_account'].private_key)
+        ),
+    )
 
     other_account = run['Register another account']['account_uri'].rsplit('/', 1)[1]
     assert run.failure_message('Revoke with the key of an account that did not order the certificate') == (
         'revoking the certificate: CA error unauthorized (HTTP 403): The certificate being revoked is not associated '
-        f'with account "{other_account}" (the CA refused the request)')
+        f'with account "{other_account}" (the CA refused the request)'
+    )
     # Caught before anything is sent: the key cannot sign for this certificate.
-    assert run.failure_message('Revoke with a private key of another certificate') == (
-        'private_key_src: this private key does not belong to the certificate')
+    assert run.failure_message('Revoke with a private key of another certificate') == ('private_key_src: this private key does not belong to the certificate')
     assert pebble.cert_status(kept_valid.serial)['Status'] == 'Valid'
     assert TRACEBACK not in run.stdout + run.stderr

@@ -96,11 +96,15 @@ def ca_options(ca: Acme2certifierServer, account_key: pathlib.Path) -> dict[str,
 
 
 def module_play(ca: Acme2certifierServer, account_key: pathlib.Path, tasks: list[dict[str, Any]]) -> str:
-    play = [{
-        'name': 'dns-persist-01 with the modules', 'hosts': 'localhost', 'gather_facts': False,
-        'module_defaults': {'group/certforge.acme.acme': ca_options(ca, account_key)},
-        'tasks': tasks,
-    }]
+    play = [
+        {
+            'name': 'dns-persist-01 with the modules',
+            'hosts': 'localhost',
+            'gather_facts': False,
+            'module_defaults': {'group/certforge.acme.acme': ca_options(ca, account_key)},
+            'tasks': tasks,
+        }
+    ]
     return json.dumps(play, indent=1) + '\n'
 
 
@@ -113,11 +117,17 @@ ACCOUNT_TASKS = [
 
 def order_and_validate(identifiers: list[str], *, fails: bool) -> list[dict[str, Any]]:
     return [
-        {'name': 'Order', 'certforge.acme.acme_order': {'account_uri': '{{ account.account_uri }}', 'identifiers': identifiers},
-         'register': 'cert_order'},
-        {'name': 'Let the CA validate', 'certforge.acme.acme_challenge': {
-            'account_uri': '{{ account.account_uri }}', 'order_uri': '{{ cert_order.order_uri }}', 'challenge': 'dns-persist-01',
-            'timeout': 60}, **({'ignore_errors': True} if fails else {})},
+        {'name': 'Order', 'certforge.acme.acme_order': {'account_uri': '{{ account.account_uri }}', 'identifiers': identifiers}, 'register': 'cert_order'},
+        {
+            'name': 'Let the CA validate',
+            'certforge.acme.acme_challenge': {
+                'account_uri': '{{ account.account_uri }}',
+                'order_uri': '{{ cert_order.order_uri }}',
+                'challenge': 'dns-persist-01',
+                'timeout': 60,
+            },
+            **({'ignore_errors': True} if fails else {}),
+        },
     ]
 
 
@@ -126,8 +136,7 @@ def register_account(run_playbook: RunPlaybook, ca: Acme2certifierServer, accoun
     return run['Register the account']['account_uri']
 
 
-def test_a_wildcard_needs_policy_wildcard(run_playbook: RunPlaybook, persist_ca: Acme2certifierServer, a2c_bind9: Bind9Server,
-                                          tmp_path: pathlib.Path) -> None:
+def test_a_wildcard_needs_policy_wildcard(run_playbook: RunPlaybook, persist_ca: Acme2certifierServer, a2c_bind9: Bind9Server, tmp_path: pathlib.Path) -> None:
     account_key = tmp_path / 'account.key'
     account_uri = register_account(run_playbook, persist_ca, account_key)
     base = fresh_name(a2c_bind9, 'wild')
@@ -135,8 +144,9 @@ def test_a_wildcard_needs_policy_wildcard(run_playbook: RunPlaybook, persist_ca:
     # The record a user would write for the base name alone: it does not reach the subdomains.
     add_txt(a2c_bind9, record, f'{ISSUER}; accounturi={account_uri}')
 
-    refused = run_playbook(module_play(persist_ca, account_key, ACCOUNT_TASKS + order_and_validate([f'*.{base}'], fails=True)),
-                           extra_vars={'account_key': str(account_key)})
+    refused = run_playbook(
+        module_play(persist_ca, account_key, ACCOUNT_TASKS + order_and_validate([f'*.{base}'], fails=True)), extra_vars={'account_key': str(account_key)}
+    )
     entry = refused['Order']['challenge_data'][f'*.{base}']['dns-persist-01']
     assert entry['issuer-domain-names'] == [ISSUER]
     assert entry['record'] == record
@@ -145,21 +155,24 @@ def test_a_wildcard_needs_policy_wildcard(run_playbook: RunPlaybook, persist_ca:
 
     # With the value acme_order proposes for the wildcard, a new order is validated.
     add_txt(a2c_bind9, record, entry['record_value'])
-    issued = run_playbook(module_play(persist_ca, account_key, ACCOUNT_TASKS + order_and_validate([f'*.{base}'], fails=False)),
-                          extra_vars={'account_key': str(account_key)})
+    issued = run_playbook(
+        module_play(persist_ca, account_key, ACCOUNT_TASKS + order_and_validate([f'*.{base}'], fails=False)), extra_vars={'account_key': str(account_key)}
+    )
     assert issued['Let the CA validate']['order_status'] == 'ready'
     assert issued['Let the CA validate']['authorizations'][0]['challenge'] == 'dns-persist-01'
 
 
 def test_a_record_naming_another_account_is_refused_with_the_cas_reason(
-        run_playbook: RunPlaybook, persist_ca: Acme2certifierServer, a2c_bind9: Bind9Server, tmp_path: pathlib.Path) -> None:
+    run_playbook: RunPlaybook, persist_ca: Acme2certifierServer, a2c_bind9: Bind9Server, tmp_path: pathlib.Path
+) -> None:
     other_account = register_account(run_playbook, persist_ca, tmp_path / 'other.key')
     account_key = tmp_path / 'account.key'
     name = fresh_name(a2c_bind9, 'other')
     add_txt(a2c_bind9, f'_validation-persist.{name}', f'{ISSUER}; accounturi={other_account}')
 
-    refused = run_playbook(module_play(persist_ca, account_key, ACCOUNT_TASKS + order_and_validate([name], fails=True)),
-                           extra_vars={'account_key': str(account_key)})
+    refused = run_playbook(
+        module_play(persist_ca, account_key, ACCOUNT_TASKS + order_and_validate([name], fails=True)), extra_vars={'account_key': str(account_key)}
+    )
     assert refused['Register the account']['account_uri'] != other_account
     assert_refused(refused.failure_message('Let the CA validate'), persist_ca, name, f'_validation-persist.{name}')
 
@@ -195,7 +208,8 @@ def role_vars(ca: Acme2certifierServer, bind9: Bind9Server, root: pathlib.Path, 
 
 
 def test_the_role_publishes_the_record_once_and_renews_without_writing(
-        run_playbook: RunPlaybook, persist_ca: Acme2certifierServer, a2c_bind9: Bind9Server, tmp_path: pathlib.Path) -> None:
+    run_playbook: RunPlaybook, persist_ca: Acme2certifierServer, a2c_bind9: Bind9Server, tmp_path: pathlib.Path
+) -> None:
     base = fresh_name(a2c_bind9, 'role')
     names = [base, f'*.{base}']
     record = f'_validation-persist.{base}'
@@ -224,14 +238,17 @@ def test_the_role_publishes_the_record_once_and_renews_without_writing(
     more = fresh_name(a2c_bind9, 'more')
     check_before = soa_serial(a2c_bind9)
     ends = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=10)).replace(microsecond=0)
-    preview = run_playbook(ROLE_PLAY, check=True, extra_vars={
-        **settings,
-        'acme_certificate_certificates': [{'name': 'persist', 'identifiers': names}, {'name': 'more', 'identifiers': [more]}],
-        'acme_certificate_dns_persist_until': ends.strftime('%Y-%m-%dT%H:%M:%SZ'),
-    })
+    preview = run_playbook(
+        ROLE_PLAY,
+        check=True,
+        extra_vars={
+            **settings,
+            'acme_certificate_certificates': [{'name': 'persist', 'identifiers': names}, {'name': 'more', 'identifiers': [more]}],
+            'acme_certificate_dns_persist_until': ends.strftime('%Y-%m-%dT%H:%M:%SZ'),
+        },
+    )
     assert soa_serial(a2c_bind9) == check_before  # check mode writes nothing
-    assert preview[CHECK_SHOW_TASK]['msg'] == {
-        f'_validation-persist.{more}': [f'{ISSUER}; accounturi={account_uri}; persistUntil={int(ends.timestamp())}']}
+    assert preview[CHECK_SHOW_TASK]['msg'] == {f'_validation-persist.{more}': [f'{ISSUER}; accounturi={account_uri}; persistUntil={int(ends.timestamp())}']}
     assert preview.outcome(ROLE_PUBLISH_TASK).changed  # the provider would add it
     assert preview.contains('is less than 60 days away: the next renewal of')
     assert a2c_bind9.query_txt(f'_validation-persist.{more}') == []

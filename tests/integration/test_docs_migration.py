@@ -50,8 +50,7 @@ class PeerPlaybookRunner(PlaybookRunner):
 
 
 @pytest.fixture(scope='module')
-def run_migration_playbook(tmp_path_factory: pytest.TempPathFactory, collections_path: pathlib.Path,
-                           pebble: PebbleServer) -> Callable[..., PlaybookRun]:
+def run_migration_playbook(tmp_path_factory: pytest.TempPathFactory, collections_path: pathlib.Path, pebble: PebbleServer) -> Callable[..., PlaybookRun]:
     if not (PEER_COLLECTIONS / 'ansible_collections' / 'community' / 'crypto').is_dir():
         pytest.fail(f'{PEER_COLLECTIONS} lacks community.crypto: run tests/setup.sh')
     work_dir = tmp_path_factory.mktemp('migration')
@@ -64,6 +63,7 @@ def run_migration_playbook(tmp_path_factory: pytest.TempPathFactory, collections
 
     def run(name: str, variables: Mapping[str, object]) -> PlaybookRun:
         return runners[name.startswith('community-crypto')].run(MIGRATION / name, extra_vars=variables)
+
     return run
 
 
@@ -93,15 +93,14 @@ def _assert_issued(certificate_dir: pathlib.Path, domains: list[str], pebble: Pe
 
 
 @pytest.mark.parametrize('playbook', [name for pair in PAIRS for name in pair])
-def test_migration_playbook_issues_a_certificate(playbook: str, run_migration_playbook: Callable[..., PlaybookRun],
-                                                 pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server,
-                                                 tmp_path: pathlib.Path) -> None:
+def test_migration_playbook_issues_a_certificate(
+    playbook: str, run_migration_playbook: Callable[..., PlaybookRun], pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, tmp_path: pathlib.Path
+) -> None:
     variables = _variables(tmp_path, pebble, webroot, bind9)
     run_migration_playbook(playbook, variables)
     certificate_dir = tmp_path / 'certs'
     _assert_issued(certificate_dir, variables['domains'], pebble)  # type: ignore[arg-type]
-    leftovers = [path for path in (webroot.path / '.well-known' / 'acme-challenge').glob('*')
-                 if any(path.name in str(value) for value in variables.values())]
+    leftovers = [path for path in (webroot.path / '.well-known' / 'acme-challenge').glob('*') if any(path.name in str(value) for value in variables.values())]
     assert not leftovers
 
     if playbook in DECIDE_RENEWAL:
@@ -131,14 +130,20 @@ def _section(text: str, heading: str) -> str:
     start = text.index(f'\n{heading}')
     following = [text.find(f'\n{marker} ', start + 1) for marker in ('#' * heading.count('#', 0, 3), '##')]
     ends = [position for position in following if position != -1]
-    return text[start:min(ends) if ends else len(text)]
+    return text[start : min(ends) if ends else len(text)]
 
 
 def test_guide_maps_every_community_crypto_option_and_result(collections_path: pathlib.Path) -> None:
     runner = PeerPlaybookRunner(work_dir=collections_path.parent / 'ansible-doc', collections_path=collections_path, ssl_cert_file=None)
     ansible_doc = runner.ansible_playbook.with_name('ansible-doc')
-    completed = subprocess.run([str(ansible_doc), '--json', *(f'community.crypto.{module}' for module in GUIDE_SECTIONS)],
-                               env=runner.environment(), capture_output=True, text=True, check=True, timeout=300)
+    completed = subprocess.run(
+        [str(ansible_doc), '--json', *(f'community.crypto.{module}' for module in GUIDE_SECTIONS)],
+        env=runner.environment(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     docs = json.loads(completed.stdout)
     options = {name.rsplit('.', 1)[1]: set(doc['doc']['options']) for name, doc in docs.items()}
     results = {name.rsplit('.', 1)[1]: set(doc.get('return') or {}) for name, doc in docs.items()}

@@ -61,12 +61,14 @@ SNIPPETS = _snippets()
 def environment(collections_path: pathlib.Path) -> dict[str, str]:
     """ansible-doc's and ansible-playbook's: this checkout as certforge.acme, the peers (community.crypto, ...) beside it."""
     values = dict(os.environ)
-    values.update({
-        'ANSIBLE_COLLECTIONS_PATH': f'{collections_path}:{PEER_COLLECTIONS}',
-        'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false',
-        'ANSIBLE_NOCOLOR': '1',
-        'ANSIBLE_CONFIG': str(collections_path / 'no-ansible.cfg'),
-    })
+    values.update(
+        {
+            'ANSIBLE_COLLECTIONS_PATH': f'{collections_path}:{PEER_COLLECTIONS}',
+            'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false',
+            'ANSIBLE_NOCOLOR': '1',
+            'ANSIBLE_CONFIG': str(collections_path / 'no-ansible.cfg'),
+        }
+    )
     return values
 
 
@@ -78,8 +80,7 @@ def _ansible(tool: str) -> str:
 def module_options(environment: dict[str, str]) -> dict[str, set[str]]:
     """certforge.acme module name -> the options it documents (with its doc fragments)."""
     names = sorted(f'certforge.acme.{path.stem}' for path in (REPO / 'plugins' / 'modules').glob('acme_*.py'))
-    completed = subprocess.run([_ansible('ansible-doc'), '--json', *names], env=environment, capture_output=True, text=True,
-                               check=False, timeout=300)
+    completed = subprocess.run([_ansible('ansible-doc'), '--json', *names], env=environment, capture_output=True, text=True, check=False, timeout=300)
     assert completed.returncode == 0, completed.stderr
     return {name: set(doc['doc'].get('options') or {}) for name, doc in json.loads(completed.stdout).items()}
 
@@ -87,8 +88,15 @@ def module_options(environment: dict[str, str]) -> dict[str, set[str]]:
 def _syntax_check(playbook_text: str, tmp_path: pathlib.Path, environment: dict[str, str]) -> None:
     path = tmp_path / 'snippet.yml'
     path.write_text(playbook_text, encoding='utf-8')
-    completed = subprocess.run([_ansible('ansible-playbook'), '--syntax-check', '-i', 'localhost,', str(path)], env=environment,
-                               cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300)
+    completed = subprocess.run(
+        [_ansible('ansible-playbook'), '--syntax-check', '-i', 'localhost,', str(path)],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert completed.returncode == 0, f'{completed.stdout}\n{completed.stderr}'
 
 
@@ -123,8 +131,9 @@ def _is_covered_by_a_test(relative: str) -> bool:
 
 
 @pytest.mark.parametrize('snippet', SNIPPETS, ids=[snippet.id for snippet in SNIPPETS])
-def test_snippet_is_a_file_the_tests_run_or_passes_the_checks(snippet: Snippet, module_options: dict[str, set[str]],
-                                                              environment: dict[str, str], tmp_path: pathlib.Path) -> None:
+def test_snippet_is_a_file_the_tests_run_or_passes_the_checks(
+    snippet: Snippet, module_options: dict[str, set[str]], environment: dict[str, str], tmp_path: pathlib.Path
+) -> None:
     if snippet.file:
         source = REPO / snippet.file
         assert source.is_file(), f'{snippet.id}: its marker names {snippet.file}, which does not exist'
@@ -143,8 +152,9 @@ def test_snippet_is_a_file_the_tests_run_or_passes_the_checks(snippet: Snippet, 
 
 
 @pytest.mark.parametrize('example', EXAMPLES, ids=[str(path.relative_to(REPO)) for path in EXAMPLES])
-def test_example_playbook_passes_syntax_check(example: pathlib.Path, module_options: dict[str, set[str]], environment: dict[str, str],
-                                              tmp_path: pathlib.Path) -> None:
+def test_example_playbook_passes_syntax_check(
+    example: pathlib.Path, module_options: dict[str, set[str]], environment: dict[str, str], tmp_path: pathlib.Path
+) -> None:
     content = yaml.safe_load(example.read_text(encoding='utf-8'))
     if not (isinstance(content, list) and all(isinstance(item, dict) and 'hosts' in item for item in content)):
         pytest.skip(f'{example.name} holds no plays')

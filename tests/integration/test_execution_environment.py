@@ -34,8 +34,7 @@ def run(command: list[str], *, cwd: pathlib.Path | None = None) -> str:
 
 def requirement_names(text: str) -> list[str]:
     """The first word of each line that is not a comment: a package name in pip and bindep files."""
-    return [line.split()[0].split('>')[0].split('=')[0].split('<')[0]
-            for line in text.splitlines() if line.strip() and not line.lstrip().startswith('#')]
+    return [line.split()[0].split('>')[0].split('=')[0].split('<')[0] for line in text.splitlines() if line.strip() and not line.lstrip().startswith('#')]
 
 
 @pytest.fixture(name='build_context')
@@ -68,12 +67,21 @@ def test_image_build_steps_install_the_collection_offline_and_find_its_requireme
     build = build_context / '_build'
     installed = tmp_path / 'usr-share-ansible' / 'collections'
     # The galaxy stage's command, in /build of the context; --offline proves no Galaxy server is asked.
-    run([str(ANSIBLE_BIN / 'ansible-galaxy'), 'collection', 'install', '--offline', '-r', 'requirements.yml',
-         '--collections-path', str(installed)], cwd=build)
+    run([str(ANSIBLE_BIN / 'ansible-galaxy'), 'collection', 'install', '--offline', '-r', 'requirements.yml', '--collections-path', str(installed)], cwd=build)
     assert (installed / 'ansible_collections' / 'certforge' / 'acme' / 'roles' / 'acme_certificate').is_dir()
     # The builder stage's introspection over the installed collections, with the definition's own lists.
-    output = run([str(BUILDER_VENV / 'bin' / 'python'), str(build / 'scripts' / 'introspect.py'), 'introspect', str(installed),
-                  '--user-pip', str(build / 'requirements.txt'), '--user-bindep', str(build / 'bindep.txt')])
+    output = run(
+        [
+            str(BUILDER_VENV / 'bin' / 'python'),
+            str(build / 'scripts' / 'introspect.py'),
+            'introspect',
+            str(installed),
+            '--user-pip',
+            str(build / 'requirements.txt'),
+            '--user-bindep',
+            str(build / 'bindep.txt'),
+        ]
+    )
     found = yaml.safe_load(output)
     from_collection = [line for line in found['python'] if line.endswith('# from collection certforge.acme')]
     assert requirement_names('\n'.join(from_collection)) == list(PYTHON_LIBRARIES)

@@ -61,8 +61,7 @@ def _new_account(proxy: FaultProxy) -> requests.Response:
         nonce = session.head(directory['newNonce'], timeout=CLIENT_TIMEOUT_SECONDS).headers['Replay-Nonce']
         key = SigningKey(ec.generate_private_key(ec.SECP256R1()))
         jws = sign_jws(key=key, url=directory['newAccount'], payload={'termsOfServiceAgreed': True}, nonce=nonce)
-        return session.post(directory['newAccount'], data=json.dumps(jws), headers={'Content-Type': 'application/jose+json'},
-                            timeout=CLIENT_TIMEOUT_SECONDS)
+        return session.post(directory['newAccount'], data=json.dumps(jws), headers={'Content-Type': 'application/jose+json'}, timeout=CLIENT_TIMEOUT_SECONDS)
 
 
 def _raw_exchange(proxy: FaultProxy, request: bytes = b'GET /dir HTTP/1.1\r\nHost: x\r\n\r\n') -> ssl.SSLSocket:
@@ -96,25 +95,28 @@ def _resources(proxy: FaultProxy) -> list[tuple[str, int, str | None, bool, Any]
     return [(record.resource, record.occurrence, record.fault, record.reached_ca, record.ca_status) for record in proxy.records()]
 
 
-@pytest.mark.parametrize(('method', 'path', 'resource'), [
-    ('GET', '/dir', 'directory'),
-    ('HEAD', '/nonce-plz', 'newNonce'),
-    ('GET', '/nonce-plz', 'newNonce'),
-    ('POST', '/sign-me-up', 'newAccount'),
-    ('POST', '/my-account/1', 'account'),
-    ('POST', '/list-orderz/1', 'orders'),
-    ('POST', '/order-plz', 'newOrder'),
-    ('POST', '/my-order/abc', 'order'),
-    ('POST', '/authZ/abc', 'authz'),
-    ('POST', '/chalZ/abc', 'challenge'),
-    ('POST', '/finalize-order/abc', 'finalize'),
-    ('POST', '/certZ/abc', 'certificate'),
-    ('POST', '/certZ/abc/1', 'certificate'),
-    ('POST', '/revoke-cert', 'revoke'),
-    ('POST', '/rollover-account-key', 'keyChange'),
-    ('GET', '/certZ/abc', 'other'),
-    ('GET', '/favicon.ico', 'other'),
-])
+@pytest.mark.parametrize(
+    ('method', 'path', 'resource'),
+    [
+        ('GET', '/dir', 'directory'),
+        ('HEAD', '/nonce-plz', 'newNonce'),
+        ('GET', '/nonce-plz', 'newNonce'),
+        ('POST', '/sign-me-up', 'newAccount'),
+        ('POST', '/my-account/1', 'account'),
+        ('POST', '/list-orderz/1', 'orders'),
+        ('POST', '/order-plz', 'newOrder'),
+        ('POST', '/my-order/abc', 'order'),
+        ('POST', '/authZ/abc', 'authz'),
+        ('POST', '/chalZ/abc', 'challenge'),
+        ('POST', '/finalize-order/abc', 'finalize'),
+        ('POST', '/certZ/abc', 'certificate'),
+        ('POST', '/certZ/abc/1', 'certificate'),
+        ('POST', '/revoke-cert', 'revoke'),
+        ('POST', '/rollover-account-key', 'keyChange'),
+        ('GET', '/certZ/abc', 'other'),
+        ('GET', '/favicon.ico', 'other'),
+    ],
+)
 def test_requests_are_classified_by_resource_as_pebble_lays_them_out(method: str, path: str, resource: str) -> None:
     assert faults.classify(method, path) == resource
 
@@ -129,8 +131,7 @@ def test_rules_count_occurrences_per_resource() -> None:
         faults.first(Fault(faults.STALL), ['orderz'])
 
 
-def test_without_a_plan_the_proxy_passes_everything_and_pebble_builds_its_urls_for_the_proxy(fault_proxy: FaultProxy,
-                                                                                             steady_pebble: PebbleServer) -> None:
+def test_without_a_plan_the_proxy_passes_everything_and_pebble_builds_its_urls_for_the_proxy(fault_proxy: FaultProxy, steady_pebble: PebbleServer) -> None:
     directory = _get(fault_proxy).json()
     assert directory['newOrder'] == f'{fault_proxy.base_url}/order-plz'
     created = _new_account(fault_proxy)
@@ -139,17 +140,28 @@ def test_without_a_plan_the_proxy_passes_everything_and_pebble_builds_its_urls_f
     assert created.headers['Location'].startswith(f'{fault_proxy.base_url}/my-account/')
     assert created.headers['Replay-Nonce']
     assert _resources(fault_proxy) == [
-        ('directory', 1, None, True, 200), ('directory', 2, None, True, 200), ('newNonce', 1, None, True, 200),
-        ('newAccount', 1, None, True, 201)]
+        ('directory', 1, None, True, 200),
+        ('directory', 2, None, True, 200),
+        ('newNonce', 1, None, True, 200),
+        ('newAccount', 1, None, True, 201),
+    ]
     assert fault_proxy.count('newAccount', processed=True) == 1
     assert [record.is_read for record in fault_proxy.records()] == [True, True, True, False]
     assert steady_pebble.directory_url != fault_proxy.directory_url
 
 
-@pytest.mark.parametrize('fault', [
-    Fault.status(503, retry_after=7), Fault.status(503, retry_after=30, as_date=True), Fault.rate_limited(retry_after=3),
-    Fault.status(500), Fault.status(502), Fault.status(504),
-], ids=lambda fault: fault.label)
+@pytest.mark.parametrize(
+    'fault',
+    [
+        Fault.status(503, retry_after=7),
+        Fault.status(503, retry_after=30, as_date=True),
+        Fault.rate_limited(retry_after=3),
+        Fault.status(500),
+        Fault.status(502),
+        Fault.status(504),
+    ],
+    ids=lambda fault: fault.label,
+)
 def test_status_faults_answer_instead_of_the_ca_once(fault_proxy: FaultProxy, fault: Fault) -> None:
     fault_proxy.plan(faults.first(fault, ['directory']))
     faulted, passed = _get(fault_proxy), _get(fault_proxy)
@@ -209,7 +221,7 @@ def test_truncated_body_with_a_consistent_content_length(fault_proxy: FaultProxy
     fault_proxy.plan(faults.first(Fault(faults.TRUNCATE), ['directory']))
     truncated = _get(fault_proxy)
     assert truncated.status_code == 200
-    assert truncated.content == whole[:len(whole) // 2]
+    assert truncated.content == whole[: len(whole) // 2]
     assert truncated.headers['Content-Length'] == str(len(whole) // 2)
     assert fault_proxy.records()[-1].reached_ca
 
@@ -222,11 +234,14 @@ def test_truncated_body_after_the_original_content_length_then_close(fault_proxy
     assert _resources(fault_proxy) == [('directory', 1, 'truncate-close', True, 200), ('directory', 2, 'truncate-close', True, 200)]
 
 
-@pytest.mark.parametrize(('kind', 'content_type', 'body'), [
-    (faults.NON_JSON, 'text/html', b'<html>'),
-    (faults.NON_PEM, 'application/json', b'This is not a certificate'),
-    (faults.BROKEN_PEM, 'application/json', b'-----BEGIN CERTIFICATE-----\n'),
-])
+@pytest.mark.parametrize(
+    ('kind', 'content_type', 'body'),
+    [
+        (faults.NON_JSON, 'text/html', b'<html>'),
+        (faults.NON_PEM, 'application/json', b'This is not a certificate'),
+        (faults.BROKEN_PEM, 'application/json', b'-----BEGIN CERTIFICATE-----\n'),
+    ],
+)
 def test_replaced_bodies_keep_the_status(fault_proxy: FaultProxy, kind: str, content_type: str, body: bytes) -> None:
     fault_proxy.plan(faults.first(Fault(kind), ['directory']))
     answer = _get(fault_proxy)
@@ -251,7 +266,11 @@ def test_removing_a_header_applies_to_the_first_answer_that_has_it(fault_proxy: 
     created = _new_account(fault_proxy)
     assert created.status_code == 201 and 'Location' not in created.headers
     assert [(record.resource, record.fault) for record in fault_proxy.records()] == [
-        ('directory', None), ('directory', None), ('newNonce', None), ('newAccount', 'no-location')]
+        ('directory', None),
+        ('directory', None),
+        ('newNonce', None),
+        ('newAccount', 'no-location'),
+    ]
 
 
 def test_a_ca_that_goes_down_resets_the_request_and_refuses_every_later_connection(fault_proxy: FaultProxy) -> None:

@@ -44,27 +44,30 @@ RESOURCES_HIT = {faults.NO_NONCE: EVERY_RESOURCE - {'directory'}, faults.NO_LOCA
 
 
 @pytest.fixture(scope='module')
-def transient_rows(pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path,
-                   tmp_path_factory: pytest.TempPathFactory) -> dict[str, RowRun]:
+def transient_rows(
+    pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, RowRun]:
     """Every transient row, run once for the tests that check them."""
     rows: dict[str, Sequence[Rule]] = {fault.label: [faults.first(fault)] for fault in TRANSIENT_FAULTS}
     rows[TRUNCATED_DOWNLOAD] = [faults.first(Fault(faults.TRUNCATE), ['certificate'])]
-    return run_rows(rows, persistent=False, root=tmp_path_factory.mktemp('transient-faults'), pebble=pebble, webroot=webroot,
-                    bind9=bind9, collections_path=collections_path)
+    return run_rows(
+        rows, persistent=False, root=tmp_path_factory.mktemp('transient-faults'), pebble=pebble, webroot=webroot, bind9=bind9, collections_path=collections_path
+    )
 
 
 @pytest.fixture(scope='module')
-def persistent_rows(pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path,
-                    tmp_path_factory: pytest.TempPathFactory) -> dict[str, RowRun]:
+def persistent_rows(
+    pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, RowRun]:
     """Every persistent row, run once for the tests that check them."""
     rows: dict[str, Sequence[Rule]] = {row.id: [faults.always(row.fault, [row.resource])] for row in PERSISTENT_FAULTS}
-    return run_rows(rows, persistent=True, root=tmp_path_factory.mktemp('persistent-faults'), pebble=pebble, webroot=webroot,
-                    bind9=bind9, collections_path=collections_path)
+    return run_rows(
+        rows, persistent=True, root=tmp_path_factory.mktemp('persistent-faults'), pebble=pebble, webroot=webroot, bind9=bind9, collections_path=collections_path
+    )
 
 
 @pytest.mark.parametrize('fault', TRANSIENT_FAULTS, ids=lambda fault: fault.label)
-def test_a_transient_fault_on_every_resource_ends_in_one_certificate(
-        fault: Fault, transient_rows: dict[str, RowRun], pebble: PebbleServer) -> None:
+def test_a_transient_fault_on_every_resource_ends_in_one_certificate(fault: Fault, transient_rows: dict[str, RowRun], pebble: PebbleServer) -> None:
     row = transient_rows[fault.label]
     _check_succeeded(row)
     log = row.proxy.describe()
@@ -78,8 +81,7 @@ def test_a_transient_fault_on_every_resource_ends_in_one_certificate(
         assert retries > 0, 'no task reports its retries in the results'
 
 
-def test_a_transient_truncated_certificate_download_never_leaves_a_leaf_without_its_chain(
-        transient_rows: dict[str, RowRun], pebble: PebbleServer) -> None:
+def test_a_transient_truncated_certificate_download_never_leaves_a_leaf_without_its_chain(transient_rows: dict[str, RowRun], pebble: PebbleServer) -> None:
     row = transient_rows[TRUNCATED_DOWNLOAD]
     _check_succeeded(row)
     assert row.proxy.faulted(), 'the certificate download was not truncated'
@@ -88,8 +90,7 @@ def test_a_transient_truncated_certificate_download_never_leaves_a_leaf_without_
 
 
 @pytest.mark.parametrize('fault_row', PERSISTENT_FAULTS, ids=lambda fault_row: fault_row.id)
-def test_a_persistent_fault_fails_the_play_with_one_line_that_says_what_to_do(
-        fault_row: PersistentFault, persistent_rows: dict[str, RowRun]) -> None:
+def test_a_persistent_fault_fails_the_play_with_one_line_that_says_what_to_do(fault_row: PersistentFault, persistent_rows: dict[str, RowRun]) -> None:
     row = persistent_rows[fault_row.id]
     task = failed_task(row.run)
     assert task in CA_TASKS
@@ -101,8 +102,7 @@ def test_a_persistent_fault_fails_the_play_with_one_line_that_says_what_to_do(
     if fault_row.fault.kind not in UNCOUNTABLE_KINDS and tries:
         # The tries of the request that gave up: reads back of a POST whose answer was lost are counted apart.
         same_kind = [record for record in faulted if record.is_read == faulted[-1].is_read]
-        assert int(tries.group(1)) == len(same_kind), \
-            f'the message counts {tries.group(1)} tries, the proxy saw {len(same_kind)}\n{row.proxy.describe()}'
+        assert int(tries.group(1)) == len(same_kind), f'the message counts {tries.group(1)} tries, the proxy saw {len(same_kind)}\n{row.proxy.describe()}'
     assert not (row.flow.certificate_dir / 'cert.pem').exists()
 
 

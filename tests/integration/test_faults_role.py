@@ -37,8 +37,7 @@ DEPLOYED_FILES = ('cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem')
 class OneHost:
     """One local host with one certificate, its inventory pointing at the proxy."""
 
-    def __init__(self, root: pathlib.Path, *, proxy: FaultProxy, webroot: WebrootServer, bind9: Bind9Server,
-                 collections_path: pathlib.Path) -> None:
+    def __init__(self, root: pathlib.Path, *, proxy: FaultProxy, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path) -> None:
         self.name = unique_name('role', bind9.zone)
         self.certificate_dir = root / HOST / 'etc' / 'ssl' / 'acme' / CERTIFICATE
         host_vars = {
@@ -70,8 +69,7 @@ class OneHost:
 
 
 @pytest.fixture
-def one_host(tmp_path: pathlib.Path, fault_proxy: FaultProxy, webroot: WebrootServer, bind9: Bind9Server,
-             collections_path: pathlib.Path) -> OneHost:
+def one_host(tmp_path: pathlib.Path, fault_proxy: FaultProxy, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path) -> OneHost:
     """A host of its own for each test, behind the test's proxy."""
     return OneHost(tmp_path, proxy=fault_proxy, webroot=webroot, bind9=bind9, collections_path=collections_path)
 
@@ -85,7 +83,8 @@ TRANSIENT_ROLE_FAULTS = (
 
 @pytest.mark.parametrize('rule', TRANSIENT_ROLE_FAULTS, ids=lambda rule: f'{rule.fault.label}@{",".join(sorted(rule.resources or ["all"]))}')
 def test_the_role_deploys_a_whole_certificate_from_one_order_despite_a_transient_fault(
-        rule: Rule, one_host: OneHost, fault_proxy: FaultProxy, pebble: PebbleServer) -> None:
+    rule: Rule, one_host: OneHost, fault_proxy: FaultProxy, pebble: PebbleServer
+) -> None:
     fault_proxy.plan(rule)
     try:
         one_host.run()
@@ -99,7 +98,8 @@ def test_the_role_deploys_a_whole_certificate_from_one_order_despite_a_transient
 
 
 def test_a_certificate_download_that_stays_truncated_fails_the_role_and_keeps_the_deployed_certificate(
-        one_host: OneHost, fault_proxy: FaultProxy, pebble: PebbleServer) -> None:
+    one_host: OneHost, fault_proxy: FaultProxy, pebble: PebbleServer
+) -> None:
     one_host.run()
     check_certificate_files(one_host.certificate_dir, names=[one_host.name], pebble=pebble)
     before = one_host.deployed()

@@ -21,8 +21,22 @@ from test_issuance_support import subject_alternative_names, unique_name, verify
 from testbed.ansible import PlaybookRun, PlaybookRunner
 from testbed.bind9 import Bind9Server
 from testbed.fault_proxy import FaultProxy
-from testbed.faults import (BROKEN_PEM, DOWN, NO_LOCATION, NO_NONCE, NON_JSON, NON_PEM, RESET_AFTER, RESET_BEFORE, SILENT, STALL,
-                            TRUNCATE, TRUNCATE_CLOSE, Fault, Rule)
+from testbed.faults import (
+    BROKEN_PEM,
+    DOWN,
+    NO_LOCATION,
+    NO_NONCE,
+    NON_JSON,
+    NON_PEM,
+    RESET_AFTER,
+    RESET_BEFORE,
+    SILENT,
+    STALL,
+    TRUNCATE,
+    TRUNCATE_CLOSE,
+    Fault,
+    Rule,
+)
 from testbed.pebble import PebbleServer
 from testbed.webserver import WebrootServer
 
@@ -160,8 +174,16 @@ class _RowsRunner(PlaybookRunner):
         return {**super().environment(), 'ANSIBLE_FORKS': str(self.forks)}
 
 
-def run_rows(rows: Mapping[str, Sequence[Rule]], *, persistent: bool, root: pathlib.Path, pebble: PebbleServer,
-             webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path) -> dict[str, RowRun]:
+def run_rows(
+    rows: Mapping[str, Sequence[Rule]],
+    *,
+    persistent: bool,
+    root: pathlib.Path,
+    pebble: PebbleServer,
+    webroot: WebrootServer,
+    bind9: Bind9Server,
+    collections_path: pathlib.Path,
+) -> dict[str, RowRun]:
     """Run the module flow once for every row (row id -> the rules of its proxy's plan); return each row's part."""
     proxies: dict[str, FaultProxy] = {}
     flows: dict[str, Flow] = {}
@@ -185,21 +207,25 @@ def run_rows(rows: Mapping[str, Sequence[Rule]], *, persistent: bool, root: path
         for proxy in proxies.values():
             proxy.stop()  # ends what a stalled or silent row still holds
     return {
-        row_id: RowRun(host=host, run=dataclasses.replace(run, outcomes=[outcome for outcome in run.outcomes if outcome.host == host]),
-                       proxy=proxies[row_id], flow=flows[row_id])
+        row_id: RowRun(
+            host=host,
+            run=dataclasses.replace(run, outcomes=[outcome for outcome in run.outcomes if outcome.host == host]),
+            proxy=proxies[row_id],
+            flow=flows[row_id],
+        )
         for row_id, host in names.items()
     }
 
 
-def check_certificate_files(certificate_dir: pathlib.Path, *, names: list[str], pebble: PebbleServer,
-                            cert: str = 'cert.pem', chain: str = 'chain.pem', fullchain: str = 'fullchain.pem') -> None:
+def check_certificate_files(
+    certificate_dir: pathlib.Path, *, names: list[str], pebble: PebbleServer, cert: str = 'cert.pem', chain: str = 'chain.pem', fullchain: str = 'fullchain.pem'
+) -> None:
     """The files hold a whole certificate for ``names`` whose chain verifies to pebble's root."""
     cert_pem = (certificate_dir / cert).read_text(encoding='ascii')
     chain_pem = (certificate_dir / chain).read_text(encoding='ascii')
     fullchain_pem = (certificate_dir / fullchain).read_text(encoding='ascii')
     assert 'BEGIN CERTIFICATE' in chain_pem, f'{chain} holds no certificate: {chain_pem!r}'
-    assert fullchain_pem == cert_pem + chain_pem or fullchain_pem == cert_pem.rstrip('\n') + '\n' + chain_pem, \
-        f'{fullchain} is not {cert} followed by {chain}'
+    assert fullchain_pem == cert_pem + chain_pem or fullchain_pem == cert_pem.rstrip('\n') + '\n' + chain_pem, f'{fullchain} is not {cert} followed by {chain}'
     assert sorted(subject_alternative_names(cert_pem)) == sorted(names)
     for name in names:
         verify_chain(fullchain_pem, root_pem=pebble.root_pem(0), subject=name)

@@ -28,13 +28,7 @@ def host_interpreter(request: pytest.FixtureRequest) -> pathlib.Path:
 
 def play(interpreter: pathlib.Path, tasks: str) -> str:
     """A play on localhost whose modules run with `interpreter` (play vars beat the test inventory's)."""
-    return (
-        '- hosts: localhost\n'
-        '  gather_facts: false\n'
-        '  vars:\n'
-        f'    ansible_python_interpreter: {interpreter}\n'
-        '  tasks:\n' + tasks
-    )
+    return f'- hosts: localhost\n  gather_facts: false\n  vars:\n    ansible_python_interpreter: {interpreter}\n  tasks:\n' + tasks
 
 
 def self_signed(key_pem: bytes) -> str:
@@ -43,8 +37,12 @@ def self_signed(key_pem: bytes) -> str:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAME)])
     now = datetime.datetime.now(datetime.timezone.utc)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=30))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(NAME)]), critical=False)
         .sign(key, hashes.SHA256())
@@ -55,7 +53,10 @@ def self_signed(key_pem: bytes) -> str:
 def test_host_modules_need_only_cryptography(run_playbook, host_interpreter, tmp_path):
     certs = tmp_path / 'certs'
     holder = {'run': 'test-host-python'}
-    first = run_playbook(play(host_interpreter, f"""
+    first = run_playbook(
+        play(
+            host_interpreter,
+            f"""
     - name: Plan
       certforge.acme.acme_certificate_plan:
         cert_path: {certs}/cert.pem
@@ -77,7 +78,9 @@ def test_host_modules_need_only_cryptography(run_playbook, host_interpreter, tmp
       certforge.acme.acme_state_files:
         write:
           {tmp_path}/state.json: {{"order": "none"}}
-"""))
+""",
+        )
+    )
     plan = first['Plan']
     assert plan['needed'] is True and plan['csr'].startswith('-----BEGIN CERTIFICATE REQUEST-----')
     assert first['Account key']['changed'] is True and (tmp_path / 'account.key').exists()
@@ -85,7 +88,10 @@ def test_host_modules_need_only_cryptography(run_playbook, host_interpreter, tmp
     assert (tmp_path / 'state.json').exists()
 
     certificate = self_signed(pathlib.Path(plan['key_src']).read_bytes())
-    second = run_playbook(play(host_interpreter, f"""
+    second = run_playbook(
+        play(
+            host_interpreter,
+            f"""
     - name: Deploy
       certforge.acme.acme_certificate_deploy:
         cert: {json.dumps(certificate)}
@@ -97,19 +103,27 @@ def test_host_modules_need_only_cryptography(run_playbook, host_interpreter, tmp
         cert_path: {certs}/cert.pem
         key_path: {certs}/key.pem
         identifiers: [{NAME}]
-"""))
+""",
+        )
+    )
     assert second['Deploy']['changed'] is True
     assert (certs / 'cert.pem').read_text(encoding='ascii') == certificate
     assert second['Plan again']['needed'] is False
 
 
 def test_dns_module_names_only_dnspython(run_playbook, host_interpreter):
-    run = run_playbook(play(host_interpreter, """
+    run = run_playbook(
+        play(
+            host_interpreter,
+            """
     - name: Publish
       certforge.acme.acme_dns_rfc2136:
         server: 127.0.0.1
         records: {"_acme-challenge.host.example.test": ["token"]}
-"""), expect_failure=True)
+""",
+        ),
+        expect_failure=True,
+    )
     message = run.failure_message('Publish')
     assert 'dnspython' in message and 'requests' not in message
     # Machine-readable, for the role's decision to install a missing library (tasks/main.yml).

@@ -29,17 +29,25 @@ def _new_key_pem() -> str:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
-def _run(run_playbook: Callable[..., PlaybookRun], acme_ca: AcmeCA, work_dir: pathlib.Path, name: str, *, in_process: bool | None,
-         check: bool = False) -> PlaybookRun:
+def _run(
+    run_playbook: Callable[..., PlaybookRun], acme_ca: AcmeCA, work_dir: pathlib.Path, name: str, *, in_process: bool | None, check: bool = False
+) -> PlaybookRun:
     work_dir.mkdir(parents=True, exist_ok=True)
     # The same name in both runs (results are keyed by name); each run has its own account, so its own order.
     chosen = {} if in_process is None else {'certforge_acme_in_process': in_process}
-    return run_playbook(PLAYBOOK, verbosity=3, check=check, extra_vars={
-        **chosen,
-        'acme_directory': acme_ca.directory_url, 'ca_path': str(acme_ca.ca_path),
-        'account_key_pem': _new_key_pem(), 'order_name': name,
-        'order_uri_file': str(work_dir / 'order.uri'),
-    })
+    return run_playbook(
+        PLAYBOOK,
+        verbosity=3,
+        check=check,
+        extra_vars={
+            **chosen,
+            'acme_directory': acme_ca.directory_url,
+            'ca_path': str(acme_ca.ca_path),
+            'account_key_pem': _new_key_pem(),
+            'order_name': name,
+            'order_uri_file': str(work_dir / 'order.uri'),
+        },
+    )
 
 
 def _modules_started(run: PlaybookRun) -> list[str]:
@@ -80,8 +88,7 @@ def _without_account(result: dict[str, Any]) -> str:
 
 
 def _assert_same_results(in_process: PlaybookRun, module: PlaybookRun) -> None:
-    assert [(o.task, o.status, o.ignored, o.changed) for o in in_process.outcomes] == \
-        [(o.task, o.status, o.ignored, o.changed) for o in module.outcomes]
+    assert [(o.task, o.status, o.ignored, o.changed) for o in in_process.outcomes] == [(o.task, o.status, o.ignored, o.changed) for o in module.outcomes]
     for task in SAME_EXACTLY:
         assert _steady(in_process[task]) == _steady(module[task]), task
     for task in ('Register the account', 'Find the account without verifying the CA'):
@@ -90,7 +97,8 @@ def _assert_same_results(in_process: PlaybookRun, module: PlaybookRun) -> None:
 
 
 def test_steps_run_in_the_controllers_process_with_the_modules_results(
-        run_playbook: Callable[..., PlaybookRun], acme_ca: AcmeCA, tmp_path: pathlib.Path) -> None:
+    run_playbook: Callable[..., PlaybookRun], acme_ca: AcmeCA, tmp_path: pathlib.Path
+) -> None:
     name = acme_ca.unique_name('inproc')
     in_process = _run(run_playbook, acme_ca, tmp_path / 'in-process', name, in_process=True)
     module = _run(run_playbook, acme_ca, tmp_path / 'module', name, in_process=False)
@@ -104,8 +112,7 @@ def test_steps_run_in_the_controllers_process_with_the_modules_results(
     _assert_same_results(in_process, module)
     # What a user would look at, on the in-process path as on the module's.
     assert in_process.failure_message('Refuse an unknown state').startswith('value of state must be one of: present, absent, changed_key')
-    assert in_process.failure_message('Refuse a key given twice') == \
-        'parameters are mutually exclusive: account_key_src|account_key_content'
+    assert in_process.failure_message('Refuse a key given twice') == 'parameters are mutually exclusive: account_key_src|account_key_content'
     unverified = in_process['Find the account without verifying the CA']
     assert any('validate_certs: false' in str(warning) for warning in unverified['warnings'])
     assert unverified['invocation']['module_args']['account_key_content'] == MASKED
@@ -124,8 +131,7 @@ def test_check_mode_is_the_same_both_ways(run_playbook: Callable[..., PlaybookRu
     assert not (tmp_path / 'in-process' / 'order.uri').exists() and not (tmp_path / 'module' / 'order.uri').exists()
 
 
-def test_the_test_sessions_choice_reaches_every_playbook(
-        run_playbook: Callable[..., PlaybookRun], acme_ca: AcmeCA, tmp_path: pathlib.Path) -> None:
+def test_the_test_sessions_choice_reaches_every_playbook(run_playbook: Callable[..., PlaybookRun], acme_ca: AcmeCA, tmp_path: pathlib.Path) -> None:
     """CERTFORGE_TEST_ACME_STEPS=module (make integration-modules) really runs the steps as module processes."""
     run = _run(run_playbook, acme_ca, tmp_path, acme_ca.unique_name('inproc'), in_process=None, check=True)
     if acme_steps() == 'module':

@@ -33,17 +33,20 @@ from testbed.tls_alpn import TlsAlpnResponders
 from testbed.webserver import WebrootServer
 
 
-def _fetch(run_playbook: Callable[..., PlaybookRun], account: TestAccount, order_uri: str, csr_path: pathlib.Path,
-           fetches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _fetch(
+    run_playbook: Callable[..., PlaybookRun], account: TestAccount, order_uri: str, csr_path: pathlib.Path, fetches: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Run acme_finalize once per entry of ``fetches``; return the results in order."""
-    run = run_playbook(PLAYBOOKS / 'fetch_chains.yml', extra_vars={
-        'acme': account.module_defaults(), 'order_uri': order_uri, 'csr_path': str(csr_path), 'fetches': fetches})
+    run = run_playbook(
+        PLAYBOOKS / 'fetch_chains.yml', extra_vars={'acme': account.module_defaults(), 'order_uri': order_uri, 'csr_path': str(csr_path), 'fetches': fetches}
+    )
     results: list[dict[str, Any]] = run['Finalize and fetch']['results']
     return results
 
 
-def _ready(pebble: PebbleServer, work_dir: pathlib.Path, zone: str, *, webroot: WebrootServer, bind9: Bind9Server,
-           tls_alpn: TlsAlpnResponders) -> tuple[TestAccount, str, str, pathlib.Path]:
+def _ready(
+    pebble: PebbleServer, work_dir: pathlib.Path, zone: str, *, webroot: WebrootServer, bind9: Bind9Server, tls_alpn: TlsAlpnResponders
+) -> tuple[TestAccount, str, str, pathlib.Path]:
     """A new account at ``pebble`` with a ready order for one new name: (account, name, order_uri, csr_path)."""
     account = create_account(pebble, work_dir)
     name = unique_name('chain', zone)
@@ -53,23 +56,43 @@ def _ready(pebble: PebbleServer, work_dir: pathlib.Path, zone: str, *, webroot: 
 
 
 def test_select_chain_picks_the_alternate_root_and_falls_back_to_the_default(
-        pebble_factory: PebbleFactory, webroot: WebrootServer, bind9: Bind9Server, tls_alpn: TlsAlpnResponders,
-        run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path) -> None:
+    pebble_factory: PebbleFactory,
+    webroot: WebrootServer,
+    bind9: Bind9Server,
+    tls_alpn: TlsAlpnResponders,
+    run_playbook: Callable[..., PlaybookRun],
+    tmp_path: pathlib.Path,
+) -> None:
     pebble = pebble_factory(PebbleSettings(alternate_roots=1), name='alternate-roots')
     default_root, alternate_root = pebble.root_pems()
     alternate_root_certificate = x509.load_pem_x509_certificate(alternate_root.encode('ascii'))
     alternate_key_id = alternate_root_certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     account, name, order_uri, csr_path = _ready(pebble, tmp_path, bind9.zone, webroot=webroot, bind9=bind9, tls_alpn=tls_alpn)
 
-    by_name, unmatched, by_key_id = _fetch(run_playbook, account, order_uri, csr_path, [
-        {'name': 'alternate by name', 'fullchain_dest': str(tmp_path / 'by-name.pem'),
-         'select_chain': [{'issuer_common_name': common_name(alternate_root)}]},
-        {'name': 'no criterion matches', 'fullchain_dest': str(tmp_path / 'unmatched.pem'),
-         'select_chain': [{'issuer_common_name': 'No Such Root'}, {'root_subject': 'CN=No Such Root,O=Nowhere'}]},
-        # The first criterion that any chain matches wins.
-        {'name': 'alternate by key id', 'fullchain_dest': str(tmp_path / 'by-key-id.pem'),
-         'select_chain': [{'issuer_common_name': 'No Such Root'}, {'subject_key_identifier': alternate_key_id.hex(':').upper()}]},
-    ])
+    by_name, unmatched, by_key_id = _fetch(
+        run_playbook,
+        account,
+        order_uri,
+        csr_path,
+        [
+            {
+                'name': 'alternate by name',
+                'fullchain_dest': str(tmp_path / 'by-name.pem'),
+                'select_chain': [{'issuer_common_name': common_name(alternate_root)}],
+            },
+            {
+                'name': 'no criterion matches',
+                'fullchain_dest': str(tmp_path / 'unmatched.pem'),
+                'select_chain': [{'issuer_common_name': 'No Such Root'}, {'root_subject': 'CN=No Such Root,O=Nowhere'}],
+            },
+            # The first criterion that any chain matches wins.
+            {
+                'name': 'alternate by key id',
+                'fullchain_dest': str(tmp_path / 'by-key-id.pem'),
+                'select_chain': [{'issuer_common_name': 'No Such Root'}, {'subject_key_identifier': alternate_key_id.hex(':').upper()}],
+            },
+        ],
+    )
 
     assert by_name['finalized'] is True
     assert unmatched['finalized'] is False and by_key_id['finalized'] is False
@@ -92,14 +115,30 @@ def test_select_chain_picks_the_alternate_root_and_falls_back_to_the_default(
 
 
 def test_long_chain_is_returned_and_written_whole(
-        pebble_factory: PebbleFactory, webroot: WebrootServer, bind9: Bind9Server, tls_alpn: TlsAlpnResponders,
-        run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path) -> None:
+    pebble_factory: PebbleFactory,
+    webroot: WebrootServer,
+    bind9: Bind9Server,
+    tls_alpn: TlsAlpnResponders,
+    run_playbook: Callable[..., PlaybookRun],
+    tmp_path: pathlib.Path,
+) -> None:
     pebble = pebble_factory(PebbleSettings(chain_length=3), name='long-chain')
     account, name, order_uri, csr_path = _ready(pebble, tmp_path, bind9.zone, webroot=webroot, bind9=bind9, tls_alpn=tls_alpn)
 
-    [result] = _fetch(run_playbook, account, order_uri, csr_path, [{
-        'name': 'all files', 'dest': str(tmp_path / 'cert.pem'), 'chain_dest': str(tmp_path / 'chain.pem'),
-        'fullchain_dest': str(tmp_path / 'fullchain.pem')}])
+    [result] = _fetch(
+        run_playbook,
+        account,
+        order_uri,
+        csr_path,
+        [
+            {
+                'name': 'all files',
+                'dest': str(tmp_path / 'cert.pem'),
+                'chain_dest': str(tmp_path / 'chain.pem'),
+                'fullchain_dest': str(tmp_path / 'fullchain.pem'),
+            }
+        ],
+    )
 
     intermediates = x509.load_pem_x509_certificates(result['chain'].encode('ascii'))
     assert len(intermediates) == 3

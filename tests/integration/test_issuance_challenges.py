@@ -83,7 +83,10 @@ def _scenarios(acme_ca: AcmeCA, work_dir: pathlib.Path) -> dict[str, Scenario]:
     scenarios = {}
     for number, (name, (identifiers, challenge, overrides)) in enumerate(wanted.items()):
         scenarios[name] = Scenario(
-            name=name, identifiers=identifiers, challenge=challenge, challenge_overrides=overrides,
+            name=name,
+            identifiers=identifiers,
+            challenge=challenge,
+            challenge_overrides=overrides,
             csr_path=write_csr(work_dir / f'{number}.csr', identifiers),
             fullchain_path=work_dir / f'{number}-fullchain.pem',
         )
@@ -91,8 +94,9 @@ def _scenarios(acme_ca: AcmeCA, work_dir: pathlib.Path) -> dict[str, Scenario]:
 
 
 @pytest.fixture(scope='module')
-def issued(acme_ca: AcmeCA, challenge_ports: ChallengePorts,
-           run_playbook: Callable[..., PlaybookRun], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Scenario]:
+def issued(
+    acme_ca: AcmeCA, challenge_ports: ChallengePorts, run_playbook: Callable[..., PlaybookRun], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Scenario]:
     """Order, provision, validate and finalize all certificates with one account of their own."""
     work_dir = tmp_path_factory.mktemp('issuance-challenges')
     # A new account: no authorization of an earlier test (127.0.0.1 above all) can be reused.
@@ -112,7 +116,8 @@ def issued(acme_ca: AcmeCA, challenge_ports: ChallengePorts,
         validated = run_playbook(PLAYBOOKS / 'validate.yml', extra_vars={'acme': acme, 'orders': [item.as_vars() for item in scenarios.values()]})
         handshakes = tls_alpn.current.handshakes if tls_alpn.current else 0
     for scenario, validation, certificate in zip(
-            scenarios.values(), validated['Let the CA validate']['results'], validated['Finalize and write the full chain']['results']):
+        scenarios.values(), validated['Let the CA validate']['results'], validated['Finalize and write the full chain']['results']
+    ):
         scenario.validation = validation
         scenario.certificate = certificate
         scenario.tls_alpn_handshakes = handshakes if 'tls-alpn-01' in (scenario.challenge, *scenario.challenge_overrides.values()) else 0
@@ -172,8 +177,7 @@ def test_one_name_with_tls_alpn_01(issued: dict[str, Scenario], acme_ca: AcmeCA)
     challenge_certificate = x509.load_pem_x509_certificate(tls_alpn['certificate'].encode('ascii'))
     extension = challenge_certificate.extensions.get_extension_for_oid(ACME_IDENTIFIER_OID)
     assert extension.critical
-    assert challenge_certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
-        x509.DNSName) == [name]
+    assert challenge_certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == [name]
 
     assert _challenges_used(scenario) == {name: 'tls-alpn-01'}
     assert scenario.tls_alpn_handshakes > 0, f'{acme_ca.name} never completed a handshake with the responder'
@@ -189,7 +193,8 @@ def test_ten_names_with_http_01_and_one_dns_01_override(issued: dict[str, Scenar
     assert set(scenario.order['challenge_data']) == set(names)
     # Every name offers dns-01, so each has its record, with one value.
     assert scenario.order['challenge_data_dns'] == {
-        f'_acme-challenge.{name}': [scenario.order['challenge_data'][name]['dns-01']['record_value']] for name in names}
+        f'_acme-challenge.{name}': [scenario.order['challenge_data'][name]['dns-01']['record_value']] for name in names
+    }
 
     assert _challenges_used(scenario) == {**{name: 'http-01' for name in names[:-1]}, names[-1]: 'dns-01'}
     _assert_issued(scenario, acme_ca, verify_for=names)
@@ -231,12 +236,15 @@ def test_ip_address_with_http_01(issued: dict[str, Scenario], acme_ca: AcmeCA) -
 
 
 def test_failed_validation_names_the_identifier_and_deactivation_cleans_up(
-        acme_ca: AcmeCA, run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path) -> None:
+    acme_ca: AcmeCA, run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path
+) -> None:
     account = create_account(acme_ca, tmp_path)
     webroot = acme_ca.webroot
     served, unserved = acme_ca.unique_name('served'), acme_ca.unique_name('unserved')
-    run = run_playbook(PLAYBOOKS / 'failed_validation.yml', extra_vars={
-        'acme': account.module_defaults(), 'identifiers': [served, unserved], 'served_identifier': served, 'webroot': str(webroot.path)})
+    run = run_playbook(
+        PLAYBOOKS / 'failed_validation.yml',
+        extra_vars={'acme': account.module_defaults(), 'identifiers': [served, unserved], 'served_identifier': served, 'webroot': str(webroot.path)},
+    )
     (webroot.path / run['Order']['challenge_data'][served]['http-01']['resource']).unlink()
 
     order = account.orders.get(run['Order']['order_uri'])

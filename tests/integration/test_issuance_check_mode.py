@@ -28,8 +28,14 @@ from testbed.webserver import WebrootServer
 CHANGING_REQUESTS = ('POST /order-plz', 'POST /chalZ/', 'POST /finalize-order/')
 
 
-def test_check_mode_changes_nothing(pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, tls_alpn: TlsAlpnResponders,
-                                    run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path) -> None:
+def test_check_mode_changes_nothing(
+    pebble: PebbleServer,
+    webroot: WebrootServer,
+    bind9: Bind9Server,
+    tls_alpn: TlsAlpnResponders,
+    run_playbook: Callable[..., PlaybookRun],
+    tmp_path: pathlib.Path,
+) -> None:
     account = create_account(pebble, tmp_path)
     ready_name, pending_name = unique_name('ready', bind9.zone), unique_name('pending', bind9.zone)
     with ChallengeProvisioner(webroot=webroot, bind9=bind9, tls_alpn=tls_alpn) as provisioner:
@@ -38,15 +44,19 @@ def test_check_mode_changes_nothing(pebble: PebbleServer, webroot: WebrootServer
     cert_path = tmp_path / 'cert.pem'
 
     log = PebbleLog(pebble)
-    run = run_playbook(PLAYBOOKS / 'check_mode.yml', check=True, extra_vars={
-        'acme': account.module_defaults(),
-        'new_identifiers': [unique_name('new', bind9.zone)],
-        'ready_order_uri': ready.uri,
-        'ready_identifiers': [ready_name],
-        'pending_order_uri': pending.uri,
-        'csr_path': str(write_csr(tmp_path / 'cert.csr', [ready_name])),
-        'cert_path': str(cert_path),
-    })
+    run = run_playbook(
+        PLAYBOOKS / 'check_mode.yml',
+        check=True,
+        extra_vars={
+            'acme': account.module_defaults(),
+            'new_identifiers': [unique_name('new', bind9.zone)],
+            'ready_order_uri': ready.uri,
+            'ready_identifiers': [ready_name],
+            'pending_order_uri': pending.uri,
+            'csr_path': str(write_csr(tmp_path / 'cert.csr', [ready_name])),
+            'cert_path': str(cert_path),
+        },
+    )
     counts = log.requests()
 
     new_order = run['Order new identifiers']

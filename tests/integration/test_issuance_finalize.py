@@ -17,7 +17,8 @@ def _mode(path: pathlib.Path) -> int:
 
 
 def test_finalize_writes_files_once_and_backs_up_on_renewal(
-        acme_ca: AcmeCA, tls_alpn: TlsAlpnResponders, run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path) -> None:
+    acme_ca: AcmeCA, tls_alpn: TlsAlpnResponders, run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path
+) -> None:
     account = create_account(acme_ca, tmp_path)
     names = [acme_ca.unique_name('final'), acme_ca.unique_name('www')]
     other = acme_ca.unique_name('other')
@@ -28,19 +29,23 @@ def test_finalize_writes_files_once_and_backs_up_on_renewal(
     cert_dir = tmp_path / 'certs'
     cert_dir.mkdir()
 
-    run = run_playbook(PLAYBOOKS / 'finalize.yml', extra_vars={
-        'acme': account.module_defaults(),
-        'order_uri': first.uri,
-        'renewal_order_uri': renewal.uri,
-        'csr_path': str(write_csr(tmp_path / 'cert.csr', names)),
-        'other_csr_path': str(write_csr(tmp_path / 'other.csr', [names[0], other])),
-        'cert_dir': str(cert_dir),
-    })
+    run = run_playbook(
+        PLAYBOOKS / 'finalize.yml',
+        extra_vars={
+            'acme': account.module_defaults(),
+            'order_uri': first.uri,
+            'renewal_order_uri': renewal.uri,
+            'csr_path': str(write_csr(tmp_path / 'cert.csr', names)),
+            'other_csr_path': str(write_csr(tmp_path / 'other.csr', [names[0], other])),
+            'cert_dir': str(cert_dir),
+        },
+    )
 
     assert run.outcome('Finalize with a CSR for other names').failed
     assert run['Finalize with a CSR for other names']['msg'] == (
         f"csr_src: the CSR's names differ from the order's identifiers (missing from the CSR: {names[1]}; "
-        f"not in the order: {other}); make a CSR for exactly the ordered names")
+        f"not in the order: {other}); make a CSR for exactly the ordered names"
+    )
 
     written = run['Finalize and write the files']
     assert written['changed'] is True and written['finalized'] is True

@@ -30,8 +30,9 @@ def account(pebble: PebbleServer, tmp_path_factory: pytest.TempPathFactory) -> T
     return create_account(pebble, tmp_path_factory.mktemp('issuance-orders'))
 
 
-def test_interrupted_flow_resumes_its_order(account: TestAccount, pebble: PebbleServer, bind9: Bind9Server, webroot: WebrootServer,
-                                            run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path) -> None:
+def test_interrupted_flow_resumes_its_order(
+    account: TestAccount, pebble: PebbleServer, bind9: Bind9Server, webroot: WebrootServer, run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path
+) -> None:
     names = [unique_name('resume', bind9.zone), unique_name('resume', bind9.zone)]
     acme = account.module_defaults()
     first = PebbleLog(pebble)
@@ -41,16 +42,19 @@ def test_interrupted_flow_resumes_its_order(account: TestAccount, pebble: Pebble
 
     second = PebbleLog(pebble)
     fullchain_path = tmp_path / 'fullchain.pem'
-    resumed = run_playbook(PLAYBOOKS / 'resume.yml', extra_vars={
-        'acme': acme,
-        'order_uri': placed['order_uri'],
-        # The same identifiers, written differently: still the same order.
-        'identifiers': [name.upper() for name in reversed(names)] + [names[0]],
-        'other_identifiers': [names[0], unique_name('other', bind9.zone)],
-        'webroot': str(webroot.path),
-        'csr_path': str(write_csr(tmp_path / 'cert.csr', names)),
-        'fullchain_path': str(fullchain_path),
-    })
+    resumed = run_playbook(
+        PLAYBOOKS / 'resume.yml',
+        extra_vars={
+            'acme': acme,
+            'order_uri': placed['order_uri'],
+            # The same identifiers, written differently: still the same order.
+            'identifiers': [name.upper() for name in reversed(names)] + [names[0]],
+            'other_identifiers': [names[0], unique_name('other', bind9.zone)],
+            'webroot': str(webroot.path),
+            'csr_path': str(write_csr(tmp_path / 'cert.csr', names)),
+            'fullchain_path': str(fullchain_path),
+        },
+    )
 
     for offered in resumed['Resume the order']['challenge_data'].values():
         (webroot.path / offered['http-01']['resource']).unlink()
@@ -67,7 +71,8 @@ def test_interrupted_flow_resumes_its_order(account: TestAccount, pebble: Pebble
 
 
 def test_identifiers_are_normalised_and_bad_ones_refused(
-        account: TestAccount, pebble: PebbleServer, bind9: Bind9Server, run_playbook: Callable[..., PlaybookRun]) -> None:
+    account: TestAccount, pebble: PebbleServer, bind9: Bind9Server, run_playbook: Callable[..., PlaybookRun]
+) -> None:
     directory = new_session(pebble).directory
     if directory.resource('renewalInfo') is not None or directory.profiles:
         pytest.skip('this pebble offers ARI or profiles; the refusals tested here need a CA without them')
@@ -83,8 +88,7 @@ def test_identifiers_are_normalised_and_bad_ones_refused(
         [{'type': 'email', 'value': 'hostmaster@example.com'}],
     ]
     log = PebbleLog(pebble)
-    run = run_playbook(PLAYBOOKS / 'identifiers.yml', extra_vars={
-        'acme': account.module_defaults(), 'messy_identifiers': messy, 'bad_identifiers': bad})
+    run = run_playbook(PLAYBOOKS / 'identifiers.yml', extra_vars={'acme': account.module_defaults(), 'messy_identifiers': messy, 'bad_identifiers': bad})
 
     ordered = run['Order with an IDN, upper case, a trailing dot and duplicates']
     assert a_label.startswith('xn--')

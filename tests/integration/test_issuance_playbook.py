@@ -24,12 +24,15 @@ def _snapshot(*directories: pathlib.Path) -> dict[str, tuple[int, int, bytes]]:
     """Every file below ``directories`` with its inode, mtime and content."""
     return {
         str(path): (path.stat().st_ino, path.stat().st_mtime_ns, path.read_bytes())
-        for directory in directories for path in sorted(directory.rglob('*')) if path.is_file()
+        for directory in directories
+        for path in sorted(directory.rglob('*'))
+        if path.is_file()
     }
 
 
-def test_issue_playbook_issues_once_then_changes_nothing(pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server,
-                                                         run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path) -> None:
+def test_issue_playbook_issues_once_then_changes_nothing(
+    pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, run_playbook: Callable[..., PlaybookRun], tmp_path: pathlib.Path
+) -> None:
     domains = [unique_name('www', bind9.zone), unique_name('shop', bind9.zone)]
     state_dir, certificate_dir = tmp_path / 'state', tmp_path / 'certs'
     variables = {
@@ -46,9 +49,14 @@ def test_issue_playbook_issues_once_then_changes_nothing(pebble: PebbleServer, w
     first = run_playbook(ISSUE_PLAYBOOK, extra_vars=variables)
     assert log.orders_created() == 1
     assert first.recap['localhost']['failures'] == 0
-    assert {'Create the account key, only when it is missing', 'Register the account, or find it',
-            'Order the certificate, or resume the order recorded by an earlier run', 'Put the http-01 files into the web root',
-            'Ask the CA to validate, and wait for it', 'Finalize the order and write the certificate files'} <= set(first.changed_tasks)
+    assert {
+        'Create the account key, only when it is missing',
+        'Register the account, or find it',
+        'Order the certificate, or resume the order recorded by an earlier run',
+        'Put the http-01 files into the web root',
+        'Ask the CA to validate, and wait for it',
+        'Finalize the order and write the certificate files',
+    } <= set(first.changed_tasks)
     fullchain = (certificate_dir / 'fullchain.pem').read_text(encoding='ascii')
     assert sorted(subject_alternative_names(fullchain)) == sorted(domains)
     for name in domains:

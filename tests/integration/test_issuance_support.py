@@ -131,8 +131,7 @@ def write_csr(path: pathlib.Path, identifiers: Iterable[str]) -> pathlib.Path:
     return path
 
 
-def verify_chain(fullchain: str | bytes, *, root_pem: str, subject: str,
-                 san_critical_if_no_subject: bool = True) -> list[x509.Certificate]:
+def verify_chain(fullchain: str | bytes, *, root_pem: str, subject: str, san_critical_if_no_subject: bool = True) -> list[x509.Certificate]:
     """Verify a PEM full chain for ``subject`` (a DNS name or an IP address) up to ``root_pem``.
 
     ``san_critical_if_no_subject=False`` accepts a leaf with an empty subject whose
@@ -288,8 +287,9 @@ def pending_challenge_data(account: TestAccount, order: Order) -> dict[str, dict
     }
 
 
-def ready_order(account: TestAccount, identifiers: list[str], provisioner: ChallengeProvisioner,
-                choose: ChallengeChoice = challenge_choice('http-01')) -> Order:
+def ready_order(
+    account: TestAccount, identifiers: list[str], provisioner: ChallengeProvisioner, choose: ChallengeChoice = challenge_choice('http-01')
+) -> Order:
     """An order for ``identifiers`` whose authorizations are all valid (status ``ready``), made with the core.
 
     Authorizations pebble reuses are already valid and need nothing; the others are provisioned,

@@ -49,8 +49,7 @@ PROGRAM_WAIT_SECONDS = 10.0
 def _challenge_data(identifier: Identifier, resource: str) -> dict[str, dict[str, str]]:
     """acme_order's ``challenge_data`` entry for ``identifier`` with only tls-alpn-01 in it."""
     certificate, private_key = tls_alpn01_certificate(identifier, 'token.thumbprint')
-    return {identifier.value: {'tls-alpn-01': {
-        'resource': resource, 'certificate': certificate.decode('ascii'), 'private_key': private_key.decode('ascii')}}}
+    return {identifier.value: {'tls-alpn-01': {'resource': resource, 'certificate': certificate.decode('ascii'), 'private_key': private_key.decode('ascii')}}}
 
 
 def _handshake(port: int, server_name: str | None, alpn: list[str] | None = None) -> ssl.SSLSocket:
@@ -144,9 +143,23 @@ def _start_program(tmp_path: pathlib.Path, *, timeout: float) -> tuple[subproces
     pid_path = tmp_path / 'responder.pid'
     port = free_port()
     program = subprocess.Popen(  # pylint: disable=consider-using-with  # ends within the test
-        [BARE_PYTHON, '-I', str(RESPONDER_SOURCE), '--listen', f'{LOOPBACK}:{port}', '--challenges', str(challenges_path),
-         '--pid-file', str(pid_path), '--timeout', str(timeout)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [
+            BARE_PYTHON,
+            '-I',
+            str(RESPONDER_SOURCE),
+            '--listen',
+            f'{LOOPBACK}:{port}',
+            '--challenges',
+            str(challenges_path),
+            '--pid-file',
+            str(pid_path),
+            '--timeout',
+            str(timeout),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     assert program.stdout is not None
     line = program.stdout.readline()
@@ -189,20 +202,27 @@ def test_program_reports_bad_input(tmp_path: pathlib.Path) -> None:
     challenges_path.write_text('{}', encoding='utf-8')
     completed = subprocess.run(
         [BARE_PYTHON, '-I', str(RESPONDER_SOURCE), '--listen', f'{LOOPBACK}:{free_port()}', '--challenges', str(challenges_path)],
-        capture_output=True, text=True, timeout=PROGRAM_WAIT_SECONDS, check=False,
+        capture_output=True,
+        text=True,
+        timeout=PROGRAM_WAIT_SECONDS,
+        check=False,
     )
     assert completed.returncode == 1
     assert completed.stderr.strip() == 'tls_alpn_responder: no tls-alpn-01 challenges to serve'
     completed = subprocess.run(
         [BARE_PYTHON, '-I', str(RESPONDER_SOURCE), '--listen', 'no-port', '--challenges', str(challenges_path)],
-        capture_output=True, text=True, timeout=PROGRAM_WAIT_SECONDS, check=False,
+        capture_output=True,
+        text=True,
+        timeout=PROGRAM_WAIT_SECONDS,
+        check=False,
     )
     assert completed.returncode == 2
     assert "argument --listen: --listen must be HOST:PORT (for example 0.0.0.0:443 or [::]:443), not 'no-port'" in completed.stderr
 
 
 def test_pebble_validates_an_ip_address_through_the_responder(
-        pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, tls_alpn: TlsAlpnResponders, tmp_path: pathlib.Path) -> None:
+    pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, tls_alpn: TlsAlpnResponders, tmp_path: pathlib.Path
+) -> None:
     # A new account, so that no earlier authorization of 127.0.0.1 is reused.
     account = create_account(pebble, tmp_path)
     with ChallengeProvisioner(webroot=webroot, bind9=bind9, tls_alpn=tls_alpn) as provisioner:

@@ -50,6 +50,5 @@ def test_revoke_playbook_revokes_the_deployed_certificate_and_removes_it(run_pla
     assert again['certforge.acme.acme_certificate : Revoke the certificate']['revoked'] is False
     assert not any((site / name).exists() for name in ('cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem'))
 
-    unknown = run_playbook(REPO / 'playbooks' / 'revoke.yml', extra_vars={**role_vars, 'target': 'localhost', 'certificate': 'nope'},
-                           expect_failure=True)
+    unknown = run_playbook(REPO / 'playbooks' / 'revoke.yml', extra_vars={**role_vars, 'target': 'localhost', 'certificate': 'nope'}, expect_failure=True)
     assert unknown.contains('lists no certificate named nope')

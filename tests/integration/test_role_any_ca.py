@@ -85,8 +85,9 @@ def results(run: PlaybookRun) -> dict[str, dict[str, Any]]:
 def new_site(ca: AcmeCA, root: pathlib.Path, collections_path: pathlib.Path, *, directory_url: str | None = None) -> Site:
     """A site with one certificate (a fresh name, so no authorization is reused)."""
     runner = PlaybookRunner(work_dir=root / 'ansible', collections_path=collections_path)
-    return Site(ca=ca, directory_url=directory_url or ca.directory_url, runner=runner, root=root,
-                certificates=[{'name': 'www', 'identifiers': [ca.unique_name('www')]}])
+    return Site(
+        ca=ca, directory_url=directory_url or ca.directory_url, runner=runner, root=root, certificates=[{'name': 'www', 'identifiers': [ca.unique_name('www')]}]
+    )
 
 
 @pytest.fixture(scope='module')
@@ -134,8 +135,9 @@ def test_check_mode_shows_the_needed_certificate_and_writes_nothing(site: Site, 
 
 
 @pytest.fixture(scope='module')
-def short_lived_site(acme_ca: AcmeCA, acme2certifier_factory: Acme2certifierFactory, tmp_path_factory: pytest.TempPathFactory,
-                     collections_path: pathlib.Path) -> Iterator[Site]:
+def short_lived_site(
+    acme_ca: AcmeCA, acme2certifier_factory: Acme2certifierFactory, tmp_path_factory: pytest.TempPathFactory, collections_path: pathlib.Path
+) -> Iterator[Site]:
     """A site on an acme2certifier of 6-day certificates that validates like ``acme_ca`` (same DNS and web root)."""
     if not acme_ca.has('ari'):
         pytest.skip(f'{acme_ca.name} lacks ari: {acme_ca.lacks["ari"]}')
@@ -155,8 +157,7 @@ def test_the_role_renews_when_the_cas_window_says_so(short_lived_site: Site) -> 
     assert first['action'] == 'new'
     issued = certificate((site.cert_dir('www') / 'cert.pem').read_bytes())
     # By the role's own rule the certificate is fine for days; the CA's window ends at its expiry.
-    at_window_end = moved_clock_interpreter(site.root / 'python-at-window-end', at=issued.not_valid_after_utc,
-                                            modules=('acme_renewal_info',))
+    at_window_end = moved_clock_interpreter(site.root / 'python-at-window-end', at=issued.not_valid_after_utc, modules=('acme_renewal_info',))
     # The clock is moved in that interpreter, so the ARI step must run there, as a module process.
     renewal = site.run(ansible_python_interpreter=str(at_window_end), certforge_acme_in_process=False)
     ari = renewal[ARI_TASK]
@@ -175,18 +176,30 @@ def foreign_certificate(name: str) -> tuple[bytes, bytes, bytes]:
     root_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'Somebody Else Root')])
     now = datetime.datetime.now(datetime.timezone.utc)
-    root = (x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name).public_key(root_key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
-            .sign(root_key, hashes.SHA256()))
-    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])).issuer_name(root_name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=90))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
-            .sign(root_key, hashes.SHA256()))
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(root_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=90))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return leaf.public_bytes(serialization.Encoding.PEM), key_pem, root.public_bytes(serialization.Encoding.PEM)
 
@@ -198,8 +211,7 @@ def test_a_certificate_the_ca_does_not_know_keeps_the_roles_own_schedule(site: S
     cert_pem, key_pem, chain_pem = foreign_certificate(name)
     directory = site.cert_dir('other')
     directory.mkdir(parents=True)
-    for file_name, content in (('cert.pem', cert_pem), ('privkey.pem', key_pem), ('chain.pem', chain_pem),
-                               ('fullchain.pem', cert_pem + chain_pem)):
+    for file_name, content in (('cert.pem', cert_pem), ('privkey.pem', key_pem), ('chain.pem', chain_pem), ('fullchain.pem', cert_pem + chain_pem)):
         (directory / file_name).write_bytes(content)
     (directory / 'privkey.pem').chmod(0o600)
     site.certificates.append({'name': 'other', 'identifiers': [name]})

@@ -47,11 +47,18 @@ class TwoRuns(t.NamedTuple):
 
 
 @pytest.fixture(scope='module')
-def two_runs(tmp_path_factory: pytest.TempPathFactory, pebble: PebbleServer, bind9: Bind9Server, webroot: WebrootServer,
-             challenge_ports: ChallengePorts, collections_path: pathlib.Path) -> TwoRuns:
+def two_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+    pebble: PebbleServer,
+    bind9: Bind9Server,
+    webroot: WebrootServer,
+    challenge_ports: ChallengePorts,
+    collections_path: pathlib.Path,
+) -> TwoRuns:
     """web1's www wanted by two runs started at the same moment."""
-    fleet = create_fleet(tmp_path_factory.mktemp('concurrency'), pebble=pebble, bind9=bind9, webroot=webroot,
-                         challenge_ports=challenge_ports, collections_path=collections_path)
+    fleet = create_fleet(
+        tmp_path_factory.mktemp('concurrency'), pebble=pebble, bind9=bind9, webroot=webroot, challenge_ports=challenge_ports, collections_path=collections_path
+    )
     for host in ('dns1', 'tls1'):
         fleet.set_host_var(host, 'acme_certificate_certificates', [])
     host_vars = fleet.host_vars(HOST)
@@ -99,8 +106,7 @@ def test_the_certificate_directory_holds_one_whole_deployment(two_runs: TwoRuns)
     cert, chain, fullchain, key = ((directory / name).read_bytes() for name in ('cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem'))
     assert public_key_of_private_key(key) == public_key_of_certificate(cert)
     assert fullchain == cert + chain
-    verify_fullchain(fullchain, root_pem=two_runs.fleet.pebble.root_pem(), names=[
-        f'www.{two_runs.fleet.name("site")}', two_runs.fleet.name('site')])
+    verify_fullchain(fullchain, root_pem=two_runs.fleet.pebble.root_pem(), names=[f'www.{two_runs.fleet.name("site")}', two_runs.fleet.name('site')])
     assert two_runs.fleet.pebble.cert_status(serial_of(cert))['Status'] == 'Valid'
     assert sorted(path.name for path in directory.iterdir() if path.name.endswith(('.pending', '.tmp'))) == []
     assert (directory / 'privkey.pem').stat().st_mode & 0o777 == 0o600

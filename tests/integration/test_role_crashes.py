@@ -53,14 +53,15 @@ class KillCase(t.NamedTuple):
 # "after the first", the fourth "before the last".
 KILL_CASES = {
     'after-order': KillCase(lambda fleet: KillPoint('after the order', after_task='certforge.acme.acme_order'), False),
-    'after-provisioning': KillCase(
-        lambda fleet: KillPoint('after the http-01 files were written', after_task='certforge.acme.acme_http01_files'), False),
+    'after-provisioning': KillCase(lambda fleet: KillPoint('after the http-01 files were written', after_task='certforge.acme.acme_http01_files'), False),
     'after-validation': KillCase(lambda fleet: KillPoint('after validation', after_task='certforge.acme.acme_challenge'), False),
     'after-finalize': KillCase(lambda fleet: KillPoint('after finalize', after_task='certforge.acme.acme_finalize'), True),
-    'deploy-after-first-rename': KillCase(lambda fleet: KillPoint(
-        'in the deploy, after its first rename', module=DEPLOY_MODULE, rename_number=2, rename_dir=fleet.cert_dir(HOST, NAME)), True),
-    'deploy-before-last-rename': KillCase(lambda fleet: KillPoint(
-        'in the deploy, before its last rename', module=DEPLOY_MODULE, rename_number=4, rename_dir=fleet.cert_dir(HOST, NAME)), True),
+    'deploy-after-first-rename': KillCase(
+        lambda fleet: KillPoint('in the deploy, after its first rename', module=DEPLOY_MODULE, rename_number=2, rename_dir=fleet.cert_dir(HOST, NAME)), True
+    ),
+    'deploy-before-last-rename': KillCase(
+        lambda fleet: KillPoint('in the deploy, before its last rename', module=DEPLOY_MODULE, rename_number=4, rename_dir=fleet.cert_dir(HOST, NAME)), True
+    ),
 }
 
 
@@ -93,11 +94,18 @@ def step_or_error(fleet: Fleet, label: str, errors: dict[str, str]) -> Step | No
         return None
 
 
-def one_host_fleet(root: pathlib.Path, switch: KillSwitch, *, pebble: PebbleServer, bind9: Bind9Server, webroot: WebrootServer,
-                   challenge_ports: ChallengePorts, collections_path: pathlib.Path) -> Fleet:
+def one_host_fleet(
+    root: pathlib.Path,
+    switch: KillSwitch,
+    *,
+    pebble: PebbleServer,
+    bind9: Bind9Server,
+    webroot: WebrootServer,
+    challenge_ports: ChallengePorts,
+    collections_path: pathlib.Path,
+) -> Fleet:
     """The fleet with web1's www as its only certificate, web1's modules run by the kill interpreter."""
-    fleet = create_fleet(root, pebble=pebble, bind9=bind9, webroot=webroot, challenge_ports=challenge_ports,
-                         collections_path=collections_path)
+    fleet = create_fleet(root, pebble=pebble, bind9=bind9, webroot=webroot, challenge_ports=challenge_ports, collections_path=collections_path)
     runner = KillablePlaybookRunner(work_dir=root / 'ansible', collections_path=collections_path, switch=switch)
     runner.inventory_path = fleet.inventory
     fleet.runner = runner
@@ -111,14 +119,20 @@ def one_host_fleet(root: pathlib.Path, switch: KillSwitch, *, pebble: PebbleServ
 
 
 @pytest.fixture(scope='module', params=list(KILL_CASES), ids=list(KILL_CASES))
-def crash(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pebble: PebbleServer, bind9: Bind9Server,
-          webroot: WebrootServer, challenge_ports: ChallengePorts, collections_path: pathlib.Path) -> Crash:
+def crash(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pebble: PebbleServer,
+    bind9: Bind9Server,
+    webroot: WebrootServer,
+    challenge_ports: ChallengePorts,
+    collections_path: pathlib.Path,
+) -> Crash:
     """A fresh one-host fleet, its run killed at the case's point, then run twice more."""
     case = KILL_CASES[request.param]
     root = tmp_path_factory.mktemp(f'crash-{request.param}')
     switch = KillSwitch(root / 'kill-switch')
-    fleet = one_host_fleet(root, switch, pebble=pebble, bind9=bind9, webroot=webroot, challenge_ports=challenge_ports,
-                           collections_path=collections_path)
+    fleet = one_host_fleet(root, switch, pebble=pebble, bind9=bind9, webroot=webroot, challenge_ports=challenge_ports, collections_path=collections_path)
     ledger = PebbleLedger(pebble)
     killed = switch.arm(case.point(fleet), fleet.step, f'killed {request.param}', expect_failure=True)
     kill_notes = switch.killed(killed.run)

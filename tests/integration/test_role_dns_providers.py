@@ -30,8 +30,15 @@ PEERS = pathlib.Path(__file__).resolve().parents[2] / '.collections-peers'
 ROLE_TASKS = pathlib.Path(__file__).resolve().parents[2] / 'roles' / 'acme_certificate' / 'tasks'
 RESULTS_TASK = 'Show what the role did'
 HOSTS = ('one', 'two')
-ARGUMENT_ERRORS = ('Unsupported parameters', 'missing required arguments', 'must be one of', 'mutually exclusive',
-                   'is of type', 'one of the following is required', 'but all of the following are missing')
+ARGUMENT_ERRORS = (
+    'Unsupported parameters',
+    'missing required arguments',
+    'must be one of',
+    'mutually exclusive',
+    'is of type',
+    'one of the following is required',
+    'but all of the following are missing',
+)
 
 
 class PeersRunner(PlaybookRunner):
@@ -66,23 +73,27 @@ class Validators:
         self.handover_log = root / 'handovers.jsonl'
         self.keyfile = root / 'tsig.key'
         bind9 = acme_ca.dns
-        self.keyfile.write_text(f'key "{bind9.tsig_key_name}" {{ algorithm {bind9.tsig_algorithm}; secret "{bind9.tsig_secret}"; }};\n',
-                                encoding='ascii')
+        self.keyfile.write_text(f'key "{bind9.tsig_key_name}" {{ algorithm {bind9.tsig_algorithm}; secret "{bind9.tsig_secret}"; }};\n', encoding='ascii')
         self.keyfile.chmod(0o600)
 
     def cert_dir(self, host: str, name: str) -> pathlib.Path:
         return self.root / host / name
 
     def write_inventory(self, certificates: dict[str, list[dict[str, Any]]]) -> pathlib.Path:
-        hosts = {host: {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable,
-                        'acme_certificate_dir': str(self.root / host), 'acme_certificate_certificates': certificates[host]}
-                 for host in HOSTS}
+        hosts = {
+            host: {
+                'ansible_connection': 'local',
+                'ansible_python_interpreter': sys.executable,
+                'acme_certificate_dir': str(self.root / host),
+                'acme_certificate_certificates': certificates[host],
+            }
+            for host in HOSTS
+        }
         path = self.root / 'inventory.yml'
         path.write_text(yaml.safe_dump({'all': {'children': {'validators': {'hosts': hosts}}}}), encoding='utf-8')
         return path
 
-    def run(self, certificates: dict[str, list[dict[str, Any]]], *, provider: str, expect_failure: bool = False,
-            **extra: Any) -> PlaybookRun:
+    def run(self, certificates: dict[str, list[dict[str, Any]]], *, provider: str, expect_failure: bool = False, **extra: Any) -> PlaybookRun:
         bind9 = self.ca.dns
         self.runner.inventory_path = self.write_inventory(certificates)
         variables = {
@@ -112,22 +123,25 @@ def validators(acme_ca: AcmeCA, tmp_path: pathlib.Path, collections_path: pathli
 
 
 def results(run: PlaybookRun) -> dict[str, dict[str, dict[str, Any]]]:
-    return {outcome.host: {record['name']: record for record in outcome.result['acme_certificate_results']}
-            for outcome in run.outcomes_of(RESULTS_TASK) if outcome.status == 'ok'}
+    return {
+        outcome.host: {record['name']: record for record in outcome.result['acme_certificate_results']}
+        for outcome in run.outcomes_of(RESULTS_TASK)
+        if outcome.status == 'ok'
+    }
 
 
-def test_two_hosts_sharing_a_name_both_get_their_certificates_through_a_provider_that_replaces_the_record_set(
-        validators: Validators, acme_ca: AcmeCA) -> None:
+def test_two_hosts_sharing_a_name_both_get_their_certificates_through_a_provider_that_replaces_the_record_set(validators: Validators, acme_ca: AcmeCA) -> None:
     shared = acme_ca.unique_name('shared')
-    certificates = {'one': [{'name': 'base', 'identifiers': [shared], 'challenge': 'dns-01'}],
-                    'two': [{'name': 'wildcard', 'identifiers': [f'*.{shared}'], 'challenge': 'dns-01'}]}
+    certificates = {
+        'one': [{'name': 'base', 'identifiers': [shared], 'challenge': 'dns-01'}],
+        'two': [{'name': 'wildcard', 'identifiers': [f'*.{shared}'], 'challenge': 'dns-01'}],
+    }
     run = validators.run(certificates, provider='replace_rrset.yml')
 
     done = results(run)
     assert (done['one']['base']['action'], done['two']['wildcard']['action']) == ('new', 'new'), done
     verify_fullchain((validators.cert_dir('one', 'base') / 'fullchain.pem').read_bytes(), root_pem=acme_ca.root_pem, names=[shared])
-    verify_fullchain((validators.cert_dir('two', 'wildcard') / 'fullchain.pem').read_bytes(), root_pem=acme_ca.root_pem,
-                     names=[f'*.{shared}'])
+    verify_fullchain((validators.cert_dir('two', 'wildcard') / 'fullchain.pem').read_bytes(), root_pem=acme_ca.root_pem, names=[f'*.{shared}'])
     # Once per name with both hosts' values, then once to remove them, leaving nothing behind.
     challenge = f'_acme-challenge.{shared}'
     present, absent = validators.handovers()
@@ -141,24 +155,34 @@ def test_the_shipped_nsupdate_provider_issues_for_two_hosts_sharing_a_name(valid
     the addresses of name servers with this machine's resolver, which no test may ask; its arguments are checked below."""
     bind9 = acme_ca.dns
     shared = acme_ca.unique_name('nsupdate')
-    certificates = {'one': [{'name': 'base', 'identifiers': [shared], 'challenge': 'dns-01'}],
-                    'two': [{'name': 'wildcard', 'identifiers': [f'*.{shared}'], 'challenge': 'dns-01'}]}
+    certificates = {
+        'one': [{'name': 'base', 'identifiers': [shared], 'challenge': 'dns-01'}],
+        'two': [{'name': 'wildcard', 'identifiers': [f'*.{shared}'], 'challenge': 'dns-01'}],
+    }
     run = validators.run(
-        certificates, provider='nsupdate',
-        acme_certificate_rfc2136_server='127.0.0.1', acme_certificate_rfc2136_port=bind9.port,
-        acme_certificate_rfc2136_key_name=bind9.tsig_key_name, acme_certificate_rfc2136_key_secret=bind9.tsig_secret,
+        certificates,
+        provider='nsupdate',
+        acme_certificate_rfc2136_server='127.0.0.1',
+        acme_certificate_rfc2136_port=bind9.port,
+        acme_certificate_rfc2136_key_name=bind9.tsig_key_name,
+        acme_certificate_rfc2136_key_secret=bind9.tsig_secret,
         acme_certificate_dns_propagation_timeout=0,
     )
     done = results(run)
     assert (done['one']['base']['action'], done['two']['wildcard']['action']) == ('new', 'new'), done
-    verify_fullchain((validators.cert_dir('two', 'wildcard') / 'fullchain.pem').read_bytes(), root_pem=acme_ca.root_pem,
-                     names=[f'*.{shared}'])
+    verify_fullchain((validators.cert_dir('two', 'wildcard') / 'fullchain.pem').read_bytes(), root_pem=acme_ca.root_pem, names=[f'*.{shared}'])
     challenge = f'_acme-challenge.{shared}'
-    updates = [(outcome.host, item['invocation']['module_args'])
-               for outcome in run.outcomes if outcome.action == 'community.general.nsupdate' for item in outcome.result['results']]
+    updates = [
+        (outcome.host, item['invocation']['module_args'])
+        for outcome in run.outcomes
+        if outcome.action == 'community.general.nsupdate'
+        for item in outcome.result['results']
+    ]
     # One host handed the name over, with both values, then removed it.
     assert [(host, arguments['record'], arguments['state']) for host, arguments in updates] == [
-        ('one', challenge + '.', 'present'), ('one', challenge + '.', 'absent')]
+        ('one', challenge + '.', 'present'),
+        ('one', challenge + '.', 'absent'),
+    ]
     assert len(updates[0][1]['value']) == 2
     assert bind9.query_txt(challenge) == []
     assert not run.contains(bind9.tsig_secret)
@@ -174,21 +198,23 @@ def test_the_wait_of_the_shipped_providers_passes_wait_for_txts_argument_checks(
     from ansible.template import Templar, trust_as_template
 
     source = (PEERS / 'ansible_collections' / 'community' / 'dns' / 'plugins' / 'modules' / 'wait_for_txt.py').read_text(encoding='utf-8')
-    call = next(node for node in ast.walk(ast.parse(source))
-                if isinstance(node, ast.keyword) and node.arg == 'argument_spec')
+    call = next(node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.keyword) and node.arg == 'argument_spec')
     argument_spec = ast.literal_eval(call.value)
     task = yaml.safe_load((ROLE_TASKS / 'providers' / 'wait-for-txt.yml').read_text(encoding='utf-8'))[0]
     omit = '__omit_place_holder__'
-    variables = {'omit': omit, 'acme_certificate_dns_propagation_timeout': 120, 'acme_certificate_dns_resolvers': ['192.0.2.53'],
-                 'acme_certificate_dns_records': {'_acme-challenge.example.com': ['first', 'second']}}
+    variables = {
+        'omit': omit,
+        'acme_certificate_dns_propagation_timeout': 120,
+        'acme_certificate_dns_resolvers': ['192.0.2.53'],
+        'acme_certificate_dns_records': {'_acme-challenge.example.com': ['first', 'second']},
+    }
     # As Ansible does with a task file of the role: its strings are templates.
     trusted = {name: trust_as_template(value) if isinstance(value, str) else value for name, value in task['community.dns.wait_for_txt'].items()}
     arguments = Templar(loader=DataLoader(), variables=variables).template(trusted)
     arguments = {name: value for name, value in arguments.items() if value != omit}
     result = ArgumentSpecValidator(argument_spec).validate(arguments)
     assert not result.error_messages, result.error_messages
-    assert result.validated_parameters['records'] == [
-        {'name': '_acme-challenge.example.com', 'values': ['first', 'second'], 'mode': 'subset'}]
+    assert result.validated_parameters['records'] == [{'name': '_acme-challenge.example.com', 'values': ['first', 'second'], 'mode': 'subset'}]
     assert result.validated_parameters['server'] == ['192.0.2.53'] and result.validated_parameters['timeout'] == 120
 
 
@@ -197,7 +223,8 @@ PROVIDER_FILE_PLAYBOOK = """\
   hosts: localhost
   gather_facts: false
   tasks:
-""" + ''.join(f"""\
+""" + ''.join(
+    f"""\
     - name: Hand the records over ({state}, {len(remaining)} remaining)
       block:
         - name: Include the provider
@@ -211,7 +238,9 @@ PROVIDER_FILE_PLAYBOOK = """\
         - name: Go on with the next hand-over
           ansible.builtin.debug:
             msg: failed as expected
-""" for state, remaining in (('present', {}), ('absent', {'_acme-challenge.example.com': ['kept']}), ('absent', {})))
+"""
+    for state, remaining in (('present', {}), ('absent', {'_acme-challenge.example.com': ['kept']}), ('absent', {}))
+)
 
 # What each module fails with here once it accepted its arguments: no boto3 on this machine, no way to its service.
 NO_SERVICE = {
@@ -223,19 +252,23 @@ NO_SERVICE = {
 
 @pytest.mark.parametrize('provider', sorted(NO_SERVICE))
 def test_shipped_providers_without_a_reachable_service_pass_the_modules_argument_checks(
-        provider: str, tmp_path: pathlib.Path, collections_path: pathlib.Path) -> None:
+    provider: str, tmp_path: pathlib.Path, collections_path: pathlib.Path
+) -> None:
     action, failure = NO_SERVICE[provider]
     runner = PeersRunner(work_dir=tmp_path, collections_path=collections_path)
     records = {'_acme-challenge.example.com': ['first', 'second'], '_acme-challenge.www.example.com.': ['third']}
-    run = runner.run(PROVIDER_FILE_PLAYBOOK.format(provider=provider), extra_vars={
-        'acme_certificate_dns_records': records,
-        'acme_certificate_dns_propagation_timeout': 0,
-        'acme_certificate_route53_zone': 'example.com',
-        'acme_certificate_cloudflare_zone': 'example.com',
-        'acme_certificate_cloudflare_api_token': 'not-a-real-token',
-        'acme_certificate_hetzner_zone': 'example.com',
-        'acme_certificate_hetzner_api_token': 'not-a-real-token',
-    })
+    run = runner.run(
+        PROVIDER_FILE_PLAYBOOK.format(provider=provider),
+        extra_vars={
+            'acme_certificate_dns_records': records,
+            'acme_certificate_dns_propagation_timeout': 0,
+            'acme_certificate_route53_zone': 'example.com',
+            'acme_certificate_cloudflare_zone': 'example.com',
+            'acme_certificate_cloudflare_api_token': 'not-a-real-token',
+            'acme_certificate_hetzner_zone': 'example.com',
+            'acme_certificate_hetzner_api_token': 'not-a-real-token',
+        },
+    )
     calls = [item for outcome in run.outcomes if outcome.action == action for item in outcome.result['results']]
     assert calls, f'{action} never ran'
     for item in calls:
@@ -255,18 +288,18 @@ def test_shipped_providers_without_a_reachable_service_pass_the_modules_argument
         ]
 
 
-@pytest.mark.parametrize('provider, collections', [('route53', 'amazon.aws'), ('hetzner', 'community.dns'),
-                                                   ('nsupdate', 'community.general and community.dns')])
-def test_a_missing_collection_fails_with_one_line_naming_it(
-        provider: str, collections: str, tmp_path: pathlib.Path, collections_path: pathlib.Path) -> None:
+@pytest.mark.parametrize(
+    'provider, collections', [('route53', 'amazon.aws'), ('hetzner', 'community.dns'), ('nsupdate', 'community.general and community.dns')]
+)
+def test_a_missing_collection_fails_with_one_line_naming_it(provider: str, collections: str, tmp_path: pathlib.Path, collections_path: pathlib.Path) -> None:
     runner = PeersRunner(work_dir=tmp_path, collections_path=collections_path, peers=False)
-    run = runner.run(PROVIDER_FILE_PLAYBOOK.format(provider=provider),
-                     extra_vars={'acme_certificate_dns_records': {'_acme-challenge.example.com': ['value']}})
+    run = runner.run(PROVIDER_FILE_PLAYBOOK.format(provider=provider), extra_vars={'acme_certificate_dns_records': {'_acme-challenge.example.com': ['value']}})
     (check, *_rest) = [outcome for outcome in run.outcomes if outcome.action == 'ansible.builtin.fail']
     install = collections.replace(' and ', ' ')
     assert check.result['msg'] == (
         f'acme_certificate_dns_provider={provider} needs the collection{"s" if " and " in collections else ""} {collections}, '
-        f'which Ansible cannot find; install {"them" if " and " in collections else "it"} with: ansible-galaxy collection install {install}')
+        f'which Ansible cannot find; install {"them" if " and " in collections else "it"} with: ansible-galaxy collection install {install}'
+    )
     assert "couldn't resolve module/action" not in run.stdout + run.stderr
 
 
@@ -282,8 +315,10 @@ def test_what_killed_runs_left_at_a_shared_name_goes_once_and_the_new_values_sta
         bind9.add_txt(challenge, f'killed-{host}', ttl=60)
         record = {'http-01': [], 'dns-01': {challenge: [f'killed-{host}']}, 'tls-alpn-01': []}
         (provisioned / f'{host}-{name}.json').write_text(json.dumps(record), encoding='utf-8')
-    certificates = {'one': [{'name': 'base', 'identifiers': [shared], 'challenge': 'dns-01'}],
-                    'two': [{'name': 'wildcard', 'identifiers': [f'*.{shared}'], 'challenge': 'dns-01'}]}
+    certificates = {
+        'one': [{'name': 'base', 'identifiers': [shared], 'challenge': 'dns-01'}],
+        'two': [{'name': 'wildcard', 'identifiers': [f'*.{shared}'], 'challenge': 'dns-01'}],
+    }
     run = validators.run(certificates, provider='replace_rrset.yml')
 
     done = results(run)
@@ -296,8 +331,7 @@ def test_what_killed_runs_left_at_a_shared_name_goes_once_and_the_new_values_sta
     assert sorted(path.name for path in provisioned.iterdir()) == []
 
 
-def test_a_host_failing_before_its_validation_keeps_its_value_for_the_next_run_to_remove(
-        validators: Validators, acme_ca: AcmeCA) -> None:
+def test_a_host_failing_before_its_validation_keeps_its_value_for_the_next_run_to_remove(validators: Validators, acme_ca: AcmeCA) -> None:
     """Host two fails while publishing an http-01 file (its web root cannot be written), after the play's dns-01
     records are worked out: one's removal keeps two's value (a whole-set provider sets the name to it), and two
     keeps the record holding it (not the other), so that the next run removes the value."""
@@ -305,8 +339,10 @@ def test_a_host_failing_before_its_validation_keeps_its_value_for_the_next_run_t
     shared = acme_ca.unique_name('failing')
     challenge = f'_acme-challenge.{shared}'
     broken = {'name': 'broken', 'identifiers': [acme_ca.unique_name('web')], 'challenge': 'http-01', 'webroot': '/proc/no-web-root-here'}
-    certificates = {'one': [{'name': 'base', 'identifiers': [shared], 'challenge': 'dns-01'}],
-                    'two': [{'name': 'wildcard', 'identifiers': [f'*.{shared}'], 'challenge': 'dns-01'}, broken]}
+    certificates = {
+        'one': [{'name': 'base', 'identifiers': [shared], 'challenge': 'dns-01'}],
+        'two': [{'name': 'wildcard', 'identifiers': [f'*.{shared}'], 'challenge': 'dns-01'}, broken],
+    }
     first = validators.run(certificates, provider='replace_rrset.yml', expect_failure=True)
     assert results(first)['one']['base']['action'] == 'new'
     assert [outcome.host for outcome in first.outcomes if outcome.failed and not outcome.ignored][0] == 'two'

@@ -51,11 +51,18 @@ class ResumedRuns(t.NamedTuple):
 
 
 @pytest.fixture(scope='module')
-def fleet(tmp_path_factory: pytest.TempPathFactory, pebble: PebbleServer, bind9: Bind9Server,
-          webroot: WebrootServer, challenge_ports: ChallengePorts, collections_path: pathlib.Path) -> Iterator[Fleet]:
+def fleet(
+    tmp_path_factory: pytest.TempPathFactory,
+    pebble: PebbleServer,
+    bind9: Bind9Server,
+    webroot: WebrootServer,
+    challenge_ports: ChallengePorts,
+    collections_path: pathlib.Path,
+) -> Iterator[Fleet]:
     """The fleet, with the wall time of each run printed at the end (pytest -s shows it)."""
-    fleet = create_fleet(tmp_path_factory.mktemp('fleet'), pebble=pebble, bind9=bind9, webroot=webroot,
-                         challenge_ports=challenge_ports, collections_path=collections_path)
+    fleet = create_fleet(
+        tmp_path_factory.mktemp('fleet'), pebble=pebble, bind9=bind9, webroot=webroot, challenge_ports=challenge_ports, collections_path=collections_path
+    )
     yield fleet
     print('\nrole runs on the fleet:', ', '.join(f'{label} {seconds:.1f} s' for label, seconds in fleet.timings.items()))
 
@@ -97,6 +104,7 @@ def paths_below(paths: set[str], *directories: pathlib.Path) -> set[str]:
 
 
 # The steps, each building on the one before.
+
 
 @pytest.fixture(scope='module')
 def first_run(fleet: Fleet) -> Step:
@@ -163,6 +171,7 @@ def failing_run(fleet: Fleet, resumed_runs: ResumedRuns) -> Step:  # pylint: dis
 
 # First run.
 
+
 def test_first_run_deploys_every_certificate_with_a_chain_to_the_root(fleet: Fleet, first_run: Step) -> None:
     for (host, name), names in expected_names(fleet).items():
         cert = assert_deployed(fleet, first_run, host, name, names)
@@ -171,7 +180,10 @@ def test_first_run_deploys_every_certificate_with_a_chain_to_the_root(fleet: Fle
         assert record['identifiers'] == names
         directory = fleet.cert_dir(host, name)
         assert (record['cert_path'], record['fullchain_path'], record['key_path']) == (
-            str(directory / 'cert.pem'), str(directory / 'fullchain.pem'), str(directory / 'privkey.pem'))
+            str(directory / 'cert.pem'),
+            str(directory / 'fullchain.pem'),
+            str(directory / 'privkey.pem'),
+        )
         assert record['not_after'] == certificate(cert).not_valid_after_utc.isoformat()
         assert record['reason'].startswith('there is no certificate at ')
     assert {host: run['failures'] for host, run in first_run.run.recap.items()} == dict.fromkeys(HOSTS, 0)
@@ -182,7 +194,7 @@ def test_first_run_gives_the_files_their_modes_and_owners(fleet: Fleet, first_ru
         found = first_run.after[str(path)]
         return found.kind, found.mode, found.uid, found.gid
 
-    for (host, name) in expected_names(fleet):
+    for host, name in expected_names(fleet):
         directory = fleet.cert_dir(host, name)
         if name == 'static':  # custom owner, group and modes
             for file_name in CERTIFICATE_FILES:
@@ -219,10 +231,17 @@ def test_first_run_with_strategy_free_makes_one_account(first_run: Step) -> None
 def test_load_balanced_name_is_published_on_every_web_head(fleet: Fleet, first_run: Step) -> None:
     # dns1's shop is validated through web1 (the only web root the web server serves); tls1 got
     # the same files in its own document root, and both are gone again.
-    publishing = [item for outcome in first_run.run.outcomes_of('certforge.acme.acme_certificate : Write or remove the http-01 files')
-                  if outcome.host == 'dns1' for item in outcome.result['results']]
-    written = {item['__acme_certificate_place']['host']: item['files'] for item in publishing
-               if item['changed'] and item['invocation']['module_args']['state'] == 'present'}
+    publishing = [
+        item
+        for outcome in first_run.run.outcomes_of('certforge.acme.acme_certificate : Write or remove the http-01 files')
+        if outcome.host == 'dns1'
+        for item in outcome.result['results']
+    ]
+    written = {
+        item['__acme_certificate_place']['host']: item['files']
+        for item in publishing
+        if item['changed'] and item['invocation']['module_args']['state'] == 'present'
+    }
     assert set(written) == {'web1', 'tls1'}
     assert all(path.startswith(f'{fleet.webroot_of(host)}/.well-known/acme-challenge/') for host, paths in written.items() for path in paths)
     assert len(written['web1']) == len(written['tls1']) == 1
@@ -239,11 +258,12 @@ def test_first_run_leaves_no_challenge_and_no_order_behind(fleet: Fleet, first_r
 
 # Second run.
 
+
 def test_second_run_changes_nothing_and_asks_the_ca_nothing(fleet: Fleet, second_run: Step) -> None:
     assert {host: (run['changed'], run['failures']) for host, run in second_run.run.recap.items()} == dict.fromkeys(HOSTS, (0, 0))
     assert second_run.requests == []
     assert second_run.changed_paths() == set()
-    for (host, name) in expected_names(fleet):
+    for host, name in expected_names(fleet):
         record = second_run.results[host][name]
         assert (record['action'], record['changed']) == ('none', False)
         assert record['reason'].startswith('valid until ')
@@ -251,9 +271,9 @@ def test_second_run_changes_nothing_and_asks_the_ca_nothing(fleet: Fleet, second
 
 # Check mode.
 
+
 def test_check_mode_reports_what_it_would_do_per_host(fleet: Fleet, check_run: Step) -> None:
-    actions = {host: {name: (record['action'], record['reason']) for name, record in records.items()}
-               for host, records in check_run.results.items()}
+    actions = {host: {name: (record['action'], record['reason']) for name, record in records.items()} for host, records in check_run.results.items()}
     assert actions['web1']['www'] == ('renew', f'the names differ (missing: {fleet.name("cdn")}; not wanted: none)')
     assert actions['tls1']['metrics'] == ('new', f'there is no certificate at {fleet.cert_dir("tls1", "metrics")}/cert.pem')
     unchanged = {(host, name) for host, records in actions.items() for name, (action, _reason) in records.items() if action == 'none'}
@@ -269,6 +289,7 @@ def test_check_mode_touches_nothing(check_run: Step) -> None:
 
 # Renewals.
 
+
 def test_forced_renewal_renews_only_that_certificate(fleet: Fleet, first_run: Step, forced_run: Step) -> None:
     mail = fleet.cert_dir('dns1', 'mail')
     record = forced_run.results['dns1']['mail']
@@ -280,7 +301,8 @@ def test_forced_renewal_renews_only_that_certificate(fleet: Fleet, first_run: St
     assert [forced_run.content(pathlib.Path(path)) for path in backups] == [first_run.content(mail / 'cert.pem')]
     # Nothing else: no other certificate file, and the handler ran on dns1 only.
     assert paths_below(forced_run.changed_paths(), *(fleet.host_root(host) for host in HOSTS)) == (
-        paths_below(forced_run.changed_paths(), mail) | {str(mail), str(fleet.deployments_log('dns1'))})
+        paths_below(forced_run.changed_paths(), mail) | {str(mail), str(fleet.deployments_log('dns1'))}
+    )
     assert {name for name, item in forced_run.results['dns1'].items() if item['changed']} == {'mail'}
     assert {host: run['changed'] for host, run in forced_run.run.recap.items()}['web1'] == 0
     assert {host: run['changed'] for host, run in forced_run.run.recap.items()}['tls1'] == 0
@@ -295,14 +317,16 @@ def test_threshold_renews_only_the_certificate_it_makes_due(fleet: Fleet, thresh
     assert record['reason'].endswith('days, within 2000 days')
     assert_deployed(fleet, threshold_run, 'web1', 'static', [fleet.name('static')])
     # The renewed files keep the owner and modes asked for.
-    assert {(state.mode, state.uid, state.gid) for path, state in threshold_run.after.items()
-            if path.startswith(f'{static}/') and path.endswith('.pem')} == {(0o640, NOBODY_UID, NOGROUP_GID)}
+    assert {(state.mode, state.uid, state.gid) for path, state in threshold_run.after.items() if path.startswith(f'{static}/') and path.endswith('.pem')} == {
+        (0o640, NOBODY_UID, NOGROUP_GID)
+    }
     changed = {(host, name) for host, records in threshold_run.results.items() for name, item in records.items() if item['changed']}
     assert changed == {('web1', 'static')}
     assert threshold_run.orders_created() == {'web1': ['static']}
 
 
 # An interrupted run.
+
 
 def test_interrupted_run_keeps_its_order_and_the_next_run_resumes_it(fleet: Fleet, resumed_runs: ResumedRuns) -> None:
     interrupted, recorded_order, resumed = resumed_runs
@@ -321,12 +345,14 @@ def test_interrupted_run_keeps_its_order_and_the_next_run_resumes_it(fleet: Flee
 
 # A host whose validation fails.
 
-def test_failing_host_fails_with_the_ca_reason_and_keeps_its_certificate(
-        fleet: Fleet, resumed_runs: ResumedRuns, failing_run: Step) -> None:
+
+def test_failing_host_fails_with_the_ca_reason_and_keeps_its_certificate(fleet: Fleet, resumed_runs: ResumedRuns, failing_run: Step) -> None:
     before = resumed_runs.resumed
     assert failing_run.run.recap['web1']['failures'] == 1
-    failures = {outcome.host: outcome.result['msg'] for outcome in failing_run.run.outcomes_of(
-        'certforge.acme.acme_certificate : Fail with the reason, leaving the deployed certificates in place')}
+    failures = {
+        outcome.host: outcome.result['msg']
+        for outcome in failing_run.run.outcomes_of('certforge.acme.acme_certificate : Fail with the reason, leaving the deployed certificates in place')
+    }
     assert set(failures) == {'web1', 'dns1'}
     assert failures['web1'].startswith('web1: www: validation failed')
     # Pebble reuses some valid authorizations and invalidates the order at the first refusal, so which of www's names
@@ -349,8 +375,7 @@ def test_failing_host_leaves_no_challenge_behind(fleet: Fleet, failing_run: Step
     assert not failing_run.tls_port_answers
 
 
-def test_other_hosts_and_certificates_succeed_beside_a_failing_one(
-        fleet: Fleet, resumed_runs: ResumedRuns, failing_run: Step) -> None:
+def test_other_hosts_and_certificates_succeed_beside_a_failing_one(fleet: Fleet, resumed_runs: ResumedRuns, failing_run: Step) -> None:
     before = resumed_runs.resumed
     assert failing_run.run.recap['tls1']['failures'] == 0
     assert_deployed(fleet, failing_run, 'tls1', 'api', [fleet.name('api'), fleet.name('gateway')])
@@ -360,9 +385,9 @@ def test_other_hosts_and_certificates_succeed_beside_a_failing_one(
     shop = fleet.cert_dir('dns1', 'shop')
     assert all(failing_run.after[str(shop / name)] == before.after[str(shop / name)] for name in CERTIFICATE_FILES)
     # dns1's handler ran for its new mail files although dns1 failed; web1 deployed nothing.
-    log_lines = {host: failing_run.content(fleet.deployments_log(host)).count(b'\n') - before.content(fleet.deployments_log(host)).count(b'\n')
-                 for host in HOSTS}
+    log_lines = {
+        host: failing_run.content(fleet.deployments_log(host)).count(b'\n') - before.content(fleet.deployments_log(host)).count(b'\n') for host in HOSTS
+    }
     assert log_lines == {'web1': 0, 'dns1': 1, 'tls1': 1}
     # Failed hosts leave the play before its last task; tls1 reports its one change.
-    assert {host: {name for name, item in records.items() if item['changed']} for host, records in failing_run.results.items()} == {
-        'tls1': {'api'}}
+    assert {host: {name for name, item in records.items() if item['changed']} for host, records in failing_run.results.items()} == {'tls1': {'api'}}

@@ -25,19 +25,40 @@ from testbed.webserver import WebrootServer
 # Module names as their AnsiballZ files carry them. The CA-facing ones speak to the CA with requests, which
 # a host does not have; the state files and (by default, acme_certificate_dns_delegate_to) the RFC 2136
 # updates are the controller's too.
-CONTROLLER_MODULES = {'acme_account', 'acme_order', 'acme_challenge', 'acme_finalize', 'acme_revoke', 'acme_renewal_info',
-                      'acme_state_files', 'acme_dns_rfc2136'}
+CONTROLLER_MODULES = {
+    'acme_account',
+    'acme_order',
+    'acme_challenge',
+    'acme_finalize',
+    'acme_revoke',
+    'acme_renewal_info',
+    'acme_state_files',
+    'acme_dns_rfc2136',
+}
 PLAN = 'acme_certificate_plan'
 DEPLOY = 'acme_certificate_deploy'
 
 
 @pytest.fixture(scope='module', params=['current-cryptography', 'minimum-cryptography'])
-def fleet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pebble: PebbleServer,
-          bind9: Bind9Server, webroot: WebrootServer, challenge_ports: ChallengePorts,
-          collections_path: pathlib.Path) -> Iterator[Fleet]:
+def fleet(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pebble: PebbleServer,
+    bind9: Bind9Server,
+    webroot: WebrootServer,
+    challenge_ports: ChallengePorts,
+    collections_path: pathlib.Path,
+) -> Iterator[Fleet]:
     python = host_python() if request.param == 'current-cryptography' else host_min_python()
-    yield create_fleet(tmp_path_factory.mktemp(f'hosts-{request.param}'), pebble=pebble, bind9=bind9, webroot=webroot,
-                       challenge_ports=challenge_ports, collections_path=collections_path, host_venv_python=python)
+    yield create_fleet(
+        tmp_path_factory.mktemp(f'hosts-{request.param}'),
+        pebble=pebble,
+        bind9=bind9,
+        webroot=webroot,
+        challenge_ports=challenge_ports,
+        collections_path=collections_path,
+        host_venv_python=python,
+    )
 
 
 def step_noting_host_modules(fleet: Fleet, label: str) -> tuple[Step, list[str]]:

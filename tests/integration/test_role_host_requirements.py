@@ -53,7 +53,8 @@ def python_that_gets_cryptography_from_the_package_manager(path: pathlib.Path) -
         f'case "$1" in */AnsiballZ_apt.py) touch {shlex.quote(str(marker))} ;; esac\n'
         f'if [ -e {shlex.quote(str(marker))} ]; then exec {SYSTEM_PYTHON} "$@"; fi\n'
         f'exec {SYSTEM_PYTHON} -S "$@"\n',
-        encoding='utf-8')
+        encoding='utf-8',
+    )
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
 
@@ -66,15 +67,22 @@ def system_cryptography() -> None:
         pytest.fail(f'{PACKAGE} is missing on this machine; run tests/setup.sh')
 
 
-def a_host(tmp_path: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server,
-           collections_path: pathlib.Path, interpreter: pathlib.Path) -> OneHost:
-    return one_host(tmp_path, pebble, collections_path, webroot,
-                    [{'name': 'www', 'identifiers': [unique_name('requirements', bind9.zone)]}],
-                    ansible_python_interpreter=str(interpreter))
+def a_host(
+    tmp_path: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path, interpreter: pathlib.Path
+) -> OneHost:
+    return one_host(
+        tmp_path,
+        pebble,
+        collections_path,
+        webroot,
+        [{'name': 'www', 'identifiers': [unique_name('requirements', bind9.zone)]}],
+        ansible_python_interpreter=str(interpreter),
+    )
 
 
 def test_without_the_variable_the_role_names_it_and_changes_nothing(
-        tmp_path: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path) -> None:
+    tmp_path: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path
+) -> None:
     host = a_host(tmp_path, pebble, webroot, bind9, collections_path, python_without_cryptography(tmp_path / 'bare-venv'))
     run = host.run(expect_failure=True)
     message = run.failure_message(REFUSAL_TASK)
@@ -85,7 +93,8 @@ def test_without_the_variable_the_role_names_it_and_changes_nothing(
 
 
 def test_installed_package_a_virtualenv_cannot_see_is_reported(
-        tmp_path: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path) -> None:
+    tmp_path: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path
+) -> None:
     host = a_host(tmp_path, pebble, webroot, bind9, collections_path, python_without_cryptography(tmp_path / 'bare-venv'))
     run = host.run(expect_failure=True, **{VARIABLE: True})
     install = run.outcome(INSTALL_TASK)
@@ -97,7 +106,8 @@ def test_installed_package_a_virtualenv_cannot_see_is_reported(
 
 
 def test_with_the_variable_the_role_installs_plans_again_and_deploys(
-        tmp_path: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path) -> None:
+    tmp_path: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path
+) -> None:
     interpreter = python_that_gets_cryptography_from_the_package_manager(tmp_path / 'host-python' / 'python')
     host = a_host(tmp_path, pebble, webroot, bind9, collections_path, interpreter)
     run = host.run(**{VARIABLE: True})

@@ -24,15 +24,28 @@ from testbed.pebble import PebbleServer
 from testbed.webserver import WebrootServer
 
 # Tasks that never start a module process: Ansible does them in the controller's worker.
-CONTROLLER_ACTIONS = frozenset({
-    'ansible.builtin.set_fact', 'ansible.builtin.debug', 'ansible.builtin.assert', 'ansible.builtin.fail',
-    'ansible.builtin.include_tasks', 'ansible.builtin.import_tasks', 'ansible.builtin.meta', 'ansible.builtin.include_vars',
-    'ansible.builtin.validate_argument_spec',
-})
+CONTROLLER_ACTIONS = frozenset(
+    {
+        'ansible.builtin.set_fact',
+        'ansible.builtin.debug',
+        'ansible.builtin.assert',
+        'ansible.builtin.fail',
+        'ansible.builtin.include_tasks',
+        'ansible.builtin.import_tasks',
+        'ansible.builtin.meta',
+        'ansible.builtin.include_vars',
+        'ansible.builtin.validate_argument_spec',
+    }
+)
 # What the role's controller steps did before: a task of its own each time.
-BOOKKEEPING_ACTIONS = frozenset({
-    'ansible.builtin.file', 'ansible.builtin.stat', 'ansible.builtin.copy', 'certforge.acme.acme_account_key',
-})
+BOOKKEEPING_ACTIONS = frozenset(
+    {
+        'ansible.builtin.file',
+        'ansible.builtin.stat',
+        'ansible.builtin.copy',
+        'certforge.acme.acme_account_key',
+    }
+)
 ROLE_TASK_PREFIX = 'certforge.acme.acme_certificate : '
 ONE_CERTIFICATE = ('web1', 'static')
 # A certificate of one name costs about 8 requests (a nonce, newOrder, its authorization, the answer, the order
@@ -67,22 +80,31 @@ def costs(run: PlaybookRun, host: str) -> Costs:
     """The role's cost on ``host`` in ``run`` (the playbook's own tasks left out)."""
     outcomes = [outcome for outcome in run.outcomes if outcome.host == host and outcome.task.startswith(ROLE_TASK_PREFIX)]
     on_host = [outcome for outcome in outcomes if outcome.action not in CONTROLLER_ACTIONS and not on_controller(outcome)]
-    controller_only = [outcome for outcome in outcomes
-                       if outcome.action in CONTROLLER_ACTIONS or (outcome.status == 'skipped' and not on_controller(outcome))]
+    controller_only = [outcome for outcome in outcomes if outcome.action in CONTROLLER_ACTIONS or (outcome.status == 'skipped' and not on_controller(outcome))]
     return Costs(sum(module_runs(outcome) for outcome in on_host), len(controller_only))
 
 
 def describe(run: PlaybookRun, host: str) -> list[str]:
     """The role's task outcomes on ``host``, for assertion messages."""
-    return [f'{outcome.task.removeprefix(ROLE_TASK_PREFIX)} [{outcome.status}, {outcome.action}, {outcome.delegated_to}]'
-            for outcome in run.outcomes if outcome.host == host and outcome.task.startswith(ROLE_TASK_PREFIX)]
+    return [
+        f'{outcome.task.removeprefix(ROLE_TASK_PREFIX)} [{outcome.status}, {outcome.action}, {outcome.delegated_to}]'
+        for outcome in run.outcomes
+        if outcome.host == host and outcome.task.startswith(ROLE_TASK_PREFIX)
+    ]
 
 
 @pytest.fixture(scope='module')
-def fleet(tmp_path_factory: pytest.TempPathFactory, pebble: PebbleServer, bind9: Bind9Server,
-          webroot: WebrootServer, challenge_ports: ChallengePorts, collections_path: pathlib.Path) -> Iterator[Fleet]:
-    yield create_fleet(tmp_path_factory.mktemp('hotpath'), pebble=pebble, bind9=bind9, webroot=webroot,
-                       challenge_ports=challenge_ports, collections_path=collections_path)
+def fleet(
+    tmp_path_factory: pytest.TempPathFactory,
+    pebble: PebbleServer,
+    bind9: Bind9Server,
+    webroot: WebrootServer,
+    challenge_ports: ChallengePorts,
+    collections_path: pathlib.Path,
+) -> Iterator[Fleet]:
+    yield create_fleet(
+        tmp_path_factory.mktemp('hotpath'), pebble=pebble, bind9=bind9, webroot=webroot, challenge_ports=challenge_ports, collections_path=collections_path
+    )
 
 
 class OneCertificateRuns(t.NamedTuple):
@@ -150,8 +172,7 @@ def test_fleet_costs_at_most_ten_ca_requests_per_certificate(fleet: Fleet, whole
     assert len(issued) == 6, whole_fleet.first.results
     further_names = sum(len(whole_fleet.first.results[host][name]['identifiers']) - 1 for host, name in issued)
     requests = whole_fleet.first.requests
-    allowance = (CA_REQUESTS_PER_CERTIFICATE * len(issued) + CA_REQUESTS_PER_FURTHER_NAME * further_names
-                 + retried_requests(whole_fleet.first.run))
+    allowance = CA_REQUESTS_PER_CERTIFICATE * len(issued) + CA_REQUESTS_PER_FURTHER_NAME * further_names + retried_requests(whole_fleet.first.run)
     assert len(requests) <= allowance, request_kinds(requests)
     for host in HOSTS:
         assert whole_fleet.first.run.recap[host]['failures'] == 0, fleet.name(host)

@@ -36,8 +36,7 @@ FAILED = 'certforge_acme_certificate_last_attempt_failed'
 class Monitored:
     """The two hosts, their inventory, and where their metrics and the report go."""
 
-    def __init__(self, root: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server,
-                 collections_path: pathlib.Path) -> None:
+    def __init__(self, root: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path) -> None:
         self.root = root
         self.zone = bind9.zone
         self.runner = PlaybookRunner(work_dir=root / 'ansible', collections_path=collections_path)
@@ -71,13 +70,13 @@ class Monitored:
     def cert_path(self, host: str) -> pathlib.Path:
         return self.root / host / 'certs' / 'site' / 'cert.pem'
 
-    def run(self, playbook: pathlib.Path = REPORT, *, check: bool = False, expect_failure: bool = False,
-            **extra_vars: t.Any) -> PlaybookRun:
+    def run(self, playbook: pathlib.Path = REPORT, *, check: bool = False, expect_failure: bool = False, **extra_vars: t.Any) -> PlaybookRun:
         inventory = self.root / 'inventory.yml'
         inventory.write_text(yaml.safe_dump({'all': {'hosts': self.hosts}}), encoding='utf-8')
         self.runner.inventory_path = inventory
-        return self.runner.run(playbook, check=check, expect_failure=expect_failure,
-                               extra_vars={'acme_certificate_report_dir': str(self.report_dir), **extra_vars})
+        return self.runner.run(
+            playbook, check=check, expect_failure=expect_failure, extra_vars={'acme_certificate_report_dir': str(self.report_dir), **extra_vars}
+        )
 
     def report(self) -> dict[str, t.Any]:
         return json.loads((self.report_dir / 'certificates.json').read_text(encoding='utf-8'))
@@ -94,8 +93,7 @@ def not_after(pem: bytes) -> float:
 
 
 @pytest.fixture(name='monitored')
-def fixture_monitored(tmp_path: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server,
-                      collections_path: pathlib.Path) -> Monitored:
+def fixture_monitored(tmp_path: pathlib.Path, pebble: PebbleServer, webroot: WebrootServer, bind9: Bind9Server, collections_path: pathlib.Path) -> Monitored:
     return Monitored(tmp_path, pebble, webroot, bind9, collections_path)
 
 
@@ -162,6 +160,5 @@ def test_a_removed_certificate_leaves_the_metrics_file(monitored: Monitored) -> 
 
 def test_the_report_playbook_without_a_report_directory_refuses_before_it_does_anything(monitored: Monitored) -> None:
     run = monitored.run(expect_failure=True, acme_certificate_report_dir='')
-    assert 'acme_certificate_report_dir: empty; give the directory on the controller' in run.failure_message(
-        'Refuse to start without a report directory')
+    assert 'acme_certificate_report_dir: empty; give the directory on the controller' in run.failure_message('Refuse to start without a report directory')
     assert not monitored.cert_path('web1').exists() and not (monitored.root / 'controller').exists()

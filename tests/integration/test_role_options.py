@@ -61,27 +61,36 @@ class OneHost:
 
     def orders_created(self, run: PlaybookRun) -> list[str]:
         """The certificates the run created a new order for (resumed orders are not changed)."""
-        return [item['__acme_certificate_cert']['name'] for outcome in run.outcomes_of(ORDER_TASK)
-                for item in outcome.result.get('results', []) if item.get('changed')]
+        return [
+            item['__acme_certificate_cert']['name']
+            for outcome in run.outcomes_of(ORDER_TASK)
+            for item in outcome.result.get('results', [])
+            if item.get('changed')
+        ]
 
 
-def one_host(root: pathlib.Path, server: AcmeServer, collections_path: pathlib.Path, webroot: WebrootServer,
-             certificates: list[dict[str, t.Any]], **host_vars: t.Any) -> OneHost:
+def one_host(
+    root: pathlib.Path, server: AcmeServer, collections_path: pathlib.Path, webroot: WebrootServer, certificates: list[dict[str, t.Any]], **host_vars: t.Any
+) -> OneHost:
     runner = PlaybookRunner(work_dir=root / 'ansible', collections_path=collections_path)
-    return OneHost(root=root, runner=runner, host_vars={
-        'ansible_connection': 'local',
-        'ansible_python_interpreter': str(host_python()),  # cryptography only: a host, not the controller
-        'acme_certificate_directory': server.directory_url,
-        'acme_certificate_ca_path': str(server.ca_path),
-        'acme_certificate_state_dir': str(root / 'controller'),
-        'acme_certificate_terms_agreed': True,
-        'acme_certificate_account_email': 'hostmaster@example.com',  # acme2certifier registers no account without one
-        'acme_certificate_dir': str(root / HOST / 'certs'),
-        'acme_certificate_webroot': str(webroot.path),
-        'acme_certificate_challenge_timeout': 60,
-        'acme_certificate_certificates': certificates,
-        **host_vars,
-    })
+    return OneHost(
+        root=root,
+        runner=runner,
+        host_vars={
+            'ansible_connection': 'local',
+            'ansible_python_interpreter': str(host_python()),  # cryptography only: a host, not the controller
+            'acme_certificate_directory': server.directory_url,
+            'acme_certificate_ca_path': str(server.ca_path),
+            'acme_certificate_state_dir': str(root / 'controller'),
+            'acme_certificate_terms_agreed': True,
+            'acme_certificate_account_email': 'hostmaster@example.com',  # acme2certifier registers no account without one
+            'acme_certificate_dir': str(root / HOST / 'certs'),
+            'acme_certificate_webroot': str(webroot.path),
+            'acme_certificate_challenge_timeout': 60,
+            'acme_certificate_certificates': certificates,
+            **host_vars,
+        },
+    )
 
 
 def common_name(pem: str) -> str:
@@ -90,17 +99,22 @@ def common_name(pem: str) -> str:
 
 
 def test_a_profile_the_ca_does_not_offer_fails_that_certificate_before_ordering_and_the_others_are_deployed(
-        tmp_path: pathlib.Path, acme_ca: AcmeCA, collections_path: pathlib.Path) -> None:
+    tmp_path: pathlib.Path, acme_ca: AcmeCA, collections_path: pathlib.Path
+) -> None:
     offers = acme_ca.has('profiles')
     www = {'name': 'www', 'identifiers': [acme_ca.unique_name('profile-www')], **({'profile': 'shortlived'} if offers else {})}
     refused = {'name': 'refused', 'identifiers': [acme_ca.unique_name('profile-refused')], 'profile': 'sixdays' if offers else 'shortlived'}
     host = one_host(tmp_path, acme_ca.server, collections_path, acme_ca.webroot, [www, refused])
     if offers:
-        expected = ("refused: acme_certificate_certificates[1].profile: the CA offers no profile 'sixdays'; "
-                    "set one it offers (classic, shortlived, tlsserver) or '' for its default")
+        expected = (
+            "refused: acme_certificate_certificates[1].profile: the CA offers no profile 'sixdays'; "
+            "set one it offers (classic, shortlived, tlsserver) or '' for its default"
+        )
     else:
-        expected = ("refused: acme_certificate_certificates[1].profile: the CA offers no certificate profiles (none in its directory); "
-                    "set acme_certificate_certificates[1].profile to '' to order without one")
+        expected = (
+            "refused: acme_certificate_certificates[1].profile: the CA offers no certificate profiles (none in its directory); "
+            "set acme_certificate_certificates[1].profile to '' to order without one"
+        )
 
     run = host.run(expect_failure=True)
     assert expected in run.failure_message(failed_task(run))
@@ -127,16 +141,25 @@ def test_a_profile_the_ca_does_not_offer_fails_that_certificate_before_ordering_
 
 
 def test_select_chain_of_the_role_and_of_an_entry_choose_the_deployed_chain(
-        tmp_path: pathlib.Path, pebble_factory: t.Callable[..., PebbleServer], bind9: Bind9Server, webroot: WebrootServer,
-        collections_path: pathlib.Path) -> None:
+    tmp_path: pathlib.Path, pebble_factory: t.Callable[..., PebbleServer], bind9: Bind9Server, webroot: WebrootServer, collections_path: pathlib.Path
+) -> None:
     pebble = pebble_factory(PebbleSettings(alternate_roots=1), name='alternate-roots')
     default_root, alternate_root = pebble.root_pems()
     alternate = {'name': 'alternate', 'identifiers': [unique_name('chain-alt', bind9.zone)]}
     default = {'name': 'default', 'identifiers': [unique_name('chain-default', bind9.zone)], 'select_chain': []}
-    by_entry = {'name': 'byentry', 'identifiers': [unique_name('chain-entry', bind9.zone)],
-                'select_chain': [{'issuer_common_name': 'No Such Root'}, {'issuer_common_name': common_name(default_root)}]}
-    host = one_host(tmp_path, pebble, collections_path, webroot, [alternate, default, by_entry],
-                    acme_certificate_select_chain=[{'issuer_common_name': common_name(alternate_root)}])
+    by_entry = {
+        'name': 'byentry',
+        'identifiers': [unique_name('chain-entry', bind9.zone)],
+        'select_chain': [{'issuer_common_name': 'No Such Root'}, {'issuer_common_name': common_name(default_root)}],
+    }
+    host = one_host(
+        tmp_path,
+        pebble,
+        collections_path,
+        webroot,
+        [alternate, default, by_entry],
+        acme_certificate_select_chain=[{'issuer_common_name': common_name(alternate_root)}],
+    )
 
     run = host.run()
     finalized = {item['__acme_certificate_cert']['name']: item for item in run[FINALIZE_TASK]['results']}
@@ -149,14 +172,25 @@ def test_select_chain_of_the_role_and_of_an_entry_choose_the_deployed_chain(
 
 
 def test_the_account_key_from_a_vault_value_registers_with_eab_and_is_never_written(
-        tmp_path: pathlib.Path, acme_ca_eab: AcmeCA, collections_path: pathlib.Path) -> None:
-    key = ec.generate_private_key(ec.SECP384R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode('ascii')
+    tmp_path: pathlib.Path, acme_ca_eab: AcmeCA, collections_path: pathlib.Path
+) -> None:
+    key = (
+        ec.generate_private_key(ec.SECP384R1())
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode('ascii')
+    )
     mail = {'name': 'mail', 'identifiers': [acme_ca_eab.unique_name('vault-key')]}
-    host = one_host(tmp_path, acme_ca_eab.server, collections_path, acme_ca_eab.webroot, [mail],
-                    acme_certificate_account_key_content=key,
-                    acme_certificate_eab_kid=acme_ca_eab.eab_kid, acme_certificate_eab_hmac_key=acme_ca_eab.eab_hmac_key,
-                    acme_certificate_eab_alg='HS256')
+    host = one_host(
+        tmp_path,
+        acme_ca_eab.server,
+        collections_path,
+        acme_ca_eab.webroot,
+        [mail],
+        acme_certificate_account_key_content=key,
+        acme_certificate_eab_kid=acme_ca_eab.eab_kid,
+        acme_certificate_eab_hmac_key=acme_ca_eab.eab_hmac_key,
+        acme_certificate_eab_alg='HS256',
+    )
 
     run = host.run()
     account = run['certforge.acme.acme_certificate : Register or find the account']
@@ -180,13 +214,19 @@ def test_the_account_key_from_a_vault_value_registers_with_eab_and_is_never_writ
     assert not revoked.contains(key.splitlines()[1])
 
 
-def test_a_rerun_after_the_webroot_is_fixed_succeeds_at_once_with_a_new_order(
-        tmp_path: pathlib.Path, acme_ca: AcmeCA, collections_path: pathlib.Path) -> None:
+def test_a_rerun_after_the_webroot_is_fixed_succeeds_at_once_with_a_new_order(tmp_path: pathlib.Path, acme_ca: AcmeCA, collections_path: pathlib.Path) -> None:
     name = acme_ca.unique_name('fixed-webroot')
     unserved = tmp_path / 'not-served'
     unserved.mkdir()
-    host = one_host(tmp_path, acme_ca.server, collections_path, acme_ca.webroot, [{'name': 'site', 'identifiers': [name]}],
-                    acme_certificate_webroot=str(unserved), acme_certificate_challenge_timeout=300)
+    host = one_host(
+        tmp_path,
+        acme_ca.server,
+        collections_path,
+        acme_ca.webroot,
+        [{'name': 'site', 'identifiers': [name]}],
+        acme_certificate_webroot=str(unserved),
+        acme_certificate_challenge_timeout=300,
+    )
 
     failed = host.run(expect_failure=True)
     message = failed.failure_message(failed_task(failed))

@@ -51,11 +51,18 @@ class Observed(t.NamedTuple):
 
 
 @pytest.fixture(scope='module')
-def fleet(tmp_path_factory: pytest.TempPathFactory, pebble: PebbleServer, bind9: Bind9Server,
-          webroot: WebrootServer, challenge_ports: ChallengePorts, collections_path: pathlib.Path) -> Iterator[Fleet]:
+def fleet(
+    tmp_path_factory: pytest.TempPathFactory,
+    pebble: PebbleServer,
+    bind9: Bind9Server,
+    webroot: WebrootServer,
+    challenge_ports: ChallengePorts,
+    collections_path: pathlib.Path,
+) -> Iterator[Fleet]:
     """The fleet with one certificate per host."""
-    fleet = create_fleet(tmp_path_factory.mktemp('recovery'), pebble=pebble, bind9=bind9, webroot=webroot,
-                         challenge_ports=challenge_ports, collections_path=collections_path)
+    fleet = create_fleet(
+        tmp_path_factory.mktemp('recovery'), pebble=pebble, bind9=bind9, webroot=webroot, challenge_ports=challenge_ports, collections_path=collections_path
+    )
     for host, name in CERTIFICATES.items():
         host_vars = fleet.host_vars(host)
         host_vars['acme_certificate_certificates'] = [entry for entry in host_vars['acme_certificate_certificates'] if entry['name'] == name]
@@ -111,6 +118,7 @@ def assert_nothing_left(fleet: Fleet, step: Step) -> None:
 
 # The steps, each building on the one before.
 
+
 @pytest.fixture(scope='module')
 def refused_deploy(fleet: Fleet) -> Observed:
     """Every host gets its certificate from the CA, and then cannot deploy it (an owner the hosts do not know)."""
@@ -136,16 +144,29 @@ def leftovers_removed(fleet: Fleet, resumed_deploy: Observed) -> tuple[Observed,
     txt_name = f'_acme-challenge.{fleet.name("mail")}'
     fleet.bind9.add_txt(txt_name, 'leftover-value')
     records = {
-        'web1-www.json': {'http-01': [{'host': 'web1', 'webroot': str(fleet.webroot_of('web1')), 'webroot_owner': '', 'webroot_group': '',
-                                       'challenge_data': {f'www.{fleet.name("site")}': {'http-01': {
-                                           'resource': f'.well-known/acme-challenge/{leftover_file.name}', 'resource_value': 'token.thumbprint'}}}}],
-                          'dns-01': {}, 'tls-alpn-01': []},
+        'web1-www.json': {
+            'http-01': [
+                {
+                    'host': 'web1',
+                    'webroot': str(fleet.webroot_of('web1')),
+                    'webroot_owner': '',
+                    'webroot_group': '',
+                    'challenge_data': {
+                        f'www.{fleet.name("site")}': {
+                            'http-01': {'resource': f'.well-known/acme-challenge/{leftover_file.name}', 'resource_value': 'token.thumbprint'}
+                        }
+                    },
+                }
+            ],
+            'dns-01': {},
+            'tls-alpn-01': [],
+        },
         'dns1-mail.json': {'http-01': [], 'dns-01': {txt_name: ['leftover-value']}, 'tls-alpn-01': []},
     }
     (fleet.state_dir / 'provisioned').mkdir(mode=0o700, exist_ok=True)
     for name, record in records.items():
         (fleet.state_dir / 'provisioned' / name).write_text(json.dumps(record), encoding='utf-8')
-    killed = {**process_identity(1), 'pid': 2 ** 22 + 1, 'pid_start': '1', 'expires': '2999-01-01T00:00:00+00:00', 'expires_epoch': 32472144000}
+    killed = {**process_identity(1), 'pid': 2**22 + 1, 'pid_start': '1', 'expires': '2999-01-01T00:00:00+00:00', 'expires_epoch': 32472144000}
     (fleet.state_dir / 'locks').mkdir(mode=0o700, exist_ok=True)
     (fleet.state_dir / 'locks' / 'web1-www.lock').write_text(json.dumps(killed), encoding='ascii')
     (fleet.cert_dir('dns1', 'mail') / '.acme_certificate.lock').write_text(json.dumps(killed), encoding='ascii')
@@ -161,18 +182,21 @@ def repaired_chains(fleet: Fleet, leftovers_removed: tuple[Observed, dict[str, t
     """web1's chain.pem cut short, dns1's fullchain.pem the certificate alone; then the same run again."""
     www, mail = fleet.cert_dir('web1', 'www'), fleet.cert_dir('dns1', 'mail')
     chain = (www / 'chain.pem').read_bytes()
-    (www / 'chain.pem').write_bytes(chain[:len(chain) // 2])
+    (www / 'chain.pem').write_bytes(chain[: len(chain) // 2])
     (mail / 'fullchain.pem').write_bytes((mail / 'cert.pem').read_bytes())
     return observed_step(fleet, 'broken chains repaired'), observed_step(fleet, 'nothing to do')
 
 
 # A deploy that fails after the CA issued.
 
+
 def test_a_failed_deploy_keeps_the_order_and_leaves_nothing_else(fleet: Fleet, refused_deploy: Observed) -> None:
     step, ca = refused_deploy
     assert ca.orders_created == 3 and len(ca.serials_issued) == 3
-    failures = {outcome.host: outcome.result['msg'] for outcome in step.run.outcomes_of(
-        'certforge.acme.acme_certificate : Fail with the reason, leaving the deployed certificates in place')}
+    failures = {
+        outcome.host: outcome.result['msg']
+        for outcome in step.run.outcomes_of('certforge.acme.acme_certificate : Fail with the reason, leaving the deployed certificates in place')
+    }
     assert set(failures) == set(HOSTS)
     assert failures['web1'].startswith("web1: www: owner: there is no user 'no-such-user' on this host; nothing was deployed")
     assert state_files(fleet, 'orders') == ['dns1-mail.uri', 'tls1-api.uri', 'web1-www.uri']
@@ -182,7 +206,8 @@ def test_a_failed_deploy_keeps_the_order_and_leaves_nothing_else(fleet: Fleet, r
 
 
 def test_the_next_run_deploys_the_issued_certificates_without_ordering_or_issuing_again(
-        fleet: Fleet, refused_deploy: Observed, resumed_deploy: Observed) -> None:
+    fleet: Fleet, refused_deploy: Observed, resumed_deploy: Observed
+) -> None:
     step, ca = resumed_deploy
     assert ca == CaEvents(0, [])
     issued = {outcome.host: outcome.result['results'][0]['serial'] for outcome in refused_deploy.step.run.outcomes_of(FINALIZE_TASK)}
@@ -197,8 +222,8 @@ def test_the_next_run_deploys_the_issued_certificates_without_ordering_or_issuin
 
 # What killed runs left.
 
-def test_what_killed_runs_provisioned_is_removed_and_their_locks_taken_over(
-        fleet: Fleet, leftovers_removed: tuple[Observed, dict[str, t.Any]]) -> None:
+
+def test_what_killed_runs_provisioned_is_removed_and_their_locks_taken_over(fleet: Fleet, leftovers_removed: tuple[Observed, dict[str, t.Any]]) -> None:
     (step, ca), left = leftovers_removed
     assert not left['file'].exists()
     assert fleet.bind9.query_txt(left['txt_name']) == []
@@ -211,6 +236,7 @@ def test_what_killed_runs_provisioned_is_removed_and_their_locks_taken_over(
 
 
 # Chains.
+
 
 def test_a_broken_chain_or_full_chain_is_repaired_with_the_reason(fleet: Fleet, repaired_chains: tuple[Observed, Observed]) -> None:
     (step, _ca), _again = repaired_chains
@@ -234,6 +260,7 @@ def test_after_the_repair_a_run_changes_nothing_and_asks_the_ca_nothing(repaired
 
 # Another run at work.
 
+
 @pytest.fixture(scope='module')
 def held_locks(fleet: Fleet, repaired_chains: tuple[Observed, Observed]) -> tuple[Observed, dict[str, pathlib.Path]]:  # pylint: disable=unused-argument
     """A live run (this test process) holds web1's certificate directory and tls1's certificate on the controller
@@ -244,8 +271,9 @@ def held_locks(fleet: Fleet, repaired_chains: tuple[Observed, Observed]) -> tupl
         path.parent.mkdir(mode=0o700, exist_ok=True)
         path.write_text(json.dumps(holder), encoding='ascii')
     try:
-        observed = observed_step(fleet, 'locks held by another run', expect_failure=True,
-                                 extra_vars={'acme_certificate_force': True, 'acme_certificate_lock_timeout': 1})
+        observed = observed_step(
+            fleet, 'locks held by another run', expect_failure=True, extra_vars={'acme_certificate_force': True, 'acme_certificate_lock_timeout': 1}
+        )
         return observed, {host: pathlib.Path(str(path)) for host, path in locks.items() if path.exists()}
     finally:
         for path in locks.values():
@@ -256,8 +284,11 @@ def test_a_certificate_another_run_holds_is_refused_clearly(fleet: Fleet, held_l
     (step, _ca), still_held = held_locks
     assert still_held == {'web1': fleet.cert_dir('web1', 'www') / '.acme_certificate.lock', 'tls1': fleet.state_dir / 'locks' / 'tls1-api.lock'}
     me = process_identity(os.getpid())
-    failures = {outcome.host: next((item['msg'] for item in outcome.result.get('results', []) if item.get('failed')), outcome.result.get('msg'))
-                for outcome in step.run.outcomes if outcome.failed and not outcome.ignored}
+    failures = {
+        outcome.host: next((item['msg'] for item in outcome.result.get('results', []) if item.get('failed')), outcome.result.get('msg'))
+        for outcome in step.run.outcomes
+        if outcome.failed and not outcome.ignored
+    }
     assert set(failures) == {'web1', 'tls1'}
     for host, path in still_held.items():
         assert f"another run holds {path} (pid {me['pid']} on {me['controller']}), started at {me['started']}; " in failures[host]
@@ -269,6 +300,7 @@ def test_a_certificate_another_run_holds_is_refused_clearly(fleet: Fleet, held_l
 
 
 # A deploy killed after it put every file in place, before it removed the staged key.
+
 
 @pytest.fixture(scope='module')
 def completed_deploy(fleet: Fleet, held_locks: tuple[Observed, dict[str, pathlib.Path]]) -> Observed:  # pylint: disable=unused-argument
@@ -286,7 +318,8 @@ def test_a_deploy_killed_after_its_last_rename_is_completed_without_the_ca(fleet
     assert step.requests == [] and ca == CaEvents(0, [])
     api = fleet.cert_dir('tls1', 'api')
     assert sorted(path for path in step.changed_paths() if path.startswith(f'{fleet.root}/tls1/')) == sorted(
-        [str(api / 'privkey.pem.pending'), str(api / '.cert.pem.k1ll3d00.restore'), str(api)])
+        [str(api / 'privkey.pem.pending'), str(api / '.cert.pem.k1ll3d00.restore'), str(api)]
+    )
     assert state_files(fleet, 'orders') == []
     assert step.results['tls1']['api']['action'] == 'none'
     assert_deployed_whole(fleet, step, 'tls1')

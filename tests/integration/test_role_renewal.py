@@ -42,15 +42,26 @@ def short_lived_pebble(pebble_factory: PebbleFactory) -> PebbleServer:
 
 
 @pytest.fixture(scope='module')
-def fleet(tmp_path_factory: pytest.TempPathFactory, short_lived_pebble: PebbleServer, bind9: Bind9Server,
-          webroot: WebrootServer, challenge_ports: ChallengePorts, collections_path: pathlib.Path) -> Iterator[Fleet]:
+def fleet(
+    tmp_path_factory: pytest.TempPathFactory,
+    short_lived_pebble: PebbleServer,
+    bind9: Bind9Server,
+    webroot: WebrootServer,
+    challenge_ports: ChallengePorts,
+    collections_path: pathlib.Path,
+) -> Iterator[Fleet]:
     """The fleet with one certificate per host."""
-    fleet = create_fleet(tmp_path_factory.mktemp('renewal'), pebble=short_lived_pebble, bind9=bind9, webroot=webroot,
-                         challenge_ports=challenge_ports, collections_path=collections_path)
+    fleet = create_fleet(
+        tmp_path_factory.mktemp('renewal'),
+        pebble=short_lived_pebble,
+        bind9=bind9,
+        webroot=webroot,
+        challenge_ports=challenge_ports,
+        collections_path=collections_path,
+    )
     for host, name in CERTIFICATES.items():
         host_vars = fleet.host_vars(host)
-        host_vars['acme_certificate_certificates'] = [
-            entry for entry in host_vars['acme_certificate_certificates'] if entry['name'] == name]
+        host_vars['acme_certificate_certificates'] = [entry for entry in host_vars['acme_certificate_certificates'] if entry['name'] == name]
         fleet.set_host_vars(host, host_vars)
     yield fleet
     print('\nrole runs with one-day certificates:', ', '.join(f'{label} {seconds:.1f} s' for label, seconds in fleet.timings.items()))
@@ -77,8 +88,11 @@ def steps(fleet: Fleet) -> tuple[Step, Step, Step]:
     first = fleet.step('web1 and dns1 issued')
     fleet.set_host_var('tls1', 'acme_certificate_certificates', tls1_certificates)
     second = fleet.step('tls1 issued')
-    moments = {'web1': renewal_due(first, fleet, 'web1') + CLOCK_MARGIN, 'dns1': renewal_due(first, fleet, 'dns1') + CLOCK_MARGIN,
-               'tls1': renewal_due(second, fleet, 'tls1') - CLOCK_MARGIN}
+    moments = {
+        'web1': renewal_due(first, fleet, 'web1') + CLOCK_MARGIN,
+        'dns1': renewal_due(first, fleet, 'dns1') + CLOCK_MARGIN,
+        'tls1': renewal_due(second, fleet, 'tls1') - CLOCK_MARGIN,
+    }
     with fleet.inventory_changes():
         for host, moment in moments.items():
             interpreter = moved_clock_interpreter(fleet.root / f'python-at-renewal-time-{host}', at=moment, python=host_python())
@@ -96,8 +110,7 @@ def test_first_runs_issue_short_lived_certificates(fleet: Fleet, steps: tuple[St
         assert not_after - not_before == pytest.approx(VALIDITY_SECONDS, abs=2)
 
 
-def test_renewal_by_the_third_of_the_lifetime_renews_only_the_due_certificates(
-        fleet: Fleet, steps: tuple[Step, Step, Step]) -> None:
+def test_renewal_by_the_third_of_the_lifetime_renews_only_the_due_certificates(fleet: Fleet, steps: tuple[Step, Step, Step]) -> None:
     first, second, third = steps
     for host in ('web1', 'dns1'):
         record = third.results[host][CERTIFICATES[host]]
@@ -106,8 +119,9 @@ def test_renewal_by_the_third_of_the_lifetime_renews_only_the_due_certificates(
         assert re.fullmatch(r'it expires in \d+ hours, within a third of its lifetime \(and its share of the spread\)', record['reason']), record['reason']
         cert_path = fleet.cert_dir(host, CERTIFICATES[host]) / 'cert.pem'
         assert serial_of(third.content(cert_path)) != serial_of(first.content(cert_path))
-        verify_fullchain(third.content(fleet.cert_dir(host, CERTIFICATES[host]) / 'fullchain.pem'),
-                         root_pem=fleet.pebble.root_pem(), names=record['identifiers'])
+        verify_fullchain(
+            third.content(fleet.cert_dir(host, CERTIFICATES[host]) / 'fullchain.pem'), root_pem=fleet.pebble.root_pem(), names=record['identifiers']
+        )
     record = third.results['tls1']['api']
     assert (record['action'], record['changed']) == ('none', False)
     api = fleet.cert_dir('tls1', 'api')

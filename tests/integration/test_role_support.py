@@ -202,8 +202,9 @@ class Fleet:  # pylint: disable=too-many-instance-attributes  # one testbed, see
 
     # Runs.
 
-    def step(self, label: str, *, check: bool = False, expect_failure: bool = False,
-             extra_vars: dict[str, Any] | None = None, txt_names: tuple[str, ...] = ()) -> Step:
+    def step(
+        self, label: str, *, check: bool = False, expect_failure: bool = False, extra_vars: dict[str, Any] | None = None, txt_names: tuple[str, ...] = ()
+    ) -> Step:
         """Run site.yml on the fleet and keep what the tests look at; the wall time is kept under ``label``."""
         requests_before = len(self.pebble.logged_requests())
         before = self.snapshot()
@@ -236,14 +237,20 @@ class Fleet:  # pylint: disable=too-many-instance-attributes  # one testbed, see
                         kind, content = 'dir', b''
                     else:
                         kind, content = 'file', path.read_bytes()
-                    snapshot[str(path)] = FileState(kind, status.st_mode & 0o7777, status.st_uid, status.st_gid,
-                                                    status.st_mtime_ns, content)
+                    snapshot[str(path)] = FileState(kind, status.st_mode & 0o7777, status.st_uid, status.st_gid, status.st_mtime_ns, content)
         return snapshot
 
 
-def create_fleet(root: pathlib.Path, *, pebble: PebbleServer, bind9: Bind9Server, webroot: WebrootServer,
-                 challenge_ports: ChallengePorts, collections_path: pathlib.Path,
-                 host_venv_python: pathlib.Path | None = None) -> Fleet:
+def create_fleet(
+    root: pathlib.Path,
+    *,
+    pebble: PebbleServer,
+    bind9: Bind9Server,
+    webroot: WebrootServer,
+    challenge_ports: ChallengePorts,
+    collections_path: pathlib.Path,
+    host_venv_python: pathlib.Path | None = None,
+) -> Fleet:
     """Copy the inventory below ``root`` and give each host its directory; web1 serves the test web root.
 
     The hosts' modules run with ``host_venv_python`` (by default .venv-host's).
@@ -251,8 +258,7 @@ def create_fleet(root: pathlib.Path, *, pebble: PebbleServer, bind9: Bind9Server
     shutil.copytree(PLAYBOOKS / 'inventory', root / 'inventory')
     runner = PlaybookRunner(work_dir=root / 'ansible', collections_path=collections_path)
     runner.inventory_path = root / 'inventory'
-    fleet = Fleet(root=root, pebble=pebble, bind9=bind9, webroot=webroot, challenge_ports=challenge_ports,
-                  runner=runner, token=secrets.token_hex(4))
+    fleet = Fleet(root=root, pebble=pebble, bind9=bind9, webroot=webroot, challenge_ports=challenge_ports, runner=runner, token=secrets.token_hex(4))
     for host in HOSTS:
         fleet.webroot_of(host).mkdir(parents=True)
     # web1's document root is the one the web server on the CA's http-01 port serves.
@@ -336,8 +342,7 @@ def public_key_of_certificate(pem: bytes) -> bytes:
 
 def challenge_files(snapshot: dict[str, FileState]) -> list[str]:
     """Files below any ``.well-known/acme-challenge`` directory in ``snapshot``."""
-    return sorted(path for path, state in snapshot.items()
-                  if state.kind == 'file' and os.path.basename(os.path.dirname(path)) == 'acme-challenge')
+    return sorted(path for path, state in snapshot.items() if state.kind == 'file' and os.path.basename(os.path.dirname(path)) == 'acme-challenge')
 
 
 def wait_until(moment: float) -> None:

@@ -38,8 +38,7 @@ def syntax_check(runner: PlaybookRunner, arguments: list[str]) -> None:
     arguments = list(arguments)
     if '-i' in arguments:
         arguments[arguments.index('-i') + 1] = str(runner.inventory_path)
-    done = subprocess.run([str(ANSIBLE_PLAYBOOK), *arguments, '--syntax-check'], env=runner.environment(),
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run([str(ANSIBLE_PLAYBOOK), *arguments, '--syntax-check'], env=runner.environment(), capture_output=True, text=True, check=False)
     assert done.returncode == 0, f'{arguments}: {done.stdout}\n{done.stderr}'
 
 

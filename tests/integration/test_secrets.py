@@ -52,8 +52,9 @@ def pem_lines(pem: str | bytes, label: str) -> dict[str, str]:
 
 def encrypted_key_pem() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.BestAvailableEncryption(PASSPHRASE.encode())).decode('ascii')
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(PASSPHRASE.encode())).decode(
+        'ascii'
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,8 +82,7 @@ def eab_pebble(pebble_factory: Callable[..., PebbleServer]) -> PebbleServer:
 @pytest.fixture(scope='module')
 def proxy(eab_pebble: PebbleServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultProxy]:
     """The fault-injecting proxy in front of ``eab_pebble``."""
-    server = FaultProxy(upstream_port=eab_pebble.listen_port, tls=eab_pebble.tls,
-                        log_path=tmp_path_factory.mktemp('secrets-proxy') / 'fault-proxy.log')
+    server = FaultProxy(upstream_port=eab_pebble.listen_port, tls=eab_pebble.tls, log_path=tmp_path_factory.mktemp('secrets-proxy') / 'fault-proxy.log')
     server.start()
     try:
         yield server
@@ -109,8 +109,9 @@ MODULE_FAILURES = (
 
 
 @pytest.fixture(scope='module')
-def module_runs(run_playbook: RunPlaybook, eab_pebble: PebbleServer, proxy: FaultProxy, webroot: WebrootServer,
-                bind9: Bind9Server, tmp_path_factory: pytest.TempPathFactory) -> SecretRuns:
+def module_runs(
+    run_playbook: RunPlaybook, eab_pebble: PebbleServer, proxy: FaultProxy, webroot: WebrootServer, bind9: Bind9Server, tmp_path_factory: pytest.TempPathFactory
+) -> SecretRuns:
     work_dir = tmp_path_factory.mktemp('secrets-modules')
     keys = {'registered': encrypted_key_pem(), 'new': encrypted_key_pem()}
     assert eab_pebble.eab_kid and eab_pebble.eab_hmac_key
@@ -125,21 +126,37 @@ def module_runs(run_playbook: RunPlaybook, eab_pebble: PebbleServer, proxy: Faul
         'retry_timeout': PERSISTENT_RETRY_TIMEOUT_SECONDS,
         'domains': domains,
     }
-    issue_vars = {**common, 'step': 'issue', 'account_key_pem': keys['registered'], 'webroot': str(webroot.path),
-                  'csr_path': str(write_csr(work_dir / 'secrets.csr', domains)), 'certificate_dir': str(work_dir)}
+    issue_vars = {
+        **common,
+        'step': 'issue',
+        'account_key_pem': keys['registered'],
+        'webroot': str(webroot.path),
+        'csr_path': str(write_csr(work_dir / 'secrets.csr', domains)),
+        'certificate_dir': str(work_dir),
+    }
     runs = {'issue': faulted_run(proxy, (), lambda: run_playbook(PLAYBOOKS / 'modules.yml', extra_vars=issue_vars, verbosity=3))}
     for label, rules, key in MODULE_FAILURES:
         fail_vars = {**common, 'step': 'fail', 'account_key_pem': keys[key]}
-        runs[label] = faulted_run(proxy, rules, lambda variables=fail_vars: run_playbook(  # type: ignore[misc]
-            PLAYBOOKS / 'modules.yml', extra_vars=variables, verbosity=3))
-    secrets = {'account_key_passphrase': PASSPHRASE, 'eab_hmac_key': eab_pebble.eab_hmac_key,
-               **pem_lines(keys['registered'], 'account key'), **pem_lines(keys['new'], 'new account key')}
+        runs[label] = faulted_run(
+            proxy,
+            rules,
+            lambda variables=fail_vars: run_playbook(  # type: ignore[misc]
+                PLAYBOOKS / 'modules.yml', extra_vars=variables, verbosity=3
+            ),
+        )
+    secrets = {
+        'account_key_passphrase': PASSPHRASE,
+        'eab_hmac_key': eab_pebble.eab_hmac_key,
+        **pem_lines(keys['registered'], 'account key'),
+        **pem_lines(keys['new'], 'new account key'),
+    }
     return SecretRuns(runs, secrets)
 
 
 @pytest.fixture(scope='module')
-def role_runs(eab_pebble: PebbleServer, proxy: FaultProxy, bind9: Bind9Server, collections_path: pathlib.Path,
-              tmp_path_factory: pytest.TempPathFactory) -> SecretRuns:
+def role_runs(
+    eab_pebble: PebbleServer, proxy: FaultProxy, bind9: Bind9Server, collections_path: pathlib.Path, tmp_path_factory: pytest.TempPathFactory
+) -> SecretRuns:
     root = tmp_path_factory.mktemp('secrets-role')
     state_dir = root / 'controller'
     certificate_dir = root / HOST / 'etc' / 'ssl' / 'acme'
@@ -174,28 +191,57 @@ def role_runs(eab_pebble: PebbleServer, proxy: FaultProxy, bind9: Bind9Server, c
     bounded = {'retry_timeout': PERSISTENT_RETRY_TIMEOUT_SECONDS, 'acme_certificate_retry_timeout': PERSISTENT_RETRY_TIMEOUT_SECONDS}
     runs = {'issue': faulted_run(proxy, (), lambda: runner.run(PLAYBOOKS / 'role.yml', extra_vars=bounded, verbosity=3))}
     runs['500 to the challenge'] = faulted_run(
-        proxy, (faults.always(Fault.status(500), ['challenge']),),
-        lambda: runner.run(PLAYBOOKS / 'role.yml', extra_vars={**bounded, 'acme_certificate_certificates': [mail, shop]}, verbosity=3,
-                           expect_failure=True))
+        proxy,
+        (faults.always(Fault.status(500), ['challenge']),),
+        lambda: runner.run(PLAYBOOKS / 'role.yml', extra_vars={**bounded, 'acme_certificate_certificates': [mail, shop]}, verbosity=3, expect_failure=True),
+    )
     # The account key as a vault value (encrypted, with its passphrase): issuing, a CA that breaks the
     # registration, and a passphrase that does not open it (refused before anything is done).
     content_keys = {'issue': encrypted_key_pem(), 'fail': encrypted_key_pem()}
-    as_value = {**bounded, 'acme_certificate_account_key_passphrase': PASSPHRASE,
-                'acme_certificate_certificates': [{'name': 'vault', 'identifiers': [unique_name('secrets-vault', bind9.zone)]}]}
-    runs['key as a value'] = faulted_run(proxy, (), lambda: runner.run(
-        PLAYBOOKS / 'role.yml', extra_vars={**as_value, 'acme_certificate_account_key_content': content_keys['issue']}, verbosity=3))
+    as_value = {
+        **bounded,
+        'acme_certificate_account_key_passphrase': PASSPHRASE,
+        'acme_certificate_certificates': [{'name': 'vault', 'identifiers': [unique_name('secrets-vault', bind9.zone)]}],
+    }
+    runs['key as a value'] = faulted_run(
+        proxy,
+        (),
+        lambda: runner.run(PLAYBOOKS / 'role.yml', extra_vars={**as_value, 'acme_certificate_account_key_content': content_keys['issue']}, verbosity=3),
+    )
     runs['key as a value, 500 to newAccount'] = faulted_run(
-        proxy, (faults.always(Fault.status(500), ['newAccount']),),
-        lambda: runner.run(PLAYBOOKS / 'role.yml', extra_vars={
-            **as_value, 'acme_certificate_account_key_content': content_keys['fail'], 'acme_certificate_force': True}, verbosity=3, expect_failure=True))
-    runs['key as a value, wrong passphrase'] = faulted_run(proxy, (), lambda: runner.run(
-        PLAYBOOKS / 'role.yml', extra_vars={**as_value, 'acme_certificate_account_key_content': content_keys['issue'],
-                                            'acme_certificate_account_key_passphrase': 'not the passphrase', 'acme_certificate_force': True},
-        verbosity=3, expect_failure=True))
-    secrets = {'tsig_secret': bind9.tsig_secret, 'eab_hmac_key': str(eab_pebble.eab_hmac_key), 'account_key_passphrase': PASSPHRASE,
-               **pem_lines((state_dir / 'account.key').read_text(encoding='ascii'), 'account key'),
-               **pem_lines((certificate_dir / 'mail' / 'privkey.pem').read_text(encoding='ascii'), 'certificate key'),
-               **pem_lines(content_keys['issue'], 'account key value'), **pem_lines(content_keys['fail'], 'failing account key value')}
+        proxy,
+        (faults.always(Fault.status(500), ['newAccount']),),
+        lambda: runner.run(
+            PLAYBOOKS / 'role.yml',
+            extra_vars={**as_value, 'acme_certificate_account_key_content': content_keys['fail'], 'acme_certificate_force': True},
+            verbosity=3,
+            expect_failure=True,
+        ),
+    )
+    runs['key as a value, wrong passphrase'] = faulted_run(
+        proxy,
+        (),
+        lambda: runner.run(
+            PLAYBOOKS / 'role.yml',
+            extra_vars={
+                **as_value,
+                'acme_certificate_account_key_content': content_keys['issue'],
+                'acme_certificate_account_key_passphrase': 'not the passphrase',
+                'acme_certificate_force': True,
+            },
+            verbosity=3,
+            expect_failure=True,
+        ),
+    )
+    secrets = {
+        'tsig_secret': bind9.tsig_secret,
+        'eab_hmac_key': str(eab_pebble.eab_hmac_key),
+        'account_key_passphrase': PASSPHRASE,
+        **pem_lines((state_dir / 'account.key').read_text(encoding='ascii'), 'account key'),
+        **pem_lines((certificate_dir / 'mail' / 'privkey.pem').read_text(encoding='ascii'), 'certificate key'),
+        **pem_lines(content_keys['issue'], 'account key value'),
+        **pem_lines(content_keys['fail'], 'failing account key value'),
+    }
     return SecretRuns(runs, secrets)
 
 
@@ -248,7 +294,8 @@ def test_the_role_takes_the_account_key_as_a_value_and_fails_clearly_without_sho
     broken.run.failure_message(failed_task(broken.run))  # one line, no traceback
     wrong = role_runs.runs['key as a value, wrong passphrase'].run
     assert wrong.failure_message(failed_task(wrong)) == (
-        'acme_certificate_account_key_content: cannot decrypt the key: acme_certificate_account_key_passphrase is wrong, or the key is damaged')
+        'acme_certificate_account_key_content: cannot decrypt the key: acme_certificate_account_key_passphrase is wrong, or the key is damaged'
+    )
 
 
 def test_the_role_prints_no_secret_at_vvv(role_runs: SecretRuns) -> None:

@@ -183,8 +183,7 @@ def test_pebble_factory_applies_settings(pebble_factory: PebbleFactory) -> None:
         server.stop()
 
 
-def test_acme2certifier_directory_offers_what_it_is_configured_for(acme2certifier: Acme2certifierServer,
-                                                                   acme2certifier_eab: Acme2certifierServer) -> None:
+def test_acme2certifier_directory_offers_what_it_is_configured_for(acme2certifier: Acme2certifierServer, acme2certifier_eab: Acme2certifierServer) -> None:
     directory = AcmeProbe(acme2certifier.directory_url, ca_path=acme2certifier.ca_path).directory
     assert {'newNonce', 'newAccount', 'newOrder', 'revokeCert', 'keyChange', 'renewalInfo'} <= directory.keys()
     assert directory['meta']['profiles'] == DEFAULT_PROFILES
@@ -202,7 +201,8 @@ def test_acme2certifier_directory_offers_what_it_is_configured_for(acme2certifie
 
 
 def test_acme2certifier_validates_on_the_sessions_own_loopback_address(
-        acme2certifier: Acme2certifierServer, a2c_bind9: Bind9Server, a2c_webroot: WebrootServer, session_loopback_address: str) -> None:
+    acme2certifier: Acme2certifierServer, a2c_bind9: Bind9Server, a2c_webroot: WebrootServer, session_loopback_address: str
+) -> None:
     assert re.fullmatch(r'127\.0\.0\.(\d+)', session_loopback_address) and session_loopback_address != LOOPBACK
     assert a2c_bind9.answer_address == session_loopback_address
     assert (a2c_webroot.address, a2c_webroot.port) == (session_loopback_address, 80)
@@ -279,8 +279,9 @@ def test_acme_ca_validates_dns01_through_its_dns_server(acme_ca: AcmeCA) -> None
 
 
 @pytest.mark.parametrize('profile', [None, 'tlsserver', 'shortlived'])
-def test_acme2certifier_profiles_give_their_lifetimes(acme2certifier: Acme2certifierServer, a2c_bind9: Bind9Server,
-                                                      a2c_webroot: WebrootServer, profile: str | None) -> None:
+def test_acme2certifier_profiles_give_their_lifetimes(
+    acme2certifier: Acme2certifierServer, a2c_bind9: Bind9Server, a2c_webroot: WebrootServer, profile: str | None
+) -> None:
     name = f'profile-{secrets.token_hex(4)}.{a2c_bind9.zone}'
     probe = AcmeProbe(acme2certifier.directory_url, ca_path=acme2certifier.ca_path)
     probe.register()

@@ -35,9 +35,15 @@ VERSION = '0.46.3'
 READY_PROBE_TIMEOUT_SECONDS = 0.5
 # CRLReason codes (RFC 5280 §5.3.1) of the flags cryptography reads from a CRL entry.
 CRL_REASON_CODES = {
-    x509.ReasonFlags.unspecified: 0, x509.ReasonFlags.key_compromise: 1, x509.ReasonFlags.ca_compromise: 2,
-    x509.ReasonFlags.affiliation_changed: 3, x509.ReasonFlags.superseded: 4, x509.ReasonFlags.cessation_of_operation: 5,
-    x509.ReasonFlags.certificate_hold: 6, x509.ReasonFlags.remove_from_crl: 8, x509.ReasonFlags.privilege_withdrawn: 9,
+    x509.ReasonFlags.unspecified: 0,
+    x509.ReasonFlags.key_compromise: 1,
+    x509.ReasonFlags.ca_compromise: 2,
+    x509.ReasonFlags.affiliation_changed: 3,
+    x509.ReasonFlags.superseded: 4,
+    x509.ReasonFlags.cessation_of_operation: 5,
+    x509.ReasonFlags.certificate_hold: 6,
+    x509.ReasonFlags.remove_from_crl: 8,
+    x509.ReasonFlags.privilege_withdrawn: 9,
     x509.ReasonFlags.aa_compromise: 10,
 }
 # The three profiles of the 2026 Let's Encrypt, as the directory describes them, and the
@@ -73,8 +79,7 @@ class Acme2certifierSettings:
 class Acme2certifierServer:  # pylint: disable=too-many-instance-attributes  # one attribute per file it keeps
     """One acme2certifier under gunicorn, with its own config, database, issuing CA and log."""
 
-    def __init__(self, work_dir: pathlib.Path, *, tls: ServerTLS, dns_servers: Sequence[str],
-                 settings: Acme2certifierSettings | None = None) -> None:
+    def __init__(self, work_dir: pathlib.Path, *, tls: ServerTLS, dns_servers: Sequence[str], settings: Acme2certifierSettings | None = None) -> None:
         self.work_dir = work_dir
         self.tls = tls
         self.dns_servers = list(dns_servers)
@@ -150,19 +155,34 @@ class Acme2certifierServer:  # pylint: disable=too-many-instance-attributes  # o
         self._process = ServerProcess(
             name='acme2certifier (gunicorn)',
             argv=[
-                str(gunicorn), '--bind', f'{LOOPBACK}:{self.listen_port}',
-                '--certfile', str(self.tls.certificate_path), '--keyfile', str(self.tls.private_key_path),
+                str(gunicorn),
+                '--bind',
+                f'{LOOPBACK}:{self.listen_port}',
+                '--certfile',
+                str(self.tls.certificate_path),
+                '--keyfile',
+                str(self.tls.private_key_path),
                 # One worker: the sqlite database has one writer. Threads answer polls meanwhile.
-                '--workers', '1', '--threads', '4',
+                '--workers',
+                '1',
+                '--threads',
+                '4',
                 # gunicorn's default control socket is one path in $HOME for every instance.
-                '--no-control-socket', '--worker-tmp-dir', str(self.work_dir),
+                '--no-control-socket',
+                '--worker-tmp-dir',
+                str(self.work_dir),
                 WSGI_APPLICATION,
             ],
             log_path=self.log_path,
             cwd=self.work_dir,
             # A clean environment: no proxy variable may route validation requests off loopback.
-            env={'PATH': f'{VENV / "bin"}:/usr/bin:/bin', 'ACME_SRV_CONFIGFILE': str(self.config_path),
-                 'HOME': str(self.work_dir), 'no_proxy': '*', 'NO_PROXY': '*'},
+            env={
+                'PATH': f'{VENV / "bin"}:/usr/bin:/bin',
+                'ACME_SRV_CONFIGFILE': str(self.config_path),
+                'HOME': str(self.work_dir),
+                'no_proxy': '*',
+                'NO_PROXY': '*',
+            },
         )
         self._process.start(ready=self._directory_answers)
 
@@ -204,10 +224,14 @@ class Acme2certifierServer:  # pylint: disable=too-many-instance-attributes  # o
             'handler_module': 'acme2certifier.dbhandlers.wsgi_handler',
             'dbfile': str(self.work_dir / 'acme_srv.db'),
         }
-        config['Order'] = {
-            'profiles': json.dumps(dict(settings.profiles)),
-            'profile_cahandler': json.dumps({profile: profile for profile in settings.validity_days}),
-        } if settings.profiles else {}
+        config['Order'] = (
+            {
+                'profiles': json.dumps(dict(settings.profiles)),
+                'profile_cahandler': json.dumps({profile: profile for profile in settings.validity_days}),
+            }
+            if settings.profiles
+            else {}
+        )
         config['Renewalinfo'] = {'renewalthreshold_pctg': str(settings.renewal_threshold_percent)}
         config['Challenge'] = {
             'dns_persist_01_support': str(settings.dns_persist_01),

@@ -26,15 +26,17 @@ from .webserver import WebrootServer
 
 CA_NAMES = ('pebble', 'acme2certifier')
 # What a CA may or may not do; a test names these in acme_ca_needs (a typo fails loudly).
-CAPABILITIES = frozenset({
-    'revokes_with_certificate_key',  # revokeCert signed by the certificate's key (RFC 8555 §7.6)
-    'tls_alpn',                      # tls-alpn-01 validation reaching the testbed's responder
-    'ari',                           # renewalInfo (RFC 9773)
-    'profiles',                      # the directory's meta.profiles and newOrder "profile"
-    'dns_persist',                   # dns-persist-01 (draft-ietf-acme-dns-persist)
-    'management_api',                # pebble's management interface: cert status, roots, request log
-    'records_revocation_reason',     # the CA's records of a revocation (pebble's, a CRL entry) carry its reason
-})
+CAPABILITIES = frozenset(
+    {
+        'revokes_with_certificate_key',  # revokeCert signed by the certificate's key (RFC 8555 §7.6)
+        'tls_alpn',  # tls-alpn-01 validation reaching the testbed's responder
+        'ari',  # renewalInfo (RFC 9773)
+        'profiles',  # the directory's meta.profiles and newOrder "profile"
+        'dns_persist',  # dns-persist-01 (draft-ietf-acme-dns-persist)
+        'management_api',  # pebble's management interface: cert status, roots, request log
+        'records_revocation_reason',  # the CA's records of a revocation (pebble's, a CRL entry) carry its reason
+    }
+)
 
 
 class AcmeServer(Protocol):

@@ -62,7 +62,9 @@ class AcmeProbe:
         """A signed POST (``payload=None``: POST-as-GET); retries badNonce; raises on other errors."""
         for _attempt in range(MAX_BAD_NONCE_RETRIES):
             response = self.session.post(
-                url, data=self._jws(url, payload), headers={'Content-Type': 'application/jose+json'},
+                url,
+                data=self._jws(url, payload),
+                headers={'Content-Type': 'application/jose+json'},
                 timeout=REQUEST_TIMEOUT_SECONDS,
             )
             self._nonce = response.headers.get('Replay-Nonce')
@@ -85,11 +87,13 @@ class AcmeProbe:
         encoded_payload = '' if payload is None else b64url(json.dumps(payload).encode('utf-8'))
         signature = self.key.sign(f'{encoded_protected}.{encoded_payload}'.encode('ascii'), ec.ECDSA(hashes.SHA256()))
         r, s = utils.decode_dss_signature(signature)
-        return json.dumps({
-            'protected': encoded_protected,
-            'payload': encoded_payload,
-            'signature': b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big')),
-        })
+        return json.dumps(
+            {
+                'protected': encoded_protected,
+                'payload': encoded_payload,
+                'signature': b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big')),
+            }
+        )
 
     def register(self) -> None:
         """Create the account, agreeing to the terms of service."""

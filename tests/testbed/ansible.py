@@ -112,8 +112,7 @@ class PlaybookRunner:
         work_dir.mkdir(parents=True, exist_ok=True)
         self.inventory_path = work_dir / 'inventory.ini'
         # Modules must run with this interpreter, which has cryptography and requests.
-        self.inventory_path.write_text(
-            f'localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n', encoding='utf-8')
+        self.inventory_path.write_text(f'localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n', encoding='utf-8')
         # An empty config keeps an ansible.cfg in the current directory or in ~ from changing the runs.
         self.config_path = work_dir / 'ansible.cfg'
         self.config_path.write_text('', encoding='utf-8')
@@ -121,25 +120,34 @@ class PlaybookRunner:
     def environment(self) -> dict[str, str]:
         """The environment ansible-playbook runs with."""
         environment = dict(os.environ)
-        environment.update({
-            'ANSIBLE_CONFIG': str(self.config_path),
-            'ANSIBLE_COLLECTIONS_PATH': str(self.collections_path),
-            # Only this checkout may provide certforge.acme, not a copy installed in the venv.
-            'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false',
-            'ANSIBLE_CALLBACK_PLUGINS': str(CALLBACK_PLUGINS),
-            'ANSIBLE_CALLBACKS_ENABLED': RESULTS_CALLBACK,
-            'ANSIBLE_STDOUT_CALLBACK': 'ansible.builtin.default',
-            'ANSIBLE_NOCOLOR': '1',
-            'ANSIBLE_LOCAL_TEMP': str(self.work_dir / 'ansible-local-tmp'),
-            'ANSIBLE_REMOTE_TEMP': str(self.work_dir / 'ansible-remote-tmp'),
-            'ANSIBLE_RETRY_FILES_ENABLED': 'false',
-        })
+        environment.update(
+            {
+                'ANSIBLE_CONFIG': str(self.config_path),
+                'ANSIBLE_COLLECTIONS_PATH': str(self.collections_path),
+                # Only this checkout may provide certforge.acme, not a copy installed in the venv.
+                'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false',
+                'ANSIBLE_CALLBACK_PLUGINS': str(CALLBACK_PLUGINS),
+                'ANSIBLE_CALLBACKS_ENABLED': RESULTS_CALLBACK,
+                'ANSIBLE_STDOUT_CALLBACK': 'ansible.builtin.default',
+                'ANSIBLE_NOCOLOR': '1',
+                'ANSIBLE_LOCAL_TEMP': str(self.work_dir / 'ansible-local-tmp'),
+                'ANSIBLE_REMOTE_TEMP': str(self.work_dir / 'ansible-remote-tmp'),
+                'ANSIBLE_RETRY_FILES_ENABLED': 'false',
+            }
+        )
         environment.pop('ANSIBLE_FORCE_COLOR', None)
         return environment
 
-    def run(self, playbook: str | os.PathLike[str], *, extra_vars: Mapping[str, Any] | None = None,
-            check: bool = False, diff: bool = False, verbosity: int = 0,
-            expect_failure: bool | None = False) -> PlaybookRun:
+    def run(
+        self,
+        playbook: str | os.PathLike[str],
+        *,
+        extra_vars: Mapping[str, Any] | None = None,
+        check: bool = False,
+        diff: bool = False,
+        verbosity: int = 0,
+        expect_failure: bool | None = False,
+    ) -> PlaybookRun:
         """Run ``playbook`` (a path, or YAML text when it is a string with a line break).
 
         Fails the calling test when the exit status does not match ``expect_failure``; ``None``
@@ -167,8 +175,14 @@ class PlaybookRunner:
             environment = self.environment()
             environment['TESTBED_RESULTS_PATH'] = str(results_path)
             completed = subprocess.run(
-                command, env=environment, cwd=playbook_path.parent, stdin=subprocess.DEVNULL,
-                capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT_SECONDS, check=False,
+                command,
+                env=environment,
+                cwd=playbook_path.parent,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=PLAYBOOK_TIMEOUT_SECONDS,
+                check=False,
             )
             results_json = results_path.read_text(encoding='utf-8') if results_path.exists() else '{}'
         run = _playbook_run(command, completed, results_json)

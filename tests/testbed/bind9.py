@@ -244,8 +244,14 @@ class DnsRelay:
         """Start relaying to the running BIND and return once its answer for the zone comes back through the relay."""
         self._process = ServerProcess(
             name=f'DNS relay {self.address}:{self.port}',
-            argv=[sys.executable, str(pathlib.Path(__file__).with_name('dns_relay.py')), self.address, str(self.port),
-                  self.bind9.address, str(self.bind9.port)],
+            argv=[
+                sys.executable,
+                str(pathlib.Path(__file__).with_name('dns_relay.py')),
+                self.address,
+                str(self.port),
+                self.bind9.address,
+                str(self.bind9.port),
+            ],
             log_path=self.log_path,
         )
         self._process.start(ready=self._answers_for_zone)

@@ -40,8 +40,9 @@ JOIN_TIMEOUT_SECONDS = 5.0
 WAIT_TIMEOUT_SECONDS = 30.0
 MAX_LINE_BYTES = 65536
 # Never passed on: they describe one hop, and the proxy frames bodies itself.
-HOP_BY_HOP_HEADERS = frozenset({'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer',
-                                'upgrade', 'content-length', 'accept-encoding'})
+HOP_BY_HOP_HEADERS = frozenset(
+    {'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'accept-encoding'}
+)
 GATEWAY_PAGE = b'<html><head><title>Service unavailable</title></head><body><h1>The service is unavailable</h1></body></html>\n'
 NON_PEM_BODY = b'This is not a certificate; the gateway lost it.\n'
 BROKEN_PEM_BODY = b'-----BEGIN CERTIFICATE-----\n'
@@ -187,9 +188,11 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
 
     def count(self, resource: str, *, reached_ca: bool | None = None, processed: bool | None = None) -> int:
         """How many requests for ``resource`` arrived (and, if asked, reached pebble or were processed by it)."""
-        return sum(1 for record in self.records() if record.resource == resource
-                   and (reached_ca is None or record.reached_ca == reached_ca)
-                   and (processed is None or record.processed == processed))
+        return sum(
+            1
+            for record in self.records()
+            if record.resource == resource and (reached_ca is None or record.reached_ca == reached_ca) and (processed is None or record.processed == processed)
+        )
 
     def faulted(self) -> list[ProxyRecord]:
         """The requests a fault was applied to."""
@@ -291,9 +294,19 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
             answer = self._forward(request)
         if fault is None and answer is not None:
             fault = self._header_fault(rules, resource, answer)
-        self._record(ProxyRecord(arrived, request.method, request.path, resource, occurrence,
-                                 fault.label if fault else None, answer is not None, answer.status if answer else None,
-                                 _is_read(request)))
+        self._record(
+            ProxyRecord(
+                arrived,
+                request.method,
+                request.path,
+                resource,
+                occurrence,
+                fault.label if fault else None,
+                answer is not None,
+                answer.status if answer else None,
+                _is_read(request),
+            )
+        )
         if fault is None:
             assert answer is not None
             self._send(connection, answer, head=request.method == 'HEAD')
@@ -338,7 +351,7 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
             return True, False
         assert answer is not None
         if fault.kind == faults.TRUNCATE:
-            self._send(connection, dataclasses.replace(answer, body=answer.body[:len(answer.body) // 2]), head=head)
+            self._send(connection, dataclasses.replace(answer, body=answer.body[: len(answer.body) // 2]), head=head)
             return True, False
         if fault.kind == faults.TRUNCATE_CLOSE:
             self._send(connection, answer, head=head, send_bytes=len(answer.body) // 2)
@@ -383,8 +396,7 @@ class FaultProxy:  # pylint: disable=too-many-instance-attributes  # a small ser
     # -- HTTP ----------------------------------------------------------------------------------
 
     def _forward(self, request: _Request) -> _Answer:
-        upstream = http.client.HTTPSConnection(LOOPBACK, self.upstream_port, context=self._upstream_context,
-                                               timeout=UPSTREAM_TIMEOUT_SECONDS)
+        upstream = http.client.HTTPSConnection(LOOPBACK, self.upstream_port, context=self._upstream_context, timeout=UPSTREAM_TIMEOUT_SECONDS)
         try:
             upstream.putrequest(request.method, request.path, skip_host=True, skip_accept_encoding=True)
             for name, value in request.headers:
@@ -459,8 +471,11 @@ def _status_answer(fault: Fault) -> _Answer:
 
 
 def _with_body(answer: _Answer, body: bytes, content_type: str | None) -> _Answer:
-    headers = answer.headers if content_type is None else [
-        *((name, value) for name, value in answer.headers if name.lower() != 'content-type'), ('Content-Type', content_type)]
+    headers = (
+        answer.headers
+        if content_type is None
+        else [*((name, value) for name, value in answer.headers if name.lower() != 'content-type'), ('Content-Type', content_type)]
+    )
     return dataclasses.replace(answer, headers=list(headers), body=body)
 
 

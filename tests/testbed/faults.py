@@ -56,8 +56,7 @@ NO_NONCE = 'no-nonce'  # forward; remove Replay-Nonce from the answer
 NO_LOCATION = 'no-location'  # forward; remove Location from the answer
 DOWN = 'down'  # reset this request, then stop listening: every later connection is refused
 SILENT = 'silent'  # hold this request; from now on accept connections and never answer
-KINDS = (STATUS, RESET_BEFORE, RESET_AFTER, STALL, TRUNCATE, TRUNCATE_CLOSE, NON_JSON, NON_PEM, BROKEN_PEM,
-         NO_NONCE, NO_LOCATION, DOWN, SILENT)
+KINDS = (STATUS, RESET_BEFORE, RESET_AFTER, STALL, TRUNCATE, TRUNCATE_CLOSE, NON_JSON, NON_PEM, BROKEN_PEM, NO_NONCE, NO_LOCATION, DOWN, SILENT)
 FORWARDING_KINDS = frozenset({RESET_AFTER, TRUNCATE, TRUNCATE_CLOSE, NON_JSON, NON_PEM, BROKEN_PEM, NO_NONCE, NO_LOCATION})
 
 
@@ -118,8 +117,7 @@ class Rule:
 
     def matches(self, resource: str, occurrence: int) -> bool:
         """Whether the ``occurrence``-th request for ``resource`` gets this rule's fault."""
-        return ((self.resources is None or resource in self.resources)
-                and (self.occurrences is None or occurrence in self.occurrences))
+        return (self.resources is None or resource in self.resources) and (self.occurrences is None or occurrence in self.occurrences)
 
 
 def first(fault: Fault, resources: Iterable[str] | None = None) -> Rule:

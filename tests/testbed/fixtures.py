@@ -78,8 +78,9 @@ class Acme2certifierFactory:
 
     def __call__(self, settings: Acme2certifierSettings | None = None, *, name: str = 'acme2certifier') -> Acme2certifierServer:
         """Start an instance, e.g. ``acme2certifier_factory(Acme2certifierSettings(certificate_validity_days=6))``."""
-        server = Acme2certifierServer(self._work_dir / f'{name}-{next(self._numbers)}', tls=self._tls,
-                                      dns_servers=[self._bind9.answer_address], settings=settings)
+        server = Acme2certifierServer(
+            self._work_dir / f'{name}-{next(self._numbers)}', tls=self._tls, dns_servers=[self._bind9.answer_address], settings=settings
+        )
         self._started.append(server)
         server.start()
         return server
@@ -120,8 +121,7 @@ def bind9(testbed_dir: pathlib.Path) -> Iterator[Bind9Server]:
 
 
 @pytest.fixture(scope='session')
-def pebble_factory(testbed_dir: pathlib.Path, server_tls: ServerTLS, bind9: Bind9Server,
-                   challenge_ports: ChallengePorts) -> Iterator[PebbleFactory]:
+def pebble_factory(testbed_dir: pathlib.Path, server_tls: ServerTLS, bind9: Bind9Server, challenge_ports: ChallengePorts) -> Iterator[PebbleFactory]:
     """Start pebbles with custom settings (chain length, alternate roots, validity, EAB...)."""
     factory = PebbleFactory(work_dir=testbed_dir, tls=server_tls, bind9=bind9, ports=challenge_ports)
     try:
@@ -206,8 +206,7 @@ def a2c_bind9(testbed_dir: pathlib.Path, session_loopback_address: str) -> Itera
 @pytest.fixture(scope='session')
 def a2c_webroot(testbed_dir: pathlib.Path, session_loopback_address: str) -> Iterator[WebrootServer]:
     """A web server on <session address>:80 serving the same directory as ``webroot``."""
-    server = WebrootServer(path=testbed_dir / 'webroot', port=80, address=session_loopback_address,
-                           log_path=testbed_dir / 'webroot-a2c.log')
+    server = WebrootServer(path=testbed_dir / 'webroot', port=80, address=session_loopback_address, log_path=testbed_dir / 'webroot-a2c.log')
     try:
         server.start()
         yield server
@@ -216,8 +215,9 @@ def a2c_webroot(testbed_dir: pathlib.Path, session_loopback_address: str) -> Ite
 
 
 @pytest.fixture(scope='session')
-def acme2certifier_factory(testbed_dir: pathlib.Path, server_tls: ServerTLS, a2c_bind9: Bind9Server,
-                           a2c_webroot: WebrootServer) -> Iterator[Acme2certifierFactory]:
+def acme2certifier_factory(
+    testbed_dir: pathlib.Path, server_tls: ServerTLS, a2c_bind9: Bind9Server, a2c_webroot: WebrootServer
+) -> Iterator[Acme2certifierFactory]:
     """Start acme2certifier instances with custom settings (profiles, validity, EAB...)."""
     del a2c_webroot  # started for its side: acme2certifier fetches http-01 there
     factory = Acme2certifierFactory(work_dir=testbed_dir, tls=server_tls, bind9=a2c_bind9)
@@ -260,8 +260,14 @@ def _pebble_revocation_reason(server: PebbleServer, certificate_pem: str) -> int
 def _pebble_ca(request: pytest.FixtureRequest, server_fixture: str) -> AcmeCA:
     server: PebbleServer = request.getfixturevalue(server_fixture)
     return AcmeCA(
-        name='pebble', server=server, dns=request.getfixturevalue('bind9'), webroot=request.getfixturevalue('webroot'),
-        root_pem=server.root_pem(), intermediate_pem=server.intermediate_pem(), lacks=PEBBLE_LACKS, marks_san_critical=True,
+        name='pebble',
+        server=server,
+        dns=request.getfixturevalue('bind9'),
+        webroot=request.getfixturevalue('webroot'),
+        root_pem=server.root_pem(),
+        intermediate_pem=server.intermediate_pem(),
+        lacks=PEBBLE_LACKS,
+        marks_san_critical=True,
         _revocation_reason=lambda pem: _pebble_revocation_reason(server, pem),
     )
 
@@ -269,9 +275,13 @@ def _pebble_ca(request: pytest.FixtureRequest, server_fixture: str) -> AcmeCA:
 def _acme2certifier_ca(request: pytest.FixtureRequest, server_fixture: str) -> AcmeCA:
     server: Acme2certifierServer = request.getfixturevalue(server_fixture)
     return AcmeCA(
-        name='acme2certifier', server=server, dns=request.getfixturevalue('a2c_bind9'),
+        name='acme2certifier',
+        server=server,
+        dns=request.getfixturevalue('a2c_bind9'),
         webroot=request.getfixturevalue('a2c_webroot'),
-        root_pem=server.root_pem(), intermediate_pem=server.intermediate_pem(), lacks=ACME2CERTIFIER_LACKS,
+        root_pem=server.root_pem(),
+        intermediate_pem=server.intermediate_pem(),
+        lacks=ACME2CERTIFIER_LACKS,
         marks_san_critical=False,
         _revocation_reason=lambda pem: server.revocation_reason(serial_of(pem)),
     )

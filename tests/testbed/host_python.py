@@ -79,8 +79,10 @@ def host_min_python() -> pathlib.Path:
     python, version = _checked(HOST_MIN_VENV, 'host-min-requirements.txt')
     claimed = claimed_minimum_cryptography()
     if version != claimed:
-        raise TestbedError(f'{python} has cryptography {version}, but deps.py claims {claimed} as the minimum: '
-                           'make tests/host-min-requirements.txt and MIN_CRYPTOGRAPHY_VERSION agree, then run tests/setup.sh')
+        raise TestbedError(
+            f'{python} has cryptography {version}, but deps.py claims {claimed} as the minimum: '
+            'make tests/host-min-requirements.txt and MIN_CRYPTOGRAPHY_VERSION agree, then run tests/setup.sh'
+        )
     return python
 
 
@@ -95,7 +97,8 @@ def recording_host_python(path: pathlib.Path, *, python: pathlib.Path) -> pathli
         f'    */AnsiballZ_*.py) module=${{1##*/AnsiballZ_}}; echo "${{module%.py}}" >> {shlex.quote(str(log))} ;;\n'
         'esac\n'
         f'exec {shlex.quote(str(python))} "$@"\n',
-        encoding='utf-8')
+        encoding='utf-8',
+    )
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
 

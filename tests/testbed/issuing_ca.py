@@ -20,8 +20,15 @@ from cryptography.x509.oid import NameOID
 NOT_BEFORE_SKEW = datetime.timedelta(hours=1)
 LIFETIME = datetime.timedelta(days=3650)
 CA_KEY_USAGE = x509.KeyUsage(
-    digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-    key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
 )
 
 
@@ -44,8 +51,9 @@ class IssuingCA:
         return self.intermediate_path.read_text(encoding='ascii')
 
 
-def _ca_certificate(*, common_name: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
-                    issuer_key: ec.EllipticCurvePrivateKey, path_length: int | None) -> x509.Certificate:
+def _ca_certificate(
+    *, common_name: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name, issuer_key: ec.EllipticCurvePrivateKey, path_length: int | None
+) -> x509.Certificate:
     now = datetime.datetime.now(datetime.timezone.utc)
     return (
         x509.CertificateBuilder()
@@ -70,8 +78,7 @@ def create_issuing_ca(directory: pathlib.Path, *, name: str) -> IssuingCA:
     root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f'{name} root')])
     root = _ca_certificate(common_name=f'{name} root', key=root_key, issuer=root_name, issuer_key=root_key, path_length=None)
     intermediate_key = ec.generate_private_key(ec.SECP256R1())
-    intermediate = _ca_certificate(common_name=f'{name} intermediate', key=intermediate_key, issuer=root.subject,
-                                   issuer_key=root_key, path_length=0)
+    intermediate = _ca_certificate(common_name=f'{name} intermediate', key=intermediate_key, issuer=root.subject, issuer_key=root_key, path_length=0)
     issuing_ca = IssuingCA(
         root_path=directory / 'root.pem',
         intermediate_path=directory / 'intermediate.pem',
@@ -80,6 +87,7 @@ def create_issuing_ca(directory: pathlib.Path, *, name: str) -> IssuingCA:
     issuing_ca.root_path.write_bytes(root.public_bytes(serialization.Encoding.PEM))
     issuing_ca.intermediate_path.write_bytes(intermediate.public_bytes(serialization.Encoding.PEM))
     issuing_ca.intermediate_key_path.touch(mode=0o600)
-    issuing_ca.intermediate_key_path.write_bytes(intermediate_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    issuing_ca.intermediate_key_path.write_bytes(
+        intermediate_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return issuing_ca

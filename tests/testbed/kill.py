@@ -42,7 +42,7 @@ def parent_pid(pid: int) -> int | None:
     except OSError:
         return None
     # The command name in parentheses may hold spaces or parentheses: fields follow the last ')'.
-    return int(stat[stat.rindex(')') + 2:].split()[1])
+    return int(stat[stat.rindex(')') + 2 :].split()[1])
 
 
 def ancestors(pid: int) -> list[int]:
@@ -122,9 +122,10 @@ def request_kill(*, owner: int, note: str, marker: str) -> None:
     if root is None:
         return
     subprocess.run(  # pylint: disable=subprocess-run-check  # the killer's status is moot: we die before it
-        [sys.executable, os.path.abspath(__file__), '--owner', str(owner), '--from', str(os.getpid()),
-         '--marker', marker, '--note', note],
-        stdin=subprocess.DEVNULL, close_fds=True)
+        [sys.executable, os.path.abspath(__file__), '--owner', str(owner), '--from', str(os.getpid()), '--marker', marker, '--note', note],
+        stdin=subprocess.DEVNULL,
+        close_fds=True,
+    )
     # The killer stops and kills this process too; should it have failed, do not go on as if nothing happened.
     while True:
         time.sleep(60)

@@ -57,8 +57,7 @@ class KillPoint:
                 environment['TESTBED_KILL_AFTER_HOST'] = self.after_host
             return environment
         if self.module and self.rename_number and self.rename_dir:
-            return {'TESTBED_KILL_MODULE': self.module, 'TESTBED_KILL_RENAME_NUMBER': str(self.rename_number),
-                    'TESTBED_KILL_RENAME_DIR': str(self.rename_dir)}
+            return {'TESTBED_KILL_MODULE': self.module, 'TESTBED_KILL_RENAME_NUMBER': str(self.rename_number), 'TESTBED_KILL_RENAME_DIR': str(self.rename_dir)}
         raise ValueError(f'kill point {self.label!r} needs after_task, or module, rename_number and rename_dir')
 
 
@@ -73,7 +72,8 @@ class KillSwitch:
             '#!/bin/sh\n'
             '# The test interpreter with the kill hook on its path (see testbed/kill_switch.py).\n'
             f'PYTHONPATH="{KILL_INTERPRETER_SITE}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{sys.executable}" "$@"\n',
-            encoding='utf-8')
+            encoding='utf-8',
+        )
         self.interpreter.chmod(self.interpreter.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         self._point: KillPoint | None = None
 
@@ -112,8 +112,9 @@ class KillSwitch:
 class KillablePlaybookRunner(PlaybookRunner):
     """A ``PlaybookRunner`` whose runs a ``KillSwitch`` may kill, plus any extra environment."""
 
-    def __init__(self, *, work_dir: pathlib.Path, collections_path: pathlib.Path, switch: KillSwitch | None = None,
-                 extra_environment: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *, work_dir: pathlib.Path, collections_path: pathlib.Path, switch: KillSwitch | None = None, extra_environment: dict[str, str] | None = None
+    ) -> None:
         super().__init__(work_dir=work_dir, collections_path=collections_path)
         self.switch = switch
         self.extra_environment = dict(extra_environment or {})

@@ -23,8 +23,9 @@ from .errors import TestbedError
 FAKETIME = 'faketime'
 
 
-def moved_clock_interpreter(path: pathlib.Path, *, at: datetime.datetime, modules: Sequence[str] = ('acme_certificate_plan',),
-                            python: pathlib.Path | None = None) -> pathlib.Path:
+def moved_clock_interpreter(
+    path: pathlib.Path, *, at: datetime.datetime, modules: Sequence[str] = ('acme_certificate_plan',), python: pathlib.Path | None = None
+) -> pathlib.Path:
     """Write the wrapper to ``path``: the named modules see the clock frozen at ``at`` (aware, any zone).
 
     It wraps ``python`` (a host's interpreter, testbed/host_python.py), by default the controller's.
@@ -43,6 +44,7 @@ def moved_clock_interpreter(path: pathlib.Path, *, at: datetime.datetime, module
         f'    {patterns}) TZ=UTC exec {shlex.quote(faketime)} -f {shlex.quote(frozen)} {shlex.quote(wrapped)} "$@" ;;\n'
         f'esac\n'
         f'exec {shlex.quote(wrapped)} "$@"\n',
-        encoding='utf-8')
+        encoding='utf-8',
+    )
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path

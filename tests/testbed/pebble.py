@@ -73,8 +73,9 @@ def new_eab_credentials(kid: str = 'testbed-kid-1') -> dict[str, str]:
 class PebbleServer:  # pylint: disable=too-many-instance-attributes  # mirrors pebble's own knobs
     """One pebble process with its own config, ports and log file."""
 
-    def __init__(self, work_dir: pathlib.Path, *, tls: ServerTLS, dns_server: str,
-                 http_port: int, tls_port: int, settings: PebbleSettings | None = None) -> None:
+    def __init__(
+        self, work_dir: pathlib.Path, *, tls: ServerTLS, dns_server: str, http_port: int, tls_port: int, settings: PebbleSettings | None = None
+    ) -> None:
         self.work_dir = work_dir
         self.tls = tls
         self.dns_server = dns_server
@@ -210,7 +211,7 @@ class PebbleServer:  # pylint: disable=too-many-instance-attributes  # mirrors p
 
     def logged_requests(self) -> list[LoggedRequest]:
         """ACME API requests received since start-up, oldest first, readiness probes excluded."""
-        return self._all_logged_requests()[self._requests_before_tests:]
+        return self._all_logged_requests()[self._requests_before_tests :]
 
     def count_requests(self) -> int:
         """Number of ACME API requests received since start-up (take differences around an action)."""

@@ -34,8 +34,9 @@ class ServerProcess:
     any process this object did not start.
     """
 
-    def __init__(self, *, name: str, argv: Sequence[str], log_path: pathlib.Path,
-                 cwd: pathlib.Path | None = None, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, *, name: str, argv: Sequence[str], log_path: pathlib.Path, cwd: pathlib.Path | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -55,8 +56,13 @@ class ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open('ab') as log:
             self._process = subprocess.Popen(  # pylint: disable=consider-using-with  # lives until stop()
-                self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         # Fixtures stop servers at teardown; this also covers scripts that forget to.
         atexit.register(self.stop)
@@ -79,10 +85,7 @@ class ServerProcess:
             time.sleep(POLL_INTERVAL_SECONDS)
 
     def _start_error(self, what: str) -> TestbedError:
-        return TestbedError(
-            f'{self.name} {what}.\ncommand: {" ".join(self.argv)}\n'
-            f'last lines of {self.log_path}:\n{log_tail(self.log_path)}'
-        )
+        return TestbedError(f'{self.name} {what}.\ncommand: {" ".join(self.argv)}\nlast lines of {self.log_path}:\n{log_tail(self.log_path)}')
 
     def stop(self) -> None:
         """Terminate the process group (SIGTERM, then SIGKILL) and reap the process. Idempotent."""

@@ -85,8 +85,12 @@ class AccountClient:
         url = self.session.directory.require("newAccount")
         try:
             account = self.session.post(
-                url, key=self.key, payload={"onlyReturnExisting": True}, parse=lambda response: _account(response.location, response.json(), url),
-                context="looking up the account", idempotent=True,
+                url,
+                key=self.key,
+                payload={"onlyReturnExisting": True},
+                parse=lambda response: _account(response.location, response.json(), url),
+                context="looking up the account",
+                idempotent=True,
             )
         except ProblemError as error:
             if error.short_type in _NO_ACCOUNT_TYPES:
@@ -165,7 +169,12 @@ class AccountClient:
         """Section 7.3.2; the same changes sent twice leave the account the same, so a lost answer resends."""
         uri = t.cast(str, self.account_uri)
         return self.session.post(
-            uri, key=self.key, kid=uri, payload=changes, parse=lambda response: _account(uri, response.json(), uri), context=context,
+            uri,
+            key=self.key,
+            kid=uri,
+            payload=changes,
+            parse=lambda response: _account(uri, response.json(), uri),
+            context=context,
             idempotent=True,
         )
 
@@ -184,7 +193,11 @@ class AccountClient:
         for attempt in resending.rounds():
             try:
                 return self.session.post(
-                    uri, key=self.key, kid=uri, payload=payload, parse=lambda response: _account(uri, response.json(), uri),
+                    uri,
+                    key=self.key,
+                    kid=uri,
+                    payload=payload,
+                    parse=lambda response: _account(uri, response.json(), uri),
                     context="deactivating the account",
                 )
             except OutcomeUnknown as lost:

@@ -167,6 +167,7 @@ class AuthorizationClient:
 
     def deactivate(self, authorization: Authorization) -> Authorization:
         """Section 7.5.2: give up an authorization so it cannot be used; a lost answer is read back."""
+
         def parse(response: AcmeResponse) -> Authorization:
             return _authorization(authorization.uri, response.json())
 
@@ -174,7 +175,11 @@ class AuthorizationClient:
         for _attempt in resending.rounds():
             try:
                 return self.session.post(
-                    authorization.uri, key=self.key, kid=self.kid, payload={"status": "deactivated"}, parse=parse,
+                    authorization.uri,
+                    key=self.key,
+                    kid=self.kid,
+                    payload={"status": "deactivated"},
+                    parse=parse,
                     context="deactivating an authorization",
                 )
             except OutcomeUnknown as lost:  # lost, or an unreadable answer

@@ -101,7 +101,7 @@ class Subproblem(t.NamedTuple):
 def short_type(problem_type: str) -> str:
     """`urn:ietf:params:acme:error:badNonce` -> `badNonce`."""
     if problem_type.startswith(ACME_ERROR_PREFIX):
-        return problem_type[len(ACME_ERROR_PREFIX):]
+        return problem_type[len(ACME_ERROR_PREFIX) :]
     return problem_type
 
 
@@ -166,9 +166,7 @@ class ProblemError(ProtocolError):
         parts.append(f": {self.detail}" if self.detail else "")
         advice = self.hint or _ADVICE.get(self.short_type)
         if self.short_type == "rateLimited" and not self.hint:
-            advice = f"rate limited by the CA; retry after {self.retry_after}" if self.retry_after else (
-                "rate limited by the CA; wait before retrying"
-            )
+            advice = f"rate limited by the CA; retry after {self.retry_after}" if self.retry_after else ("rate limited by the CA; wait before retrying")
         if advice:
             parts.append(f" ({advice})")
         for sub in self.subproblems:

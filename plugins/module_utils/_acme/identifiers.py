@@ -56,9 +56,7 @@ def normalize_dns_name(name: str, *, option: str = "identifiers") -> str:
     labels = base.split(".")
     # Single-label names are left to the CA: public CAs refuse them, internal ones may issue for them.
     if not all(_LABEL.match(label) for label in labels) or len(base) > 253 or (wildcard and len(labels) < 2):
-        raise ConfigurationError(
-            f"{name!r} is not a valid domain name (use names like www.example.com or *.example.com)", option=option
-        )
+        raise ConfigurationError(f"{name!r} is not a valid domain name (use names like www.example.com or *.example.com)", option=option)
     return f"*.{base}" if wildcard else base
 
 
@@ -67,9 +65,7 @@ def parse_identifier(item: t.Any, *, option: str = "identifiers") -> Identifier:
     if isinstance(item, dict):
         id_type, value = str(item.get("type", "")).lower(), item.get("value")
         if id_type not in ("dns", "ip") or not isinstance(value, str):
-            raise ConfigurationError(
-                f"{item!r} must be a name, an IP address, or a dict with type (dns or ip) and value", option=option
-            )
+            raise ConfigurationError(f"{item!r} must be a name, an IP address, or a dict with type (dns or ip) and value", option=option)
     elif isinstance(item, str):
         id_type, value = "", item
     else:

@@ -69,9 +69,7 @@ class SigningKey:
             self.jwk = {"kty": "RSA", "n": b64url_encode(_int_to_bytes(rsa_numbers.n)), "e": b64url_encode(_int_to_bytes(rsa_numbers.e))}
         elif isinstance(private_key, ec.EllipticCurvePrivateKey):
             if private_key.curve.name not in _EC_CURVES:
-                raise ConfigurationError(
-                    f"EC curve {private_key.curve.name} is not usable with ACME; use P-256, P-384 or P-521"
-                )
+                raise ConfigurationError(f"EC curve {private_key.curve.name} is not usable with ACME; use P-256, P-384 or P-521")
             crv, self.alg, _hash, size = _EC_CURVES[private_key.curve.name]
             ec_numbers = private_key.public_key().public_numbers()
             self.jwk = {
@@ -85,9 +83,7 @@ class SigningKey:
             raw = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
             self.jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
         else:
-            raise ConfigurationError(
-                f"{type(private_key).__name__} keys cannot sign ACME requests; use an RSA, EC (P-256/P-384/P-521) or Ed25519 key"
-            )
+            raise ConfigurationError(f"{type(private_key).__name__} keys cannot sign ACME requests; use an RSA, EC (P-256/P-384/P-521) or Ed25519 key")
         self.thumbprint = jwk_thumbprint(self.jwk)
 
     def sign(self, data: bytes) -> bytes:
@@ -148,9 +144,7 @@ def eab_secret(hmac_key: str, alg: str) -> bytes:
     try:
         secret = b64url_decode(hmac_key)
     except (binascii.Error, ValueError):
-        raise ConfigurationError(
-            "key is not base64url-encoded; pass the HMAC key exactly as the CA issued it", option="external_account_binding"
-        ) from None
+        raise ConfigurationError("key is not base64url-encoded; pass the HMAC key exactly as the CA issued it", option="external_account_binding") from None
     if not secret:
         raise ConfigurationError("key is empty; pass the HMAC key the CA issued", option="external_account_binding")
     needed = EAB_ALGORITHMS[alg]().digest_size

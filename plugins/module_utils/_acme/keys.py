@@ -39,9 +39,7 @@ def load_private_key(pem: bytes | str, *, passphrase: str | None, option: str, p
         raise ConfigurationError(f"the key is not encrypted; remove {passphrase_option}", option=option) from None
     except ValueError:
         if password is not None:
-            raise ConfigurationError(
-                f"cannot decrypt the key: {passphrase_option} is wrong, or the key is damaged", option=option
-            ) from None
+            raise ConfigurationError(f"cannot decrypt the key: {passphrase_option} is wrong, or the key is damaged", option=option) from None
         raise ConfigurationError("cannot read the PEM private key: it is damaged or not a private key", option=option) from None
     except Exception as exc:  # cryptography's unsupported-algorithm errors have no common base
         raise ConfigurationError(f"unsupported private key: {exc}", option=option) from None
@@ -72,9 +70,7 @@ def key_type_of(key: t.Any) -> str:
 
 def private_key_pem(key: t.Any, *, passphrase: str | None = None) -> bytes:
     """PKCS#8 PEM of a private key, encrypted when a passphrase is given."""
-    encryption = (
-        serialization.BestAvailableEncryption(passphrase.encode("utf-8")) if passphrase else serialization.NoEncryption()
-    )
+    encryption = serialization.BestAvailableEncryption(passphrase.encode("utf-8")) if passphrase else serialization.NoEncryption()
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 

@@ -90,9 +90,7 @@ def read_order_record(path: str | None) -> tuple[str | None, OrderRequest | None
         return None, None
     parsed = urlparse(order_uri)
     if parsed.scheme != "https" or not parsed.netloc or any(char.isspace() or not char.isprintable() for char in order_uri):
-        raise ConfigurationError(
-            f"{path} holds {order_uri[:80]!r}, not the https:// URL of an order; remove the file to order anew", option="order_uri_file"
-        )
+        raise ConfigurationError(f"{path} holds {order_uri[:80]!r}, not the https:// URL of an order; remove the file to order anew", option="order_uri_file")
     return order_uri, _parse_request(lines[1] if len(lines) > 1 else None, order_uri)
 
 

@@ -179,8 +179,9 @@ class OrderClient:
                     raise
                 # RFC 9773 section 5: another order (say, of a run whose deploy failed) already replaces that
                 # certificate; insisting would fail on every run, and the renewal matters more than the link.
-                self.warn(f"the CA refused to let this order replace certificate {replaces} ({refusal}: {error.detail or 'no detail'}); "
-                          "ordered without replaces")
+                self.warn(
+                    f"the CA refused to let this order replace certificate {replaces} ({refusal}: {error.detail or 'no detail'}); ordered without replaces"
+                )
         return self._post_new_order(identifiers, payload)
 
     def _post_new_order(self, identifiers: t.Sequence[Identifier], payload: dict[str, t.Any]) -> Order:
@@ -198,8 +199,10 @@ class OrderClient:
             if found is not None:
                 return found
             if attempt < RESEND_TRIES:
-                self.warn(f"the CA's answer to the new order was lost ({what}) and no pending order of this account matches: "
-                          "ordered again; the CA may hold an unused duplicate order (it expires unused)")
+                self.warn(
+                    f"the CA's answer to the new order was lost ({what}) and no pending order of this account matches: "
+                    "ordered again; the CA may hold an unused duplicate order (it expires unused)"
+                )
         raise resending.given_up()
 
     def find_live_order(self, identifiers: t.Sequence[Identifier]) -> Order | None:
@@ -291,8 +294,12 @@ class OrderClient:
         order = self.wait(order, pending=("processing",), timeout=timeout, what="the CA to issue the certificate")
         if order.status != "valid" or not order.certificate:
             problem = order_problem(order)
-            raise problem if problem else ProtocolError(
-                f"the order {order.uri} ended {order.status} without a certificate and without an error from the CA; order again", url=order.uri
+            raise (
+                problem
+                if problem
+                else ProtocolError(
+                    f"the order {order.uri} ended {order.status} without a certificate and without an error from the CA; order again", url=order.uri
+                )
             )
         return order, finalized
 
@@ -326,9 +333,7 @@ class OrderClient:
                 return current
             if current.status != "ready":
                 problem = order_problem(current)
-                raise problem if problem else ProtocolError(
-                    f"the order {order.uri} is {current.status} after finalizing; order again", url=order.uri
-                )
+                raise problem if problem else ProtocolError(f"the order {order.uri} is {current.status} after finalizing; order again", url=order.uri)
         raise resending.given_up()
 
     # -- download ---------------------------------------------------------------------------------

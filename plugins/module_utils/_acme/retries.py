@@ -84,9 +84,7 @@ class RetryLog:
 class Attempts:
     """The tries of one request: when to send again, and how to say that it was given up."""
 
-    def __init__(
-        self, *, retry_timeout: float, log: RetryLog, clock: t.Callable[[], float], sleep: t.Callable[[float], None]
-    ) -> None:
+    def __init__(self, *, retry_timeout: float, log: RetryLog, clock: t.Callable[[], float], sleep: t.Callable[[float], None]) -> None:
         self.retry_timeout = retry_timeout
         self._log = log
         self._clock = clock

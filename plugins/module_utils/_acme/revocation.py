@@ -53,9 +53,7 @@ def reason_code(reason: t.Any) -> int | None:
     raise ConfigurationError(f"unknown revocation reason {reason!r}; use one of {valid}", option="reason")
 
 
-def revoke(
-    session: AcmeSession, *, certificate: t.Any, key: SigningKey, kid: str | None, reason: int | None
-) -> bool:
+def revoke(session: AcmeSession, *, certificate: t.Any, key: SigningKey, kid: str | None, reason: int | None) -> bool:
     """Revoke; returns False when the CA says the certificate was already revoked.
 
     A lost answer is sent again; `alreadyRevoked` then means the first request did it.

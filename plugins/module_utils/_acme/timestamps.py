@@ -30,9 +30,7 @@ def parse_rfc3339(value: str, *, option: str) -> datetime.datetime:
             microseconds = int((fraction or "0")[:6].ljust(6, "0"))
             # RFC 3339 allows a leap second (:60); Python cannot hold one, so it reads as the next instant
             leap = int(second) == 60
-            parsed = datetime.datetime(
-                int(year), int(month), int(day), int(hour), int(minute), 59 if leap else int(second), microseconds, tzinfo=zone
-            )
+            parsed = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), 59 if leap else int(second), microseconds, tzinfo=zone)
             return parsed + datetime.timedelta(seconds=1) if leap else parsed
         except ValueError as error:
             problem = f"is not a valid date-time ({error})"

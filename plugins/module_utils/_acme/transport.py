@@ -39,12 +39,12 @@ try:
     from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
     # every way an exchange can fail before a whole answer is in hand
-    _REQUEST_FAILURES: tuple[type[BaseException], ...] = (
-        requests.exceptions.RequestException, urllib3_errors.HTTPError, http.client.HTTPException
-    )
+    _REQUEST_FAILURES: tuple[type[BaseException], ...] = (requests.exceptions.RequestException, urllib3_errors.HTTPError, http.client.HTTPException)
     # the answer started but ended early: requests wraps urllib3's IncompleteRead/ProtocolError this way
     _CUT_SHORT: tuple[type[BaseException], ...] = (
-        requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError, urllib3_errors.ProtocolError,
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.ContentDecodingError,
+        urllib3_errors.ProtocolError,
         http.client.IncompleteRead,
     )
 except ImportError:
@@ -59,8 +59,7 @@ _ADVICE_RATE_LIMITED = "the CA is rate limiting: try again later, or raise retry
 _ADVICE_UNAVAILABLE = "the CA is unavailable or failing: try again later, check the CA's status page, or raise retry_timeout to wait longer"
 _ADVICE_NOT_THE_CA = "something in front of the CA answers instead of it: check proxies between here and the CA, or try again later"
 _ADVICE_NOT_A_DIRECTORY = (
-    "is this the CA's ACME directory URL? If it is, the CA or a proxy in front of it answers with something else: "
-    "check acme_directory, or try again later"
+    "is this the CA's ACME directory URL? If it is, the CA or a proxy in front of it answers with something else: check acme_directory, or try again later"
 )
 
 T = t.TypeVar("T")
@@ -86,8 +85,7 @@ class AcmeResponse:
             value = json.loads(self.content.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise ProtocolError(
-                f"expected JSON from {self.url} but got {self.content_type or 'no content type'} "
-                f"({len(self.content)} bytes) with HTTP {self.status}",
+                f"expected JSON from {self.url} but got {self.content_type or 'no content type'} ({len(self.content)} bytes) with HTTP {self.status}",
                 url=self.url,
                 status=self.status,
             ) from None
@@ -145,9 +143,7 @@ class AcmeResponse:
             problem = self.json()
         except ProtocolError:
             problem = {"type": "about:blank", "detail": self.content[:200].decode("utf-8", "replace")}
-        return ProblemError(
-            url=self.url, status=self.status, problem=problem, retry_after=self.headers.get("Retry-After"), context=context, note=note
-        )
+        return ProblemError(url=self.url, status=self.status, problem=problem, retry_after=self.headers.get("Retry-After"), context=context, note=note)
 
 
 class Directory:
@@ -299,9 +295,7 @@ class AcmeSession:
                 advice=_ADVICE_NOT_A_DIRECTORY,
             ) from None
         if not isinstance(data, dict):
-            raise ConfigurationError(
-                f"{self.directory_url} answered JSON that is not an object; is this the CA's ACME directory URL?", option="acme_directory"
-            )
+            raise ConfigurationError(f"{self.directory_url} answered JSON that is not an object; is this the CA's ACME directory URL?", option="acme_directory")
         return Directory(self.directory_url, data)
 
     def _take_nonce(self, response: t.Any) -> None:
@@ -315,9 +309,7 @@ class AcmeSession:
 
             def has_nonce(response: AcmeResponse) -> None:
                 if self._nonce is None:
-                    raise ProtocolError(
-                        f"the CA's newNonce ({url}) returned no Replay-Nonce header (HTTP {response.status})", url=url, status=response.status
-                    )
+                    raise ProtocolError(f"the CA's newNonce ({url}) returned no Replay-Nonce header (HTTP {response.status})", url=url, status=response.status)
 
             self._exchange("HEAD", url, parse=has_nonce, context="asking the CA for a nonce")
         nonce, self._nonce = self._nonce, None  # a nonce is good for one request only
@@ -347,14 +339,29 @@ class AcmeSession:
 
     @t.overload
     def post(
-        self, url: str, *, key: SigningKey, payload: dict[str, t.Any] | None, kid: str | None = None, context: str | None = None,
-        accept: str | None = None, idempotent: bool = False,
+        self,
+        url: str,
+        *,
+        key: SigningKey,
+        payload: dict[str, t.Any] | None,
+        kid: str | None = None,
+        context: str | None = None,
+        accept: str | None = None,
+        idempotent: bool = False,
     ) -> AcmeResponse: ...
 
     @t.overload
     def post(
-        self, url: str, *, key: SigningKey, payload: dict[str, t.Any] | None, parse: t.Callable[[AcmeResponse], T], kid: str | None = None,
-        context: str | None = None, accept: str | None = None, idempotent: bool = False,
+        self,
+        url: str,
+        *,
+        key: SigningKey,
+        payload: dict[str, t.Any] | None,
+        parse: t.Callable[[AcmeResponse], T],
+        kid: str | None = None,
+        context: str | None = None,
+        accept: str | None = None,
+        idempotent: bool = False,
     ) -> T: ...
 
     def post(
@@ -379,8 +386,14 @@ class AcmeSession:
         and is retried like a read, an answer `parse` refuses included.
         """
         return self._signed(
-            url, key=key, payload=payload, kid=kid, context=context, accept=accept,
-            changes_state=payload is not None and not idempotent, parse=parse or _as_is,
+            url,
+            key=key,
+            payload=payload,
+            kid=kid,
+            context=context,
+            accept=accept,
+            changes_state=payload is not None and not idempotent,
+            parse=parse or _as_is,
         )
 
     def post_as_get(self, url: str, *, key: SigningKey, kid: str, context: str | None = None, accept: str | None = None) -> AcmeResponse:
@@ -452,18 +465,14 @@ class AcmeSession:
             response: AcmeResponse | None
             fault: Fault | None
             try:
-                raw = self._http.request(
-                    method, url, data=body, headers=headers, timeout=self.request_timeout, verify=self._verify, allow_redirects=False
-                )
+                raw = self._http.request(method, url, data=body, headers=headers, timeout=self.request_timeout, verify=self._verify, allow_redirects=False)
             except _REQUEST_FAILURES as exc:
                 fault = self._fault_of_failure(exc, url)
                 response = None
             else:
                 self.request_count += 1
                 self._take_nonce(raw)
-                response = AcmeResponse(
-                    url=url, status=raw.status_code, headers=raw.headers, content=raw.content or b"", after_lost_answer=reached
-                )
+                response = AcmeResponse(url=url, status=raw.status_code, headers=raw.headers, content=raw.content or b"", after_lost_answer=reached)
                 fault = self._fault_of_answer(response, method)
                 if fault is None and make_body is not None:
                     fault = self._refusal(response, context)
@@ -503,18 +512,24 @@ class AcmeSession:
             return Fault(CONNECTION, "cannot connect", f"cannot connect to {url}: {_reason(exc)}", _ADVICE_UNREACHABLE, FAULT_TRIES, False)
         if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, ReadTimeoutError):
             return Fault(
-                CONNECTION, "read timeout", f"no answer from {url} within request_timeout {self.request_timeout:g} s", _ADVICE_SLOW,
-                FAULT_TRIES, True,
+                CONNECTION,
+                "read timeout",
+                f"no answer from {url} within request_timeout {self.request_timeout:g} s",
+                _ADVICE_SLOW,
+                FAULT_TRIES,
+                True,
             )
         if isinstance(exc, _CUT_SHORT):
             return Fault(
-                INCOMPLETE_ANSWER, "truncated answer", f"the answer from {url} was cut short: {_reason(exc)}", _ADVICE_DAMAGED,
-                FAULT_TRIES, True,
+                INCOMPLETE_ANSWER,
+                "truncated answer",
+                f"the answer from {url} was cut short: {_reason(exc)}",
+                _ADVICE_DAMAGED,
+                FAULT_TRIES,
+                True,
             )
         if isinstance(exc, requests.exceptions.ConnectionError):
-            return Fault(
-                CONNECTION, "lost connection", f"the connection to {url} was lost: {_reason(exc)}", _ADVICE_UNREACHABLE, FAULT_TRIES, True
-            )
+            return Fault(CONNECTION, "lost connection", f"the connection to {url} was lost: {_reason(exc)}", _ADVICE_UNREACHABLE, FAULT_TRIES, True)
         raise TransportError(f"request to {url} failed: {_reason(exc)}", url=url) from None
 
     @staticmethod
@@ -524,18 +539,25 @@ class AcmeSession:
         cut_short = response.cut_short() if method != "HEAD" else None
         if cut_short:
             return Fault(
-                INCOMPLETE_ANSWER, "truncated answer", f"the answer from {url} was cut short: {cut_short}", _ADVICE_DAMAGED,
-                FAULT_TRIES, True,
+                INCOMPLETE_ANSWER,
+                "truncated answer",
+                f"the answer from {url} was cut short: {cut_short}",
+                _ADVICE_DAMAGED,
+                FAULT_TRIES,
+                True,
             )
         if status == 429:
-            return Fault(
-                RATE_LIMITED, "HTTP 429", f"{url} answered HTTP 429", _ADVICE_RATE_LIMITED, RATE_LIMIT_TRIES, False, response.retry_after()
-            )
+            return Fault(RATE_LIMITED, "HTTP 429", f"{url} answered HTTP 429", _ADVICE_RATE_LIMITED, RATE_LIMIT_TRIES, False, response.retry_after())
         if status >= 500:
             # 503 says the CA did not take the request; after 500/502/504 it may have acted on it
             return Fault(
-                SERVER_ERROR, f"HTTP {status}", f"{url} answered HTTP {status}", _ADVICE_UNAVAILABLE,
-                RATE_LIMIT_TRIES if status == 503 else FAULT_TRIES, status != 503, response.retry_after(),
+                SERVER_ERROR,
+                f"HTTP {status}",
+                f"{url} answered HTTP {status}",
+                _ADVICE_UNAVAILABLE,
+                RATE_LIMIT_TRIES if status == 503 else FAULT_TRIES,
+                status != 503,
+                response.retry_after(),
             )
         return None
 
@@ -554,9 +576,12 @@ class AcmeSession:
             return Fault(BAD_NONCE, "badNonce", f"the CA rejected the nonce at {response.url}", "", BAD_NONCE_TRIES, False)
         if response.status >= 400:
             return Fault(
-                INCOMPLETE_ANSWER, f"HTTP {response.status}",
+                INCOMPLETE_ANSWER,
+                f"HTTP {response.status}",
                 f"{response.url} answered HTTP {response.status} ({response.content_type or 'no content type'}) instead of a problem document",
-                _ADVICE_NOT_THE_CA, FAULT_TRIES, False,
+                _ADVICE_NOT_THE_CA,
+                FAULT_TRIES,
+                False,
             )
         return None
 
@@ -594,9 +619,7 @@ def _is_redirect(response: AcmeResponse) -> bool:
     return response.status in (301, 302, 303, 307, 308) and bool(response.location)
 
 
-def _unless_redirect(
-    parse: t.Callable[[AcmeResponse], T] | None
-) -> t.Callable[[AcmeResponse], tuple[AcmeResponse, T | None]]:
+def _unless_redirect(parse: t.Callable[[AcmeResponse], T] | None) -> t.Callable[[AcmeResponse], tuple[AcmeResponse, T | None]]:
     """Parse the answer that ends a chain of redirects; a redirect itself is followed, not parsed."""
 
     def answer(response: AcmeResponse) -> tuple[AcmeResponse, T | None]:

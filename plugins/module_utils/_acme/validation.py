@@ -53,8 +53,9 @@ def refusal_reason(authorization: Authorization) -> str:
 
 
 def _with_answer(authorization: Authorization, answered: Challenge) -> Authorization:
-    challenges = [answered._replace(data=answered.data or challenge.data) if challenge.url == answered.url else challenge
-                  for challenge in authorization.challenges]
+    challenges = [
+        answered._replace(data=answered.data or challenge.data) if challenge.url == answered.url else challenge for challenge in authorization.challenges
+    ]
     return authorization._replace(challenges=challenges)
 
 

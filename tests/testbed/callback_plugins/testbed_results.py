@@ -46,18 +46,20 @@ class CallbackModule(CallbackBase):
 
     def _record(self, result: t.Any, status: str, ignored: bool = False) -> None:
         task = result.task
-        self._outcomes.append({
-            'task': task.get_name(),
-            'action': getattr(task, 'resolved_action', None) or task.action,
-            'host': result.host.get_name(),
-            'status': status,
-            'ignored': ignored,
-            # Where the task ran when it was delegated (a loop's items say it, not the loop), so tests can
-            # tell the host's module runs from the controller's.
-            'delegated_to': _delegated_host(task, result.result),
-            # Keys starting with _ansible_ are Ansible's internal bookkeeping.
-            'result': {key: value for key, value in result.result.items() if not key.startswith('_ansible_')},
-        })
+        self._outcomes.append(
+            {
+                'task': task.get_name(),
+                'action': getattr(task, 'resolved_action', None) or task.action,
+                'host': result.host.get_name(),
+                'status': status,
+                'ignored': ignored,
+                # Where the task ran when it was delegated (a loop's items say it, not the loop), so tests can
+                # tell the host's module runs from the controller's.
+                'delegated_to': _delegated_host(task, result.result),
+                # Keys starting with _ansible_ are Ansible's internal bookkeeping.
+                'result': {key: value for key, value in result.result.items() if not key.startswith('_ansible_')},
+            }
+        )
 
     def v2_runner_on_ok(self, result: t.Any) -> None:
         self._record(result, 'ok')

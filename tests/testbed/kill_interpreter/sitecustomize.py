@@ -36,8 +36,11 @@ def _hook(event: str, args: tuple) -> None:
     spec = importlib.util.spec_from_file_location('testbed_killer', _KILLER)
     killer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(killer)
-    killer.request_kill(owner=int(os.environ['TESTBED_KILL_OWNER']), marker=os.environ['TESTBED_KILL_MARKER'],
-                        note=f'in {_MODULE} before rename {_NUMBER}: {args[0]} -> {args[1]}')
+    killer.request_kill(
+        owner=int(os.environ['TESTBED_KILL_OWNER']),
+        marker=os.environ['TESTBED_KILL_MARKER'],
+        note=f'in {_MODULE} before rename {_NUMBER}: {args[0]} -> {args[1]}',
+    )
 
 
 if _MODULE and _DIRECTORY and _NUMBER and _MODULE in os.path.basename(sys.argv[0] if sys.argv else ''):

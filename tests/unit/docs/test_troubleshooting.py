@@ -19,11 +19,33 @@ PAGE = REPO / "docs" / "troubleshooting.md"
 # The ACME error types registered with IANA (RFC 8555 section 9.7.4, RFC 9773) and the ones CAs send
 # beside them (conflict for a refused replacement; invalidProfile from the profiles draft).
 REGISTERED_TYPES = {
-    "accountDoesNotExist", "alreadyReplaced", "alreadyRevoked", "badCSR", "badNonce", "badPublicKey",
-    "badRevocationReason", "badSignatureAlgorithm", "caa", "compound", "conflict", "connection", "dns",
-    "externalAccountRequired", "incorrectResponse", "invalidContact", "invalidProfile", "malformed",
-    "orderNotReady", "rateLimited", "rejectedIdentifier", "serverInternal", "tls", "unauthorized",
-    "unsupportedContact", "unsupportedIdentifier", "userActionRequired",
+    "accountDoesNotExist",
+    "alreadyReplaced",
+    "alreadyRevoked",
+    "badCSR",
+    "badNonce",
+    "badPublicKey",
+    "badRevocationReason",
+    "badSignatureAlgorithm",
+    "caa",
+    "compound",
+    "conflict",
+    "connection",
+    "dns",
+    "externalAccountRequired",
+    "incorrectResponse",
+    "invalidContact",
+    "invalidProfile",
+    "malformed",
+    "orderNotReady",
+    "rateLimited",
+    "rejectedIdentifier",
+    "serverInternal",
+    "tls",
+    "unauthorized",
+    "unsupportedContact",
+    "unsupportedIdentifier",
+    "userActionRequired",
 }
 SECTION = re.compile(r"^### `([A-Za-z]+)`\n(.*?)(?=^##|\Z)", re.MULTILINE | re.DOTALL)
 
@@ -35,7 +57,9 @@ def _core_sources() -> dict[str, ast.Module]:
 def _types_the_core_knows() -> set[str]:
     """The advice table's types, and every registered type the core's code names in a string."""
     named = {
-        node.value for tree in _core_sources().values() for node in ast.walk(tree)
+        node.value
+        for tree in _core_sources().values()
+        for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in REGISTERED_TYPES
     }
     return set(errors._ADVICE) | named
@@ -79,8 +103,7 @@ def test_rate_limited_section_quotes_both_advices() -> None:
     # errors.ProblemError._message words these itself, with or without the CA's Retry-After.
     assert "`rate limited by the CA; retry after`" in section
     assert "`rate limited by the CA; wait before retrying`" in section
-    message = errors.ProblemError(url="https://ca.test/new-order", status=429, retry_after="60",
-                                  problem={"type": errors.ACME_ERROR_PREFIX + "rateLimited"})
+    message = errors.ProblemError(url="https://ca.test/new-order", status=429, retry_after="60", problem={"type": errors.ACME_ERROR_PREFIX + "rateLimited"})
     assert "(rate limited by the CA; retry after 60)" in str(message)
 
 

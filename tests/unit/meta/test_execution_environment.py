@@ -12,8 +12,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
 def test_the_definition_names_the_tarball_of_this_version() -> None:
     version = yaml.safe_load((REPO_ROOT / 'galaxy.yml').read_text(encoding='utf-8'))['version']
     definition = yaml.safe_load((REPO_ROOT / 'meta' / 'execution-environment.yml').read_text(encoding='utf-8'))
-    assert definition['dependencies']['galaxy']['collections'] == [
-        {'name': f'collections/certforge-acme-{version}.tar.gz', 'type': 'file'}]
+    assert definition['dependencies']['galaxy']['collections'] == [{'name': f'collections/certforge-acme-{version}.tar.gz', 'type': 'file'}]
 
 
 def test_the_root_lists_are_the_definitions_own() -> None:

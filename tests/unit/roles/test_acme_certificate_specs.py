@@ -51,18 +51,25 @@ def test_internal_variables_use_the_double_underscore_prefix():
                 assert name in _options() or name in exported, f"{path.name}: {name} is neither public nor __-prefixed"
 
 
-CA_FACING_MODULES = {
-    f"certforge.acme.{name}" for name in ("acme_account", "acme_order", "acme_challenge", "acme_finalize", "acme_revoke", "acme_renewal_info")
-}
+CA_FACING_MODULES = {f"certforge.acme.{name}" for name in ("acme_account", "acme_order", "acme_challenge", "acme_finalize", "acme_revoke", "acme_renewal_info")}
 
 
 # The CA connection and the account key: what module_defaults of the action group carry, never a task itself.
-CA_OPTIONS = ("acme_directory", "ca_path", "validate_certs", "request_timeout", "retry_timeout", "account_key_src", "account_key_content",
-              "account_key_passphrase")
+CA_OPTIONS = (
+    "acme_directory",
+    "ca_path",
+    "validate_certs",
+    "request_timeout",
+    "retry_timeout",
+    "account_key_src",
+    "account_key_content",
+    "account_key_passphrase",
+)
 
 
 def _tasks(path: pathlib.Path, inherited_defaults: bool = False, seen: frozenset = frozenset()):
     """(file, task, whether module_defaults around it set the CA options) for every task reached from `path`, includes followed."""
+
     def walk(tasks: list, defaults: bool):
         for task in tasks or []:
             defaults_here = defaults or "group/certforge.acme.acme" in (task.get("module_defaults") or {})
@@ -73,6 +80,7 @@ def _tasks(path: pathlib.Path, inherited_defaults: bool = False, seen: frozenset
             # Provider files are chosen by a variable; they talk to DNS servers, not to the CA.
             if isinstance(included, str) and "{{" not in included and included not in seen:
                 yield from _tasks(ROLE / "tasks" / included, defaults_here, seen | {path.name})
+
     yield from walk(yaml.safe_load(path.read_text()), inherited_defaults)
 
 

@@ -37,6 +37,7 @@ def b64d(text: str) -> bytes:
 
 # -- JWS inspection --------------------------------------------------------------------------
 
+
 class DecodedJws:
     """A flattened JWS taken apart: header and payload decoded, signing input kept."""
 
@@ -72,6 +73,7 @@ def verify_jws(jws: dict, public_key) -> DecodedJws:
 
 
 # -- fake HTTP, clock and sleep ----------------------------------------------------------------
+
 
 class FakeResponse:
     def __init__(self, status_code: int, headers: dict, content: bytes) -> None:
@@ -167,6 +169,7 @@ class FakeClock:
 
 # -- a small PKI: root -> intermediate -> leaf, as a CA's download would carry ----------------------
 
+
 class TestPki:
     """Certificates made on the spot; `chain()` is the PEM a CA returns for an order (root left out)."""
 
@@ -211,6 +214,7 @@ def pem(certificate) -> bytes:
 
 
 # -- network faults as requests raises them ------------------------------------------------------
+
 
 def connection_refused(url: str = DIRECTORY_URL) -> requests.exceptions.ConnectionError:
     """Nothing listens at the CA's address: the request never left this host."""

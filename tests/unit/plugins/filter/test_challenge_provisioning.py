@@ -61,8 +61,7 @@ def test_an_entry_with_its_own_webroot_is_grouped_apart():
 
 def test_dns01_values_for_one_record_are_merged():
     orders = [
-        order("wildcard", {"*.example.com": {"dns-01": dns01("example.com", "v1")}, "example.com": {"dns-01": dns01("example.com", "v2")}},
-              challenge="dns-01"),
+        order("wildcard", {"*.example.com": {"dns-01": dns01("example.com", "v1")}, "example.com": {"dns-01": dns01("example.com", "v2")}}, challenge="dns-01"),
         order("mail", {"mail.example.com": {"dns-01": dns01("mail.example.com", "v3")}}, challenge="dns-01"),
     ]
     assert challenge_provisioning(orders, "mx1")["dns-01"] == {
@@ -104,10 +103,14 @@ def test_each_web_servers_own_webroot_is_filled_in_where_the_entry_sets_none():
         order("www", {"www.example.com": {"http-01": http01("a")}}, webroot_hosts=["web1", "web2"]),
         order("app", {"app.example.com": {"http-01": http01("b")}}, webroot="/srv/app"),
     ]
-    webroots = {"web1": {"webroot": "/var/www/web1", "webroot_owner": "www-data", "webroot_group": ""},
-                "web2": {"webroot": "/var/www/web2", "webroot_owner": "", "webroot_group": "nginx"}}
-    places = [{key: group[key] for key in ("host", "webroot", "webroot_owner", "webroot_group")}
-              for group in challenge_provisioning(orders, "web1", webroots)["http-01"]]
+    webroots = {
+        "web1": {"webroot": "/var/www/web1", "webroot_owner": "www-data", "webroot_group": ""},
+        "web2": {"webroot": "/var/www/web2", "webroot_owner": "", "webroot_group": "nginx"},
+    }
+    places = [
+        {key: group[key] for key in ("host", "webroot", "webroot_owner", "webroot_group")}
+        for group in challenge_provisioning(orders, "web1", webroots)["http-01"]
+    ]
     assert places == [
         {"host": "web1", "webroot": "/var/www/web1", "webroot_owner": "www-data", "webroot_group": ""},
         {"host": "web2", "webroot": "/var/www/web2", "webroot_owner": "", "webroot_group": "nginx"},
@@ -117,10 +120,16 @@ def test_each_web_servers_own_webroot_is_filled_in_where_the_entry_sets_none():
 
 def test_records_of_several_certificates_merge_like_their_orders():
     orders = [
-        order("rsa", {"example.com": {"http-01": http01("a")}, "mail.example.com": {"dns-01": dns01("mail.example.com", "v1")}},
-              challenge_overrides={"mail.example.com": "dns-01"}),
-        order("ec", {"example.com": {"http-01": http01("b")}, "mail.example.com": {"dns-01": dns01("mail.example.com", "v2")}},
-              challenge_overrides={"mail.example.com": "dns-01"}),
+        order(
+            "rsa",
+            {"example.com": {"http-01": http01("a")}, "mail.example.com": {"dns-01": dns01("mail.example.com", "v1")}},
+            challenge_overrides={"mail.example.com": "dns-01"},
+        ),
+        order(
+            "ec",
+            {"example.com": {"http-01": http01("b")}, "mail.example.com": {"dns-01": dns01("mail.example.com", "v2")}},
+            challenge_overrides={"mail.example.com": "dns-01"},
+        ),
     ]
     records = [challenge_provisioning([item], "web1") for item in orders]
     assert provisioning_merge(records) == challenge_provisioning(orders, "web1")

@@ -30,9 +30,13 @@ def test_the_role_wide_type_is_refused_naming_its_variable() -> None:
 
 
 def test_an_entrys_own_type_and_override_are_refused_naming_the_entry() -> None:
-    refusals = challenge_refusals(records([
-        {"name": "www", "identifiers": ["www.example.com"], "challenge": "dns-persist-01"},
-        {"name": "api", "identifiers": ["api.example.com", "b.example.com"], "challenge_overrides": {"B.example.com.": "tls-alpn-01"}},
-    ]))
+    refusals = challenge_refusals(
+        records(
+            [
+                {"name": "www", "identifiers": ["www.example.com"], "challenge": "dns-persist-01"},
+                {"name": "api", "identifiers": ["api.example.com", "b.example.com"], "challenge_overrides": {"B.example.com.": "tls-alpn-01"}},
+            ]
+        )
+    )
     assert refusals["www"].startswith("acme_certificate_certificates[0].challenge: the CA offers no dns-persist-01 challenge for www.example.com")
     assert refusals["api"].startswith("acme_certificate_certificates[1].challenge_overrides: the CA offers no tls-alpn-01 challenge for b.example.com")

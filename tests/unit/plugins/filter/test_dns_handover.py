@@ -46,8 +46,7 @@ def test_strategy_free_removal_keeps_what_a_host_still_validating_needs():
     hosts = [host("web1", {SHARED: ["a"]}, published=True, validated=True), host("web2", {SHARED: ["b"]}, published=True)]
     assert dns_handover(hosts, "absent", "web1") == {"records": {SHARED: ["a"]}, "remaining": {SHARED: ["b"]}}
     # Later web2 is done; web1 has removed its values already, so web2 leads the name now.
-    hosts = [host("web1", {SHARED: ["a"]}, published=True, validated=True, removed=True),
-             host("web2", {SHARED: ["b"]}, published=True, validated=True)]
+    hosts = [host("web1", {SHARED: ["a"]}, published=True, validated=True, removed=True), host("web2", {SHARED: ["b"]}, published=True, validated=True)]
     assert dns_handover(hosts, "absent", "web2") == {"records": {SHARED: ["b"]}, "remaining": {SHARED: []}}
 
 

@@ -33,7 +33,8 @@ def test_unknown_state_is_refused():
 
 def test_missing_collections_are_named_once_in_one_line():
     # That modules Ansible finds pass is shown by tests/integration/test_role_dns_providers.py, in a real controller.
-    message = missing_collections(["nosuch.collection.module", "nosuch.collection.other", "absent.too.module"],
-                                  "acme_certificate_dns_provider=route53")
-    assert message == ("acme_certificate_dns_provider=route53 needs the collections nosuch.collection and absent.too, which Ansible "
-                       "cannot find; install them with: ansible-galaxy collection install nosuch.collection absent.too")
+    message = missing_collections(["nosuch.collection.module", "nosuch.collection.other", "absent.too.module"], "acme_certificate_dns_provider=route53")
+    assert message == (
+        "acme_certificate_dns_provider=route53 needs the collections nosuch.collection and absent.too, which Ansible "
+        "cannot find; install them with: ansible-galaxy collection install nosuch.collection absent.too"
+    )

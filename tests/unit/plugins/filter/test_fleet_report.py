@@ -11,8 +11,16 @@ NOW = '2026-12-01T00:00:00+00:00'
 
 
 def result(name: str, not_after: str | None, **extra):
-    return {'name': name, 'action': 'none', 'reason': 'fine', 'changed': False, 'identifiers': [f'{name}.example.com'],
-            'not_after': not_after, 'issuer': 'CN=Test CA', **extra}
+    return {
+        'name': name,
+        'action': 'none',
+        'reason': 'fine',
+        'changed': False,
+        'identifiers': [f'{name}.example.com'],
+        'not_after': not_after,
+        'issuer': 'CN=Test CA',
+        **extra,
+    }
 
 
 def test_failures_come_first_then_the_soonest_expiry():
@@ -28,9 +36,11 @@ def test_failures_come_first_then_the_soonest_expiry():
 
 
 def test_a_host_that_failed_before_exporting_results_gets_a_row_with_its_failure():
-    outcomes = {'a1': {'results': [result('www', '2027-01-01T00:00:00+00:00')], 'failure': ''},
-                'b1': {'results': None, 'failure': 'b1: the account could not be registered'},
-                'c1': {}}
+    outcomes = {
+        'a1': {'results': [result('www', '2027-01-01T00:00:00+00:00')], 'failure': ''},
+        'b1': {'results': None, 'failure': 'b1: the account could not be registered'},
+        'c1': {},
+    }
     rows = fleet_report(['a1', 'b1', 'c1'], outcomes, NOW)
     assert [(row['host'], row['failed']) for row in rows] == [('b1', True), ('c1', True), ('a1', False)]
     assert rows[0]['failure'] == 'b1: the account could not be registered'

@@ -19,8 +19,7 @@ def needed(entries: list[dict[str, t.Any]], role_profile: str = "") -> list[dict
 
 
 def test_offered_and_absent_profiles_are_ordered() -> None:
-    decisions = needed([{"name": "www", "identifiers": ["www.example.com"]},
-                        {"name": "ip", "identifiers": ["192.0.2.1"], "profile": "shortlived"}])
+    decisions = needed([{"name": "www", "identifiers": ["www.example.com"]}, {"name": "ip", "identifiers": ["192.0.2.1"], "profile": "shortlived"}])
     assert profile_refusals(decisions, LETS_ENCRYPT) == {}
     assert profile_refusals(decisions[:1], []) == {}
 
@@ -33,9 +32,14 @@ def test_a_role_wide_profile_the_ca_does_not_offer_names_the_role_variable_and_t
 
 
 def test_an_entry_profile_names_the_entry_and_only_that_certificate_is_refused() -> None:
-    decisions = needed([{"name": "www", "identifiers": ["www.example.com"]},
-                        {"name": "api", "identifiers": ["api.example.com"], "profile": "tlsserver"},
-                        {"name": "ip", "identifiers": ["192.0.2.1"], "profile": "short-lived"}], role_profile="classic")
+    decisions = needed(
+        [
+            {"name": "www", "identifiers": ["www.example.com"]},
+            {"name": "api", "identifiers": ["api.example.com"], "profile": "tlsserver"},
+            {"name": "ip", "identifiers": ["192.0.2.1"], "profile": "short-lived"},
+        ],
+        role_profile="classic",
+    )
     refusals = profile_refusals(decisions, LETS_ENCRYPT)
     assert list(refusals) == ["ip"]
     assert refusals["ip"].startswith("acme_certificate_certificates[2].profile: the CA offers no profile 'short-lived';")
@@ -43,8 +47,10 @@ def test_an_entry_profile_names_the_entry_and_only_that_certificate_is_refused()
 
 def test_a_ca_without_profiles_refuses_any_profile_in_one_line() -> None:
     refusals = profile_refusals(needed([{"name": "www", "identifiers": ["www.example.com"], "profile": "classic"}]), [])
-    assert refusals == {"www": "acme_certificate_certificates[0].profile: the CA offers no certificate profiles (none in its directory); "
-                               "set acme_certificate_certificates[0].profile to '' to order without one"}
+    assert refusals == {
+        "www": "acme_certificate_certificates[0].profile: the CA offers no certificate profiles (none in its directory); "
+        "set acme_certificate_certificates[0].profile to '' to order without one"
+    }
 
 
 def test_an_entry_may_clear_the_role_wide_profile() -> None:

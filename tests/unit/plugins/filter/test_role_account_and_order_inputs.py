@@ -63,24 +63,40 @@ def test_a_usable_account_has_no_problem(variables: dict[str, t.Any]) -> None:
 @pytest.mark.parametrize(
     ("variables", "message"),
     [
-        ({"acme_certificate_account_key_content": KEY, "acme_certificate_account_key_path": "/etc/ansible/acme/account.key"},
-         "acme_certificate_account_key_content: set together with acme_certificate_account_key_path; give the account key in one of them only"),
-        ({"acme_certificate_account_key_content": "vault lookup went wrong"},
-         "acme_certificate_account_key_content: is not a PEM private key (no '-----BEGIN' line found)"),
-        ({"acme_certificate_account_key_content": KEY.replace(KEY.splitlines()[1], KEY.splitlines()[1][:20])},
-         "acme_certificate_account_key_content: cannot read the PEM private key"),
-        ({"acme_certificate_account_key_content": ENCRYPTED_KEY},
-         "acme_certificate_account_key_content: the key is encrypted; set acme_certificate_account_key_passphrase"),
-        ({"acme_certificate_account_key_content": ENCRYPTED_KEY, "acme_certificate_account_key_passphrase": "wrong"},
-         "acme_certificate_account_key_content: cannot decrypt the key: acme_certificate_account_key_passphrase is wrong"),
+        (
+            {"acme_certificate_account_key_content": KEY, "acme_certificate_account_key_path": "/etc/ansible/acme/account.key"},
+            "acme_certificate_account_key_content: set together with acme_certificate_account_key_path; give the account key in one of them only",
+        ),
+        (
+            {"acme_certificate_account_key_content": "vault lookup went wrong"},
+            "acme_certificate_account_key_content: is not a PEM private key (no '-----BEGIN' line found)",
+        ),
+        (
+            {"acme_certificate_account_key_content": KEY.replace(KEY.splitlines()[1], KEY.splitlines()[1][:20])},
+            "acme_certificate_account_key_content: cannot read the PEM private key",
+        ),
+        (
+            {"acme_certificate_account_key_content": ENCRYPTED_KEY},
+            "acme_certificate_account_key_content: the key is encrypted; set acme_certificate_account_key_passphrase",
+        ),
+        (
+            {"acme_certificate_account_key_content": ENCRYPTED_KEY, "acme_certificate_account_key_passphrase": "wrong"},
+            "acme_certificate_account_key_content: cannot decrypt the key: acme_certificate_account_key_passphrase is wrong",
+        ),
         ({"acme_certificate_eab_kid": "kid-1"}, "acme_certificate_eab_hmac_key: empty while acme_certificate_eab_kid is set"),
         ({"acme_certificate_eab_hmac_key": HMAC_KEY}, "acme_certificate_eab_kid: empty while acme_certificate_eab_hmac_key is set"),
-        ({"acme_certificate_eab_kid": "kid-1", "acme_certificate_eab_hmac_key": HMAC_KEY + "+/!"},
-         "acme_certificate_eab_hmac_key: key is not base64url-encoded; pass the HMAC key exactly as the CA issued it"),
-        ({"acme_certificate_eab_kid": "kid-1", "acme_certificate_eab_hmac_key": HMAC_KEY, "acme_certificate_eab_alg": "HS384"},
-         "acme_certificate_eab_hmac_key: "),
-        ({"acme_certificate_eab_kid": "kid-1", "acme_certificate_eab_hmac_key": HMAC_KEY, "acme_certificate_eab_alg": "HS1"},
-         "acme_certificate_eab_alg: must be one of HS256, HS384, HS512"),
+        (
+            {"acme_certificate_eab_kid": "kid-1", "acme_certificate_eab_hmac_key": HMAC_KEY + "+/!"},
+            "acme_certificate_eab_hmac_key: key is not base64url-encoded; pass the HMAC key exactly as the CA issued it",
+        ),
+        (
+            {"acme_certificate_eab_kid": "kid-1", "acme_certificate_eab_hmac_key": HMAC_KEY, "acme_certificate_eab_alg": "HS384"},
+            "acme_certificate_eab_hmac_key: ",
+        ),
+        (
+            {"acme_certificate_eab_kid": "kid-1", "acme_certificate_eab_hmac_key": HMAC_KEY, "acme_certificate_eab_alg": "HS1"},
+            "acme_certificate_eab_alg: must be one of HS256, HS384, HS512",
+        ),
     ],
 )
 def test_each_account_problem_is_one_line_naming_the_variable_without_the_secret(variables: dict[str, t.Any], message: str) -> None:
@@ -100,14 +116,22 @@ def test_each_account_problem_is_one_line_naming_the_variable_without_the_secret
         ({"acme_certificate_profile": ["shortlived"]}, "acme_certificate_profile: must be the name of a profile the CA offers"),
         ({"acme_certificate_select_chain": {"issuer_common_name": "ISRG Root X1"}}, "acme_certificate_select_chain: must be a list of criteria"),
         ({"acme_certificate_select_chain": ["ISRG Root X1"]}, "acme_certificate_select_chain[0]: must be a criterion with issuer_common_name"),
-        ({"acme_certificate_select_chain": [{"issuer": "ISRG Root X1"}]},
-         "acme_certificate_select_chain[0]: unknown criteria issuer; use issuer_common_name, root_subject, subject_key_identifier"),
-        ({"acme_certificate_select_chain": [{"issuer_common_name": "X"}, {"root_subject": None}]},
-         "acme_certificate_select_chain[1]: is empty and would match any chain"),
-        ({"acme_certificate_certificates": [{"name": "ip", "identifiers": ["192.0.2.1"], "profile": 6}]},
-         "acme_certificate_certificates[0].profile: must be the name of a profile"),
-        ({"acme_certificate_certificates": [{"name": "www", "identifiers": ["www.example.com"], "select_chain": [{}]}]},
-         "acme_certificate_certificates[0].select_chain[0]: is empty"),
+        (
+            {"acme_certificate_select_chain": [{"issuer": "ISRG Root X1"}]},
+            "acme_certificate_select_chain[0]: unknown criteria issuer; use issuer_common_name, root_subject, subject_key_identifier",
+        ),
+        (
+            {"acme_certificate_select_chain": [{"issuer_common_name": "X"}, {"root_subject": None}]},
+            "acme_certificate_select_chain[1]: is empty and would match any chain",
+        ),
+        (
+            {"acme_certificate_certificates": [{"name": "ip", "identifiers": ["192.0.2.1"], "profile": 6}]},
+            "acme_certificate_certificates[0].profile: must be the name of a profile",
+        ),
+        (
+            {"acme_certificate_certificates": [{"name": "www", "identifiers": ["www.example.com"], "select_chain": [{}]}]},
+            "acme_certificate_certificates[0].select_chain[0]: is empty",
+        ),
     ],
 )
 def test_profile_and_chain_problems_name_the_variable(variables: dict[str, t.Any], message: str) -> None:
@@ -117,11 +141,16 @@ def test_profile_and_chain_problems_name_the_variable(variables: dict[str, t.Any
 
 
 def test_profile_and_chain_criteria_as_documented_have_no_problem() -> None:
-    assert role_input_problems({
-        "acme_certificate_profile": "tlsserver",
-        "acme_certificate_select_chain": [{"issuer_common_name": "ISRG Root X2", "root_subject": None, "subject_key_identifier": None}],
-        "acme_certificate_certificates": [{"name": "ip", "identifiers": ["192.0.2.1"], "profile": "shortlived", "select_chain": []}],
-    }) == []
+    assert (
+        role_input_problems(
+            {
+                "acme_certificate_profile": "tlsserver",
+                "acme_certificate_select_chain": [{"issuer_common_name": "ISRG Root X2", "root_subject": None, "subject_key_identifier": None}],
+                "acme_certificate_certificates": [{"name": "ip", "identifiers": ["192.0.2.1"], "profile": "shortlived", "select_chain": []}],
+            }
+        )
+        == []
+    )
 
 
 def test_an_hs384_key_shorter_than_the_hash_is_refused_naming_the_role_variable() -> None:

@@ -46,32 +46,46 @@ def test_the_role_defaults_and_a_plain_entry_have_no_problem() -> None:
         ({"acme_certificate_mode": "rw-r--r--"}, "acme_certificate_mode: 'rw-r--r--' is not a file mode; give an octal mode such as '0644'"),
         ({"acme_certificate_dir": "certs"}, "acme_certificate_dir: 'certs' is relative; give an absolute path"),
         ({"acme_certificate_state_dir": ".acme"}, "acme_certificate_state_dir: '.acme' is relative; give an absolute path"),
-        ({"acme_certificate_account_email": "mailto:admin@example.com"},
-         "acme_certificate_account_email: give the address alone, such as 'admin@example.com' (the role adds mailto:)"),
+        (
+            {"acme_certificate_account_email": "mailto:admin@example.com"},
+            "acme_certificate_account_email: give the address alone, such as 'admin@example.com' (the role adds mailto:)",
+        ),
         ({"acme_certificate_account_email": "admin at example.com"}, "acme_certificate_account_email: 'admin at example.com' is not an email address"),
         ({"acme_certificate_account_email": "admin@localhost"}, "acme_certificate_account_email: 'admin@localhost' is not an email address"),
-        ({"acme_certificate_dns_persist_until": "next year"},
-         "acme_certificate_dns_persist_until: 'next year' is neither UNIX seconds nor an RFC 3339 date-time"),
+        (
+            {"acme_certificate_dns_persist_until": "next year"},
+            "acme_certificate_dns_persist_until: 'next year' is neither UNIX seconds nor an RFC 3339 date-time",
+        ),
         ({"acme_certificate_certificates": "www.example.com"}, "acme_certificate_certificates: must be a list of certificates"),
         ({"acme_certificate_certificates": ["www.example.com"]}, "acme_certificate_certificates[0]: must be a dict with name and identifiers"),
         ({"acme_certificate_certificates": [entry(name="www/site")]}, "acme_certificate_certificates[0].name: 'www/site' cannot name"),
         ({"acme_certificate_certificates": [{"identifiers": ["a.example.com"]}]}, "acme_certificate_certificates[0].name: None cannot name"),
-        ({"acme_certificate_certificates": [entry(), entry(identifiers=["b.example.com"])]},
-         "acme_certificate_certificates[1].name: 'www' is already the name of acme_certificate_certificates[0]; give each certificate a name of its own"),
+        (
+            {"acme_certificate_certificates": [entry(), entry(identifiers=["b.example.com"])]},
+            "acme_certificate_certificates[1].name: 'www' is already the name of acme_certificate_certificates[0]; give each certificate a name of its own",
+        ),
         ({"acme_certificate_certificates": [entry(identifiers="www.example.com")]}, "acme_certificate_certificates[0].identifiers: must be a list"),
         ({"acme_certificate_certificates": [entry(identifiers=[])]}, "acme_certificate_certificates[0].identifiers: must be a list"),
-        ({"acme_certificate_certificates": [entry(identifiers=["www example.com"])]},
-         "acme_certificate_certificates[0].identifiers: 'www example.com' is not a valid domain name"),
-        ({"acme_certificate_certificates": [entry(identifiers=["https://example.com/"])]},
-         "acme_certificate_certificates[0].identifiers: 'https://example.com/' is not a valid domain name"),
+        (
+            {"acme_certificate_certificates": [entry(identifiers=["www example.com"])]},
+            "acme_certificate_certificates[0].identifiers: 'www example.com' is not a valid domain name",
+        ),
+        (
+            {"acme_certificate_certificates": [entry(identifiers=["https://example.com/"])]},
+            "acme_certificate_certificates[0].identifiers: 'https://example.com/' is not a valid domain name",
+        ),
         ({"acme_certificate_certificates": [entry(mode="rw-r--r--")]}, "acme_certificate_certificates[0].mode: 'rw-r--r--' is not a file mode"),
         ({"acme_certificate_certificates": [entry(key_mode="600x")]}, "acme_certificate_certificates[0].key_mode: '600x' is not a file mode"),
         ({"acme_certificate_certificates": [entry(renew_before_days=-3)]}, "acme_certificate_certificates[0].renew_before_days: must be 0"),
-        ({"acme_certificate_certificates": [entry(webroot_hosts="web1")]},
-         "acme_certificate_certificates[0].webroot_hosts: must be a list of inventory host names, such as [web1, web2], not 'web1'"),
+        (
+            {"acme_certificate_certificates": [entry(webroot_hosts="web1")]},
+            "acme_certificate_certificates[0].webroot_hosts: must be a list of inventory host names, such as [web1, web2], not 'web1'",
+        ),
         ({"acme_certificate_certificates": [entry(webroot="srv/www")]}, "acme_certificate_certificates[0].webroot: 'srv/www' is relative"),
-        ({"acme_certificate_certificates": [entry(challenge_overrides={"www.example.com": "http-02"})]},
-         "acme_certificate_certificates[0].challenge_overrides: www.example.com maps to 'http-02'; use one of http-01, dns-01, tls-alpn-01"),
+        (
+            {"acme_certificate_certificates": [entry(challenge_overrides={"www.example.com": "http-02"})]},
+            "acme_certificate_certificates[0].challenge_overrides: www.example.com maps to 'http-02'; use one of http-01, dns-01, tls-alpn-01",
+        ),
     ],
 )
 def test_each_problem_is_one_line_naming_the_variable(variables: dict[str, t.Any], message: str) -> None:
@@ -100,7 +114,9 @@ def test_values_a_user_may_give_are_no_problem(variables: dict[str, t.Any]) -> N
 def test_every_problem_is_reported_not_only_the_first() -> None:
     problems = role_input_problems({"acme_certificate_challenge_timeout": -5, "acme_certificate_certificates": [entry(name="a/b", mode="rwx")]})
     assert [problem.split(":")[0] for problem in problems] == [
-        "acme_certificate_challenge_timeout", "acme_certificate_certificates[0].name", "acme_certificate_certificates[0].mode"
+        "acme_certificate_challenge_timeout",
+        "acme_certificate_certificates[0].name",
+        "acme_certificate_certificates[0].mode",
     ]
 
 

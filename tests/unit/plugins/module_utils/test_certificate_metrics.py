@@ -64,10 +64,13 @@ def test_every_family_has_help_and_type_before_its_samples(tmp_path):
     assert set(families) == {EXPIRY, RENEWAL, ATTEMPT, FAILED}
 
 
-@pytest.mark.parametrize('name, message', [
-    ('metrics.txt', r'reads only files named \*\.prom'),
-    ('missing/acme.prom', 'is not a directory'),
-])
+@pytest.mark.parametrize(
+    'name, message',
+    [
+        ('metrics.txt', r'reads only files named \*\.prom'),
+        ('missing/acme.prom', 'is not a directory'),
+    ],
+)
 def test_a_path_the_collector_would_never_read_is_refused(tmp_path, name, message):
     with pytest.raises(ConfigurationError, match=message) as raised:
         check_metrics_file(str(tmp_path / name), option='metrics_file')

@@ -59,16 +59,30 @@ def test_a_whole_chain_needs_nothing(tmp_path, pki):
         pytest.param(lambda p: pem(p["intermediate"])[:-40], lambda p: pem(p["leaf"], p["intermediate"]), "chain.pem is incomplete", id="truncated chain"),
         pytest.param(lambda p: b"", lambda p: pem(p["leaf"]), "chain.pem is empty", id="empty chain"),
         pytest.param(lambda p: b"-----BEGIN CERTIFICATE-----\n", lambda p: pem(p["leaf"], p["intermediate"]), "chain.pem is incomplete", id="begin only"),
-        pytest.param(lambda p: pem(p["intermediate"]).replace(b"M", b"A", 5), lambda p: pem(p["leaf"], p["intermediate"]),
-                     "chain.pem is incomplete", id="unparseable"),
-        pytest.param(lambda p: pem(p["other"]), lambda p: pem(p["leaf"], p["other"]),
-                     "the certificate is not signed by the first certificate of chain.pem", id="wrong issuer"),
-        pytest.param(lambda p: pem(p["intermediate"]), lambda p: pem(p["leaf"]), "fullchain.pem is not the certificate followed by chain.pem",
-                     id="fullchain is the leaf alone"),
-        pytest.param(lambda p: pem(p["intermediate"]), lambda p: pem(p["leaf"], p["intermediate"])[:-10], "fullchain.pem is incomplete",
-                     id="truncated fullchain"),
-        pytest.param(lambda p: pem(p["intermediate"]), lambda p: pem(p["intermediate"], p["leaf"]), "fullchain.pem does not start with the certificate",
-                     id="fullchain in the wrong order"),
+        pytest.param(
+            lambda p: pem(p["intermediate"]).replace(b"M", b"A", 5), lambda p: pem(p["leaf"], p["intermediate"]), "chain.pem is incomplete", id="unparseable"
+        ),
+        pytest.param(
+            lambda p: pem(p["other"]),
+            lambda p: pem(p["leaf"], p["other"]),
+            "the certificate is not signed by the first certificate of chain.pem",
+            id="wrong issuer",
+        ),
+        pytest.param(
+            lambda p: pem(p["intermediate"]),
+            lambda p: pem(p["leaf"]),
+            "fullchain.pem is not the certificate followed by chain.pem",
+            id="fullchain is the leaf alone",
+        ),
+        pytest.param(
+            lambda p: pem(p["intermediate"]), lambda p: pem(p["leaf"], p["intermediate"])[:-10], "fullchain.pem is incomplete", id="truncated fullchain"
+        ),
+        pytest.param(
+            lambda p: pem(p["intermediate"]),
+            lambda p: pem(p["intermediate"], p["leaf"]),
+            "fullchain.pem does not start with the certificate",
+            id="fullchain in the wrong order",
+        ),
     ],
 )
 def test_a_broken_chain_is_named(tmp_path, pki, chain, fullchain, reason):
@@ -82,4 +96,5 @@ def test_a_missing_chain_is_named(tmp_path, pki):
 def test_a_fullchain_alone_must_hold_a_chain(tmp_path, pki):
     (tmp_path / "fullchain.pem").write_bytes(pem(pki["leaf"]))
     assert chain_problem(pki["leaf"], chain_path=None, fullchain_path=str(tmp_path / "fullchain.pem")) == (
-        "fullchain.pem holds the certificate without its chain")
+        "fullchain.pem holds the certificate without its chain"
+    )

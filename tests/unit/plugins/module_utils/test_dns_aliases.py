@@ -55,27 +55,32 @@ def test_values_go_to_the_target_in_its_own_zone_and_the_wait_checks_that_zone()
 
 
 def test_a_chain_is_followed_to_its_end_and_names_sharing_a_target_share_its_values():
-    server = with_validation_zone({
-        "_acme-challenge.example.com": "hop.validation.example.net.",
-        "hop.validation.example.net": "end.validation.example.net.",
-        "_acme-challenge.www.example.com": "end.validation.example.net.",
-    })
+    server = with_validation_zone(
+        {
+            "_acme-challenge.example.com": "hop.validation.example.net.",
+            "hop.validation.example.net": "end.validation.example.net.",
+            "_acme-challenge.www.example.com": "end.validation.example.net.",
+        }
+    )
     records, aliases = follow_aliases(
         primary_for(server),
-        {name("_acme-challenge.example.com"): ["a", "b"], name("_acme-challenge.www.example.com"): ["b", "c"],
-         name("_acme-challenge.mail.example.com"): ["d"]},
+        {name("_acme-challenge.example.com"): ["a", "b"], name("_acme-challenge.www.example.com"): ["b", "c"], name("_acme-challenge.mail.example.com"): ["d"]},
         fallback=no_fallback,
     )
     assert records == {name("end.validation.example.net"): ["a", "b", "c"], name("_acme-challenge.mail.example.com"): ["d"]}
-    assert aliases == {name("_acme-challenge.example.com"): name("end.validation.example.net"),
-                       name("_acme-challenge.www.example.com"): name("end.validation.example.net")}
+    assert aliases == {
+        name("_acme-challenge.example.com"): name("end.validation.example.net"),
+        name("_acme-challenge.www.example.com"): name("end.validation.example.net"),
+    }
 
 
 def test_a_loop_of_aliases_fails_naming_the_chain():
-    server = with_validation_zone({"_acme-challenge.example.com": "a.validation.example.net.",
-                                   "a.validation.example.net": "_acme-challenge.example.com."})
-    with pytest.raises(rfc2136.DnsError, match="^records: the aliases .CNAME. of _acme-challenge.example.com form a loop: "
-                                               "_acme-challenge.example.com -> a.validation.example.net -> _acme-challenge.example.com;"):
+    server = with_validation_zone({"_acme-challenge.example.com": "a.validation.example.net.", "a.validation.example.net": "_acme-challenge.example.com."})
+    with pytest.raises(
+        rfc2136.DnsError,
+        match="^records: the aliases .CNAME. of _acme-challenge.example.com form a loop: "
+        "_acme-challenge.example.com -> a.validation.example.net -> _acme-challenge.example.com;",
+    ):
         follow_aliases(primary_for(server), {name("_acme-challenge.example.com"): ["v"]}, fallback=no_fallback)
 
 

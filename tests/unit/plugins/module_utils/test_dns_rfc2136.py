@@ -50,8 +50,9 @@ class FakeNameServer:
     """Authoritative for `zones`; data is (owner, type) -> record texts; REFUSED for other names."""
 
     def __init__(self, zones: dict[str, dict[tuple[str, str], list[str]]], *, keyring: dns.tsig.Key | None = KEY) -> None:
-        self.zones = {name(zone): {(name(owner), dns.rdatatype.from_text(rdtype)): texts for (owner, rdtype), texts in data.items()}
-                      for zone, data in zones.items()}
+        self.zones = {
+            name(zone): {(name(owner), dns.rdatatype.from_text(rdtype)): texts for (owner, rdtype), texts in data.items()} for zone, data in zones.items()
+        }
         self.keyring = keyring
         self.sent: list[Sent] = []
         self.update_rcode = dns.rcode.NOERROR
@@ -119,8 +120,12 @@ class FakeNameServer:
 
 def example_com(txt: dict[str, list[str]] | None = None, *, keyring: dns.tsig.Key | None = KEY) -> FakeNameServer:
     """The primary of example.com, with two name servers and the given TXT records."""
-    data = {("example.com", "SOA"): [SOA], ("example.com", "NS"): ["ns1.example.com.", "ns2.example.com."],
-            ("ns1.example.com", "A"): ["192.0.2.53"], ("ns2.example.com", "A"): ["192.0.2.54"]}
+    data = {
+        ("example.com", "SOA"): [SOA],
+        ("example.com", "NS"): ["ns1.example.com.", "ns2.example.com."],
+        ("ns1.example.com", "A"): ["192.0.2.53"],
+        ("ns2.example.com", "A"): ["192.0.2.54"],
+    }
     data.update({(owner, "TXT"): [f'"{value}"' for value in values] for owner, values in (txt or {}).items()})
     return FakeNameServer({"example.com": data}, keyring=keyring)
 
@@ -141,12 +146,15 @@ def test_one_value_may_be_given_without_a_list():
     assert rfc2136.parse_records({"_acme-challenge.example.com": "a"}) == {name("_acme-challenge.example.com"): ["a"]}
 
 
-@pytest.mark.parametrize("records, found", [
-    ({"_acme-challenge.example.com": {"value": "a"}}, "expected a list of TXT values, found dict"),
-    ({"_acme-challenge.example.com": [["a"]]}, "a TXT value must be a string, found list"),
-    ({"bad..name": ["a"]}, "is not a DNS name"),
-    ({".": ["a"]}, "the root name"),
-])
+@pytest.mark.parametrize(
+    "records, found",
+    [
+        ({"_acme-challenge.example.com": {"value": "a"}}, "expected a list of TXT values, found dict"),
+        ({"_acme-challenge.example.com": [["a"]]}, "a TXT value must be a string, found list"),
+        ({"bad..name": ["a"]}, "is not a DNS name"),
+        ({".": ["a"]}, "the root name"),
+    ],
+)
 def test_unusable_records_name_the_option(records, found):
     with pytest.raises(ConfigurationError, match="^records: ") as raised:
         rfc2136.parse_records(records)
@@ -168,14 +176,17 @@ def test_key_carries_the_algorithm_the_server_expects(algorithm, wire_name):
     assert key.secret == b"0123456789abcdef0123456789abcdef"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("ns1.example.com", ("ns1.example.com", 53)),
-    ("ns1.example.com:5353", ("ns1.example.com", 5353)),
-    ("192.0.2.1:5353", ("192.0.2.1", 5353)),
-    ("[2001:db8::1]:5353", ("2001:db8::1", 5353)),
-    ("[2001:db8::1]", ("2001:db8::1", 53)),
-    ("2001:db8::1", ("2001:db8::1", 53)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("ns1.example.com", ("ns1.example.com", 53)),
+        ("ns1.example.com:5353", ("ns1.example.com", 5353)),
+        ("192.0.2.1:5353", ("192.0.2.1", 5353)),
+        ("[2001:db8::1]:5353", ("2001:db8::1", 5353)),
+        ("[2001:db8::1]", ("2001:db8::1", 53)),
+        ("2001:db8::1", ("2001:db8::1", 53)),
+    ],
+)
 def test_nameserver_forms(text, expected):
     assert rfc2136.split_host_port(text, default_port=53, option="nameservers") == expected
 
@@ -253,6 +264,7 @@ def test_a_cached_non_authoritative_soa_is_not_a_zone():
         if qname == name("example.com"):
             response.flags |= dns.flags.AA
         return response
+
     primary = rfc2136.Primary(PRIMARY, key=None, timeout=5, exchange_with=answer)
     assert primary.find_zone(name("www.example.com")) == name("example.com")
 
@@ -267,16 +279,22 @@ def test_records_outside_the_given_zone_are_refused():
 
 
 def test_present_adds_the_missing_values_and_keeps_those_of_other_orders():
-    change = rfc2136.plan_change(name("example.com"), {name("_acme-challenge.example.com"): ["other-host"]},
-                                 {name("_acme-challenge.example.com"): ["ours"]}, state="present")
+    change = rfc2136.plan_change(
+        name("example.com"), {name("_acme-challenge.example.com"): ["other-host"]}, {name("_acme-challenge.example.com"): ["ours"]}, state="present"
+    )
     assert change.after == {name("_acme-challenge.example.com"): ["other-host", "ours"]}
     (add,) = rfc2136.update_message(change, state="present", ttl=60, key=KEY).update
     assert add.deleting is None and [rdata.to_text() for rdata in add] == ['"ours"']
 
 
 def test_exclusive_present_replaces_the_record_set_with_exactly_the_wanted_values():
-    change = rfc2136.plan_change(name("example.com"), {name("_acme-challenge.example.com"): ["old"]},
-                                 {name("_acme-challenge.example.com"): ["new1", "new2"]}, state="present", exclusive=True)
+    change = rfc2136.plan_change(
+        name("example.com"),
+        {name("_acme-challenge.example.com"): ["old"]},
+        {name("_acme-challenge.example.com"): ["new1", "new2"]},
+        state="present",
+        exclusive=True,
+    )
     message = rfc2136.update_message(change, state="present", ttl=60, key=KEY, exclusive=True)
     assert message.zone[0].name == name("example.com")
     delete_rrset, *adds = message.update
@@ -296,8 +314,7 @@ def test_absent_deletes_only_the_given_values():
 
 
 def test_exclusive_present_with_no_values_deletes_the_record_set():
-    change = rfc2136.plan_change(name("example.com"), {name("t.example.com"): ["old"]}, {name("t.example.com"): []}, state="present",
-                                 exclusive=True)
+    change = rfc2136.plan_change(name("example.com"), {name("t.example.com"): ["old"]}, {name("t.example.com"): []}, state="present", exclusive=True)
     (delete,) = rfc2136.update_message(change, state="present", ttl=60, key=None, exclusive=True).update
     assert (delete.deleting, delete.rdtype) == (dns.rdataclass.ANY, dns.rdatatype.TXT)
 
@@ -318,8 +335,7 @@ def test_only_changed_names_go_into_the_update():
 # Applying: one update per zone, idempotence, check mode
 
 
-def apply(server: FakeNameServer, records: dict, *, state: str = "present", check_mode: bool = False,
-          exclusive: bool = False) -> rfc2136.Outcome:
+def apply(server: FakeNameServer, records: dict, *, state: str = "present", check_mode: bool = False, exclusive: bool = False) -> rfc2136.Outcome:
     primary = primary_for(server)
     zones = rfc2136.find_zones(primary, rfc2136.parse_records(records), zone=None)
     return rfc2136.apply_records(primary, zones, state=state, ttl=60, check_mode=check_mode, exclusive=exclusive)
@@ -381,6 +397,7 @@ def test_an_alias_is_reported_instead_of_silently_ignored():
             response.authority.clear()
             response.answer.append(dns.rrset.from_text(message.question[0].name, 60, "IN", "CNAME", "x.acme-dns.example.net."))
         return response
+
     primary = rfc2136.Primary(PRIMARY, key=KEY, timeout=5, exchange_with=with_alias)
     with pytest.raises(rfc2136.DnsError, match="^records: _acme-challenge.example.com is an alias .CNAME. of x.acme-dns.example.net"):
         primary.txt_values(name("_acme-challenge.example.com"))
@@ -389,14 +406,20 @@ def test_an_alias_is_reported_instead_of_silently_ignored():
 # What the server says no with
 
 
-@pytest.mark.parametrize("rcode, key, expected", [
-    (dns.rcode.REFUSED, KEY,
-     "key_name: 192.0.2.53:53 refused the update of zone example.com (REFUSED): the zone does not accept updates signed with key acme-update"),
-    (dns.rcode.NOTAUTH, KEY, "key_name: 192.0.2.53:53 refused the update of zone example.com (NOTAUTH)"),
-    (dns.rcode.REFUSED, None, "key_name: 192.0.2.53:53 refused the unsigned update of zone example.com (REFUSED); set key_name and key_secret"),
-    (dns.rcode.SERVFAIL, KEY, "server: 192.0.2.53:53 answered SERVFAIL to the update of zone example.com; see the server's log"),
-    (dns.rcode.NOTZONE, KEY, "records: 192.0.2.53:53 says a record name is outside zone example.com"),
-])
+@pytest.mark.parametrize(
+    "rcode, key, expected",
+    [
+        (
+            dns.rcode.REFUSED,
+            KEY,
+            "key_name: 192.0.2.53:53 refused the update of zone example.com (REFUSED): the zone does not accept updates signed with key acme-update",
+        ),
+        (dns.rcode.NOTAUTH, KEY, "key_name: 192.0.2.53:53 refused the update of zone example.com (NOTAUTH)"),
+        (dns.rcode.REFUSED, None, "key_name: 192.0.2.53:53 refused the unsigned update of zone example.com (REFUSED); set key_name and key_secret"),
+        (dns.rcode.SERVFAIL, KEY, "server: 192.0.2.53:53 answered SERVFAIL to the update of zone example.com; see the server's log"),
+        (dns.rcode.NOTZONE, KEY, "records: 192.0.2.53:53 says a record name is outside zone example.com"),
+    ],
+)
 def test_refused_updates_name_the_option(rcode, key, expected):
     server = example_com()
     server.keyring = key
@@ -409,12 +432,15 @@ def test_refused_updates_name_the_option(rcode, key, expected):
     assert "\n" not in str(raised.value)
 
 
-@pytest.mark.parametrize("error, expected", [
-    (dns.tsig.PeerBadSignature(), "key_name/key_secret rejected by the server 192.0.2.53:53 (BADSIG"),
-    (dns.tsig.PeerBadKey(), "key_name/key_secret rejected by the server 192.0.2.53:53 (BADKEY"),
-    (dns.tsig.PeerBadTime(), "key_name/key_secret: 192.0.2.53:53 rejects the time of the signature (BADTIME)"),
-    (rfc2136.NoAnswer("no answer within 5 seconds"), "server: cannot reach 192.0.2.53:53: no answer within 5 seconds; check server and port"),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (dns.tsig.PeerBadSignature(), "key_name/key_secret rejected by the server 192.0.2.53:53 (BADSIG"),
+        (dns.tsig.PeerBadKey(), "key_name/key_secret rejected by the server 192.0.2.53:53 (BADKEY"),
+        (dns.tsig.PeerBadTime(), "key_name/key_secret: 192.0.2.53:53 rejects the time of the signature (BADTIME)"),
+        (rfc2136.NoAnswer("no answer within 5 seconds"), "server: cannot reach 192.0.2.53:53: no answer within 5 seconds; check server and port"),
+    ],
+)
 def test_key_and_reachability_failures_name_the_option(error, expected):
     server = example_com()
     server.error = error
@@ -441,6 +467,7 @@ def test_ns_hosts_the_server_cannot_resolve_use_this_hosts_resolver():
     def resolve(host, port):
         resolved.append(host)
         return ["198.51.100.7"]
+
     (nameserver,) = primary_for(server).nameservers_of(name("example.com"), port=53, resolve=resolve)
     assert resolved == ["ns.hoster.net"] and nameserver.endpoint == "198.51.100.7:53"
 
@@ -465,8 +492,9 @@ def test_missing_at_names_what_a_server_lacks():
     secondary = example_com({"_acme-challenge.example.com": ["v1"]}, keyring=None)
     wanted = {name("_acme-challenge.example.com"): ["v1", "v2"], name("_acme-challenge.www.example.com"): ["v3"]}
     lacking = rfc2136.missing_at(SECONDARY, wanted, timeout=5, exchange_with=secondary)
-    assert lacking == ("ns2.example.com (192.0.2.54:53) lacks _acme-challenge.example.com (1 of 2 values missing), "
-                       "_acme-challenge.www.example.com (1 of 1 values missing)")
+    assert lacking == (
+        "ns2.example.com (192.0.2.54:53) lacks _acme-challenge.example.com (1 of 2 values missing), _acme-challenge.www.example.com (1 of 1 values missing)"
+    )
 
 
 def test_missing_at_is_none_when_everything_is_served_and_asks_without_recursion():
@@ -476,10 +504,13 @@ def test_missing_at_is_none_when_everything_is_served_and_asks_without_recursion
     assert not sent.message.flags & dns.flags.RD and not sent.message.had_tsig and not sent.tcp
 
 
-@pytest.mark.parametrize("error, rcode, expected", [
-    (rfc2136.NoAnswer("Connection refused"), None, "ns2.example.com (192.0.2.54:53): Connection refused"),
-    (None, dns.rcode.SERVFAIL, "ns2.example.com (192.0.2.54:53) answers SERVFAIL for _acme-challenge.example.com"),
-])
+@pytest.mark.parametrize(
+    "error, rcode, expected",
+    [
+        (rfc2136.NoAnswer("Connection refused"), None, "ns2.example.com (192.0.2.54:53): Connection refused"),
+        (None, dns.rcode.SERVFAIL, "ns2.example.com (192.0.2.54:53) answers SERVFAIL for _acme-challenge.example.com"),
+    ],
+)
 def test_missing_at_reports_unusable_servers(error, rcode, expected):
     def answer(message, nameserver, *, timeout, tcp=False):
         if error is not None:
@@ -487,6 +518,7 @@ def test_missing_at_reports_unusable_servers(error, rcode, expected):
         response = dns.message.make_response(message)
         response.set_rcode(rcode)
         return response
+
     assert rfc2136.missing_at(SECONDARY, {name("_acme-challenge.example.com"): ["v1"]}, timeout=5, exchange_with=answer) == expected
 
 
@@ -529,8 +561,10 @@ def test_wait_fails_at_the_deadline_naming_the_server_that_lacks_the_record():
     with pytest.raises(rfc2136.DnsError) as raised:
         rfc2136.wait_for_propagation(TARGETS, timeout=30, query_timeout=10, sleep=clock.sleep, clock=clock, exchange_with=servers)
     message = str(raised.value)
-    assert message.startswith("propagation_timeout: after 30 seconds, not every name server serves the records: "
-                              "ns2.example.com (192.0.2.54:53) lacks _acme-challenge.example.com (1 of 1 values missing);")
+    assert message.startswith(
+        "propagation_timeout: after 30 seconds, not every name server serves the records: "
+        "ns2.example.com (192.0.2.54:53) lacks _acme-challenge.example.com (1 of 1 values missing);"
+    )
     assert "192.0.2.53" not in message
     assert clock.now - 1000.0 == pytest.approx(30)
 

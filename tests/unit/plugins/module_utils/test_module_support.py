@@ -56,8 +56,7 @@ def warnings_of(result):
 def flaky_ca():
     http = FakeHttp().with_directory()
     directory = http.routes[("GET", DIRECTORY_URL)][0]
-    http.on("GET", DIRECTORY_URL, http.reply(503, content=b"", content_type="text/plain"),
-            http.reply(503, content=b"", content_type="text/plain"), directory)
+    http.on("GET", DIRECTORY_URL, http.reply(503, content=b"", content_type="text/plain"), http.reply(503, content=b"", content_type="text/plain"), directory)
     return http
 
 

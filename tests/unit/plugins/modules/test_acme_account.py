@@ -66,8 +66,12 @@ def test_an_existing_key_is_looked_up_before_anything_is_registered(capsys, monk
     http = FakeHttp().with_directory()
     http.on("POST", NEW_ACCOUNT, http.reply(200, load_fixture("account_valid.json"), headers={"Location": ACCOUNT}))
     key_path = tmp_path / "account.key"
-    run(capsys, monkeypatch, FakeHttp().with_directory().on("POST", NEW_ACCOUNT, http.reply(201, load_fixture("account_valid.json"),
-        headers={"Location": ACCOUNT})), {"account_key_src": str(key_path), "account_key_create": "ec256", "terms_agreed": True})
+    run(
+        capsys,
+        monkeypatch,
+        FakeHttp().with_directory().on("POST", NEW_ACCOUNT, http.reply(201, load_fixture("account_valid.json"), headers={"Location": ACCOUNT})),
+        {"account_key_src": str(key_path), "account_key_create": "ec256", "terms_agreed": True},
+    )
 
     result = run(capsys, monkeypatch, http, {"account_key_src": str(key_path), "account_key_create": "ec256", "terms_agreed": True})
 

@@ -28,9 +28,16 @@ def self_signed(days: int) -> tuple[str, float]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'www.example.com')])
     start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(start)
-                   .not_valid_after(start + datetime.timedelta(days=days)).sign(key, hashes.SHA256()))
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
     return certificate.public_bytes(serialization.Encoding.PEM).decode('ascii'), (start + datetime.timedelta(days=days)).timestamp()
 
 
@@ -40,8 +47,7 @@ def test_deployed_and_undeployed_certificates_are_recorded_with_the_expiry_in_pl
     in_place = tmp_path / 'api-cert.pem'
     in_place.write_text(old_pem, encoding='ascii')
     metrics_file = tmp_path / 'acme.prom'
-    entries = [{'name': 'www', 'cert': new_pem, 'cert_path': str(tmp_path / 'www-cert.pem')},
-               {'name': 'api', 'cert': new_pem, 'cert_path': str(in_place)}]
+    entries = [{'name': 'www', 'cert': new_pem, 'cert_path': str(tmp_path / 'www-cert.pem')}, {'name': 'api', 'cert': new_pem, 'cert_path': str(in_place)}]
     outcomes = [{'failed': False}, {'failed': True}]
     module = WarningsKept()
 

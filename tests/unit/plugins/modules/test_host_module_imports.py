@@ -63,7 +63,9 @@ print(json.dumps({"set_up": set_up, "loaded": [name for name in sys.argv[3:] if 
 def test_host_module_never_loads_requests(module_name, collections_path):
     completed = subprocess.run(
         [sys.executable, "-c", PROBE, str(collections_path), module_name, *NEVER_LOADED],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr or completed.stdout
     outcome = json.loads(completed.stdout)

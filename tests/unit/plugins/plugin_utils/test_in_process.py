@@ -44,6 +44,7 @@ def recorded_ca() -> FakeHttp:
 @pytest.fixture(autouse=True)
 def fake_ca(monkeypatch):
     """Every session the modules open talks to a new copy of the recorded answers."""
+
     def fake_session(module):
         session = real_open_session(module)
         clock = FakeClock()
@@ -91,8 +92,7 @@ def read_as_the_controller(output: dict) -> dict:
 def account_key_pem(account_key) -> str:
     from cryptography.hazmat.primitives import serialization  # pylint: disable=import-outside-toplevel
 
-    return account_key.private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    return account_key.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
 CASES = {
@@ -102,7 +102,9 @@ CASES = {
     "argument error": ("acme_account", {"state": "sideways"}),
     "core error": ("acme_account", {"account_uri": "http://plain.example/acct/1"}),
     "no secret in the result": (
-        "acme_account", {"contact": ["mailto:{secret}@example.com"], "new_account_key_passphrase": "{secret}", "_ansible_check_mode": True}),
+        "acme_account",
+        {"contact": ["mailto:{secret}@example.com"], "new_account_key_passphrase": "{secret}", "_ansible_check_mode": True},
+    ),
     "advice, no account key": ("acme_renewal_info", {"ari_ids": [ARI_ID]}),
 }
 

@@ -49,6 +49,7 @@ def only_post(http):
 
 # -- find ----------------------------------------------------------------------------------------------
 
+
 def test_find_asks_only_return_existing_signed_with_the_jwk(http, client, account_key, private_keys):
     http.on("POST", NEW_ACCOUNT, account_reply(http))
     account = client.find()
@@ -102,6 +103,7 @@ def test_a_lookup_answered_once_without_location_is_sent_again(http, client):
 
 # -- create --------------------------------------------------------------------------------------------
 
+
 def test_create_sends_contact_and_terms_agreement(http, client, account_key):
     http.on("POST", NEW_ACCOUNT, account_reply(http, 201))
     client.create(contact=["mailto:hostmaster@example.com"], terms_agreed=True)
@@ -136,6 +138,7 @@ def test_create_with_eab_puts_the_binding_in_the_payload(http, client, account_k
 
 # -- update, deactivate ------------------------------------------------------------------------------------
 
+
 def test_update_contact_is_signed_with_kid(http, known_client):
     http.on("POST", ACCOUNT, account_reply(http, contact=["mailto:new@example.com"]))
     account = known_client.update_contact(["mailto:new@example.com"])
@@ -158,6 +161,7 @@ def test_summary_has_no_key_material(http, client):
 
 
 # -- key change -------------------------------------------------------------------------------------------
+
 
 def test_key_change_inner_jws_is_signed_by_the_new_key(http, known_client, account_key, private_keys):
     new_key = SigningKey(private_keys["ed25519"])
@@ -193,6 +197,7 @@ def test_failed_key_change_keeps_the_old_key(http, known_client, account_key, pr
 
 
 # -- reads parse or fail; lost answers ----------------------------------------------------------------
+
 
 def lost():
     return requests.exceptions.ReadTimeout("read timed out")

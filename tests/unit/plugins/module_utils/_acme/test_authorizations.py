@@ -63,6 +63,7 @@ def pending_challenge(http, client):
 
 # -- reading -------------------------------------------------------------------------------------------
 
+
 def test_an_authorization_is_read_through_session_read(http, client, reads):
     http.on("POST", AUTHZ, http.reply(200, authz_body(wildcard=True)))
     authorization = client.get(AUTHZ)
@@ -101,6 +102,7 @@ def test_get_all_reads_each(http, client, reads):
 
 # -- answering a challenge -----------------------------------------------------------------------------
 
+
 def test_respond_sends_an_empty_object(http, client):
     challenge = pending_challenge(http, client)
     http.on("POST", CHALLENGE, http.reply(200, challenge_body("processing")))
@@ -136,9 +138,12 @@ def test_a_refused_resend_after_the_first_arrived_counts_as_answered(http, clien
     challenge = pending_challenge(http, client)
     malformed = http.reply(400, {"type": "urn:ietf:params:acme:error:malformed", "detail": "Cannot update challenge with status valid"})
     http.on(
-        "POST", CHALLENGE,
-        lost(), http.reply(200, challenge_body("pending")),  # lost, still pending: answer again
-        malformed, http.reply(200, challenge_body("valid")),  # refused: the first one got through meanwhile
+        "POST",
+        CHALLENGE,
+        lost(),
+        http.reply(200, challenge_body("pending")),  # lost, still pending: answer again
+        malformed,
+        http.reply(200, challenge_body("valid")),  # refused: the first one got through meanwhile
     )
     assert client.respond(challenge).status == "valid"
 
@@ -180,6 +185,7 @@ def test_deactivations_lost_every_time_give_up_in_one_line(http, client):
 
 
 # -- deactivation --------------------------------------------------------------------------------------
+
 
 def test_a_lost_deactivation_reads_the_authorization_back(http, client):
     http.on("POST", AUTHZ, http.reply(200, authz_body("valid", "valid")))

@@ -67,9 +67,7 @@ def leaf(private_keys, ca):
         x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),
         x509.SubjectKeyIdentifier.from_public_key(private_keys["ec256"].public_key()),
     ]
-    return make_certificate(
-        private_keys["ec256"], ca_key, subject=x509.Name([]), issuer=ca_cert.subject, serial=LEAF_SERIAL, extensions=extensions
-    )
+    return make_certificate(private_keys["ec256"], ca_key, subject=x509.Name([]), issuer=ca_cert.subject, serial=LEAF_SERIAL, extensions=extensions)
 
 
 def with_aki_and_serial(private_keys, key_identifier: bytes, serial: int):
@@ -79,6 +77,7 @@ def with_aki_and_serial(private_keys, key_identifier: bytes, serial: int):
 
 
 # -- certificate_info ------------------------------------------------------------------------------
+
 
 def test_info_lists_dns_names_and_ip_addresses(leaf):
     info = certificate_info(leaf)
@@ -127,6 +126,7 @@ def test_info_issuer_common_name_is_none_without_cn(private_keys):
 
 # -- ARI certificate identifiers ------------------------------------------------------------------------
 
+
 def test_ari_id_matches_rfc9773_example(private_keys):
     key_identifier = bytes.fromhex("69885B6B87464041E1B37B847BA0AE2CDE01C8D4")
     assert ari_certificate_id(with_aki_and_serial(private_keys, key_identifier, 0x87654321)) == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
@@ -146,6 +146,7 @@ def test_info_carries_the_ari_id(leaf):
 
 
 # -- PEM chains ----------------------------------------------------------------------------------------
+
 
 def test_split_pem_chain_with_crlf_and_junk_between_certificates(leaf, ca):
     leaf_pem, ca_pem = certificate_pem(leaf), certificate_pem(ca[1])

@@ -27,9 +27,19 @@ class FakeModule:
 
 def test_a_deactivation_the_ca_ignores_changes_nothing_and_warns(http, session, account_key):
     valid = {"status": "valid", "identifier": {"type": "dns", "value": "example.org"}, "challenges": []}
-    http.on("POST", ORDER, http.reply(200, {
-        "status": "ready", "identifiers": [{"type": "dns", "value": "example.org"}], "authorizations": [AUTHZ], "finalize": f"{ORDER}/f",
-    }))
+    http.on(
+        "POST",
+        ORDER,
+        http.reply(
+            200,
+            {
+                "status": "ready",
+                "identifiers": [{"type": "dns", "value": "example.org"}],
+                "authorizations": [AUTHZ],
+                "finalize": f"{ORDER}/f",
+            },
+        ),
+    )
     http.on("POST", AUTHZ, http.reply(200, valid))
     module = FakeModule()
 

@@ -70,9 +70,7 @@ def test_rate_limited_without_retry_after_says_to_wait():
 
 def test_unauthorized_message_has_detail_and_advice():
     error = ProblemError(url=URL, status=403, problem=load_fixture("problem_unauthorized_deactivated.json"))
-    assert str(error) == (
-        'CA error unauthorized (HTTP 403): Account is not valid, has status "deactivated" (the CA refused the request)'
-    )
+    assert str(error) == ('CA error unauthorized (HTTP 403): Account is not valid, has status "deactivated" (the CA refused the request)')
 
 
 def test_context_prefixes_the_message():
@@ -84,9 +82,7 @@ def test_subproblems_are_listed_with_their_identifiers():
     error = ProblemError(url=URL, status=400, problem=load_fixture("problem_compound_rejected_identifiers.json"))
     assert error.subproblems == [
         Subproblem(type="urn:ietf:params:acme:error:malformed", detail='Invalid underscore in DNS name "_example.org"', identifier="_example.org"),
-        Subproblem(
-            type="urn:ietf:params:acme:error:rejectedIdentifier", detail='This CA will not issue for "example.net"', identifier="example.net"
-        ),
+        Subproblem(type="urn:ietf:params:acme:error:rejectedIdentifier", detail='This CA will not issue for "example.net"', identifier="example.net"),
     ]
     message = str(error)
     assert '; malformed for _example.org: Invalid underscore in DNS name "_example.org"' in message

@@ -56,12 +56,19 @@ class FakeModule:
 @pytest.fixture
 def pending_order(http):
     """An order the CA leaves pending whatever happens to its authorizations."""
-    http.on("POST", ORDER, http.reply(200, {
-        "status": "pending",
-        "identifiers": [{"type": "dns", "value": name} for name in NAMES],
-        "authorizations": [authz_url(name) for name in NAMES],
-        "finalize": f"{ORDER}/finalize",
-    }))
+    http.on(
+        "POST",
+        ORDER,
+        http.reply(
+            200,
+            {
+                "status": "pending",
+                "identifiers": [{"type": "dns", "value": name} for name in NAMES],
+                "authorizations": [authz_url(name) for name in NAMES],
+                "finalize": f"{ORDER}/finalize",
+            },
+        ),
+    )
 
 
 def run_validation(session, account_key):

@@ -60,6 +60,7 @@ def signing_keys(private_keys):
 
 # -- base64url ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("data", [b"", b"\x00", b"\xfb\xff", b"\xfb\xff\xbf", b"any carnal pleas", bytes(range(256))])
 def test_b64url_round_trip_without_padding(data):
     encoded = b64url_encode(data)
@@ -78,6 +79,7 @@ def test_b64url_decode_accepts_the_standard_alphabet():
 
 
 # -- thumbprints and key authorizations ------------------------------------------------------------
+
 
 def test_thumbprint_matches_rfc7638_example():
     assert jwk_thumbprint(RFC7638_JWK) == RFC7638_THUMBPRINT
@@ -106,6 +108,7 @@ def test_key_authorization_is_token_dot_thumbprint():
 
 
 # -- JWKs ----------------------------------------------------------------------------------------
+
 
 def test_ed25519_jwk_and_signature_match_rfc8037():
     key = SigningKey(ed25519.Ed25519PrivateKey.from_private_bytes(b64d(RFC8037_D)))
@@ -136,7 +139,7 @@ def test_ec_jwk_keeps_leading_zero_bytes_of_short_coordinates():
     # about one P-256 key in 256 has an x coordinate below 2**248
     for secret in range(1, 5000):
         private_key = ec.derive_private_key(secret, ec.SECP256R1())
-        if private_key.public_key().public_numbers().x < 2 ** 248:
+        if private_key.public_key().public_numbers().x < 2**248:
             break
     else:
         pytest.fail("no P-256 key with a short x coordinate found")
@@ -155,6 +158,7 @@ def test_unsupported_key_class_is_a_configuration_error():
 
 
 # -- signatures ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", KEY_NAMES)
 def test_jws_signature_verifies_with_the_public_key(signing_keys, private_keys, name):
@@ -239,9 +243,7 @@ def test_eab_key_in_standard_base64_with_padding_gives_the_same_hmac(signing_key
     standard = base64.b64encode(b"\xfb\xff\xbf\xfe" * 8).decode()
     assert "+" in standard and "/" in standard
     options = {"account_key": signing_keys["ec256"], "url": NEW_ACCOUNT, "kid": "k", "alg": "HS256"}
-    assert external_account_binding(hmac_key=standard, **options) == external_account_binding(
-        hmac_key=b64url_encode(b"\xfb\xff\xbf\xfe" * 8), **options
-    )
+    assert external_account_binding(hmac_key=standard, **options) == external_account_binding(hmac_key=b64url_encode(b"\xfb\xff\xbf\xfe" * 8), **options)
 
 
 @pytest.mark.parametrize("bad_key", ["a", "abcde", "%%%%%"])

@@ -45,6 +45,7 @@ def key_material_lines(pem: bytes) -> list[str]:
 
 # -- loading -------------------------------------------------------------------------------------
 
+
 def test_load_unencrypted_pem_from_text_or_bytes(private_keys, plain_pem):
     assert same_key(load_private_key(plain_pem, passphrase=None, **OPTIONS), private_keys["ec256"])
     assert same_key(load_private_key(plain_pem.decode(), passphrase=None, **OPTIONS), private_keys["ec256"])
@@ -110,6 +111,7 @@ def test_error_messages_never_contain_key_material(plain_pem, encrypted_pem, cas
 
 
 # -- generating and serialising ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("key_type", KEY_TYPES)
 def test_generated_key_has_the_requested_type(key_type):

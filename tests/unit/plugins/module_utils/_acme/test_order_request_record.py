@@ -36,9 +36,18 @@ def order_body(**echoed):
 
 @pytest.fixture
 def resume(http, session, account_key):
-    http.on("POST", f"{BASE}/authz/1", http.reply(200, {
-        "status": "valid", "identifier": {"type": "dns", "value": "example.org"}, "challenges": [],
-    }))
+    http.on(
+        "POST",
+        f"{BASE}/authz/1",
+        http.reply(
+            200,
+            {
+                "status": "valid",
+                "identifier": {"type": "dns", "value": "example.org"},
+                "challenges": [],
+            },
+        ),
+    )
 
     def run(request, *, asked=None, echoed=None):
         http.on("POST", ORDER, http.reply(200, order_body(**(echoed or {}))))
@@ -49,12 +58,15 @@ def resume(http, session, account_key):
     return run
 
 
-@pytest.mark.parametrize("asked, wanted, named", [
-    (OrderRequest(IDENTIFIERS, profile="classic"), OrderRequest(IDENTIFIERS, profile="shortlived"), "profile"),
-    (OrderRequest(IDENTIFIERS), OrderRequest(IDENTIFIERS, profile="shortlived"), "profile"),
-    (OrderRequest(IDENTIFIERS, not_after="2027-01-01T00:00:00Z"), OrderRequest(IDENTIFIERS), "not_after"),
-    (OrderRequest(IDENTIFIERS, not_before="2027-01-01T00:00:00Z"), OrderRequest(IDENTIFIERS, not_before="2027-01-02T00:00:00Z"), "not_before"),
-])
+@pytest.mark.parametrize(
+    "asked, wanted, named",
+    [
+        (OrderRequest(IDENTIFIERS, profile="classic"), OrderRequest(IDENTIFIERS, profile="shortlived"), "profile"),
+        (OrderRequest(IDENTIFIERS), OrderRequest(IDENTIFIERS, profile="shortlived"), "profile"),
+        (OrderRequest(IDENTIFIERS, not_after="2027-01-01T00:00:00Z"), OrderRequest(IDENTIFIERS), "not_after"),
+        (OrderRequest(IDENTIFIERS, not_before="2027-01-01T00:00:00Z"), OrderRequest(IDENTIFIERS, not_before="2027-01-02T00:00:00Z"), "not_before"),
+    ],
+)
 def test_an_order_asked_otherwise_is_not_resumed(resume, asked, wanted, named):
     order, reason = resume(wanted, asked=asked)
     assert order is None and named in reason
@@ -89,11 +101,14 @@ def test_an_order_uri_file_of_an_earlier_version_reads_without_a_record(tmp_path
     assert read_order_record(str(path)) == (ORDER, None)
 
 
-@pytest.mark.parametrize("second_line", [
-    json.dumps({"order_uri": f"{BASE}/order/0", "identifiers": [{"type": "dns", "value": "example.org"}], "profile": "classic"}),
-    "{not json",
-    json.dumps({"order_uri": ORDER}),
-])
+@pytest.mark.parametrize(
+    "second_line",
+    [
+        json.dumps({"order_uri": f"{BASE}/order/0", "identifiers": [{"type": "dns", "value": "example.org"}], "profile": "classic"}),
+        "{not json",
+        json.dumps({"order_uri": ORDER}),
+    ],
+)
 def test_a_record_for_another_order_or_unreadable_counts_as_none(tmp_path, second_line):
     path = tmp_path / "web1-www.uri"
     path.write_text(f"{ORDER}\n{second_line}\n", encoding="utf-8")

@@ -79,10 +79,16 @@ def authz_body(name, status, challenge_status="pending"):
     }
 
 
-@pytest.mark.parametrize("status, challenge_status", [
-    ("invalid", "invalid"), ("deactivated", "pending"), ("expired", "pending"), ("revoked", "valid"),
-    ("pending", "invalid"),  # a CA that leaves the authorization pending after its challenge failed
-])
+@pytest.mark.parametrize(
+    "status, challenge_status",
+    [
+        ("invalid", "invalid"),
+        ("deactivated", "pending"),
+        ("expired", "pending"),
+        ("revoked", "valid"),
+        ("pending", "invalid"),  # a CA that leaves the authorization pending after its challenge failed
+    ],
+)
 def test_a_pending_order_with_an_authorization_that_can_no_longer_be_valid_is_not_resumed(http, resume, status, challenge_status):
     http.on("POST", ORDER, http.reply(200, pending_order_body()))
     http.on("POST", f"{BASE}/authz/{NAMES[0]}", http.reply(200, authz_body(NAMES[0], "valid", "valid")))

@@ -82,6 +82,7 @@ def pki():
 
 # -- reading -------------------------------------------------------------------------------------------
 
+
 def test_an_order_is_read_through_session_read(http, orders, reads):
     http.on("POST", ORDER, order_reply(http, "ready"))
     order = orders.get(ORDER)
@@ -135,6 +136,7 @@ def test_a_valid_order_read_without_its_certificate_url_is_read_again(http, orde
 
 
 # -- newOrder ------------------------------------------------------------------------------------------
+
 
 def test_create_returns_the_order_at_its_location(http, orders, warnings):
     http.on("POST", NEW_ORDER, order_reply(http, http_status=201))
@@ -202,8 +204,7 @@ def test_without_an_orders_list_a_lost_answer_orders_again_and_warns(http, order
 
 def test_an_answer_cut_short_after_its_location_reads_the_order_there_without_the_orders_list(http, orders, warnings):
     # Let's Encrypt offers no orders list: the Location of the cut-short answer is where the order is
-    cut_short = http.reply(201, content=b'{"status": "pen', content_type="application/json",
-                           headers={"Location": ORDER, "Content-Length": "300"})
+    cut_short = http.reply(201, content=b'{"status": "pen', content_type="application/json", headers={"Location": ORDER, "Content-Length": "300"})
     http.on("POST", NEW_ORDER, cut_short)
     http.on("POST", ORDER, order_reply(http))
     assert orders.create(IDENTIFIERS).uri == ORDER
@@ -238,6 +239,7 @@ def test_new_order_answers_lost_every_time_give_up_after_a_bound(http, orders, w
 
 
 # -- finalize ------------------------------------------------------------------------------------------
+
 
 def ready_order(http, orders):
     http.on("POST", ORDER, order_reply(http, "ready"))
@@ -326,6 +328,7 @@ def test_finalize_answered_with_a_page_every_time_gives_up_naming_what_came(http
 
 # -- issue: finalize only what is ready ------------------------------------------------------------------
 
+
 def test_issue_of_a_valid_order_does_not_finalize_again(http, orders):
     http.on("POST", ORDER, order_reply(http, "valid"))
     order, finalized = orders.issue(orders.get(ORDER), b"csr", timeout=60)
@@ -350,6 +353,7 @@ def test_issue_of_an_unvalidated_order_is_refused(http, orders, state):
 
 
 # -- download ------------------------------------------------------------------------------------------
+
 
 def pem_reply(http, content, **headers):
     return http.reply(200, content=content, content_type="application/pem-certificate-chain", headers=headers)

@@ -20,7 +20,8 @@ NAMES = ("example.org",)
 
 def order_reply(http):
     body = {
-        "status": "pending", "expires": "2099-01-01T00:00:00Z",
+        "status": "pending",
+        "expires": "2099-01-01T00:00:00Z",
         "identifiers": [{"type": "dns", "value": name} for name in NAMES],
         "authorizations": [f"{BASE}/acme/authz/{name}" for name in NAMES],
         "finalize": f"{ORDER}/finalize",

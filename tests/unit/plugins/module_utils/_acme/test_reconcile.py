@@ -16,9 +16,14 @@ LOCATION = "https://ca.example/acme/order/1"
 
 def lost(tries: int = 1) -> OutcomeUnknown:
     return OutcomeUnknown(
-        "creating the order: the connection was lost; the CA may have processed the request", url=URL,
-        description=f"the connection to {URL} was lost: reset", advice="check that the CA is up", tries=tries,
-        context="creating the order", location=LOCATION, status=None,
+        "creating the order: the connection was lost; the CA may have processed the request",
+        url=URL,
+        description=f"the connection to {URL} was lost: reset",
+        advice="check that the CA is up",
+        tries=tries,
+        context="creating the order",
+        location=LOCATION,
+        status=None,
     )
 
 
@@ -31,8 +36,7 @@ def test_the_final_error_counts_every_try_over_the_whole_time_and_keeps_the_last
         resending.lost(lost(tries))
     error = resending.given_up()
     assert str(error) == (
-        f"creating the order: the connection to {URL} was lost: reset (4 tries over 6 s; after each, no pending order matched); "
-        "check that the CA is up"
+        f"creating the order: the connection to {URL} was lost: reset (4 tries over 6 s; after each, no pending order matched); check that the CA is up"
     )
     assert (error.url, error.tries, error.location, error.context) == (URL, 4, LOCATION, "creating the order")
 

@@ -19,23 +19,46 @@ WANTED = [Identifier("dns", "www.example.com"), Identifier("ip", "192.0.2.1")]
 
 def info(days: int = 90, names=("www.example.com",), ips=("192.0.2.1",)) -> CertificateInfo:
     return CertificateInfo(
-        dns_names=list(names), ip_addresses=list(ips), not_before=ISSUED, not_after=ISSUED + datetime.timedelta(days=days),
-        serial_hex="1", subject="", issuer="", issuer_common_name=None, authority_key_identifier=None,
-        subject_key_identifier=None, ari_id=None,
+        dns_names=list(names),
+        ip_addresses=list(ips),
+        not_before=ISSUED,
+        not_after=ISSUED + datetime.timedelta(days=days),
+        serial_hex="1",
+        subject="",
+        issuer="",
+        issuer_common_name=None,
+        authority_key_identifier=None,
+        subject_key_identifier=None,
+        ari_id=None,
     )
 
 
 def decision(*, certificate=None, day=10, key_type="ec256", matches=True, renew_before_days=None, force=False, problem=None):
     return decide(
-        info=certificate if certificate is not None or problem else info(), problem=problem, wanted=WANTED,
-        wanted_key_type="ec256", current_key_type=key_type, key_matches=matches,
-        now=ISSUED + datetime.timedelta(days=day), renew_before_days=renew_before_days, force=force,
+        info=certificate if certificate is not None or problem else info(),
+        problem=problem,
+        wanted=WANTED,
+        wanted_key_type="ec256",
+        current_key_type=key_type,
+        key_matches=matches,
+        now=ISSUED + datetime.timedelta(days=day),
+        renew_before_days=renew_before_days,
+        force=force,
     )
 
 
 def test_no_certificate_is_new_with_the_reason_given():
-    result = decide(info=None, problem="there is no certificate at /x", wanted=WANTED, wanted_key_type="ec256",
-                    current_key_type=None, key_matches=False, now=ISSUED, renew_before_days=None, force=False)
+    result = decide(
+        info=None,
+        problem="there is no certificate at /x",
+        wanted=WANTED,
+        wanted_key_type="ec256",
+        current_key_type=None,
+        key_matches=False,
+        now=ISSUED,
+        renew_before_days=None,
+        force=False,
+    )
     assert (result.action, result.reason, result.needed) == ("new", "there is no certificate at /x", True)
 
 

@@ -61,8 +61,14 @@ def test_a_ca_without_renewal_info_is_a_clear_error():
         fetch_renewal_info(session_for(http), ARI_ID)
 
 
-@pytest.mark.parametrize("body", [{}, {"suggestedWindow": {"start": "yesterday", "end": "2026-12-03T00:00:00Z"}},
-                                  {"suggestedWindow": {"start": "2026-12-03T00:00:00Z", "end": "2026-12-01T00:00:00Z"}}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"suggestedWindow": {"start": "yesterday", "end": "2026-12-03T00:00:00Z"}},
+        {"suggestedWindow": {"start": "2026-12-03T00:00:00Z", "end": "2026-12-01T00:00:00Z"}},
+    ],
+)
 def test_malformed_windows_are_protocol_errors(body):
     http = FakeHttp().with_directory()
     http.on("GET", f"{RENEWAL_INFO}/{ARI_ID}", http.reply(200, body))
@@ -91,8 +97,12 @@ def test_anything_else_is_refused_naming_the_option(ari_id):
 
 def test_a_gateway_page_instead_of_the_window_is_read_again():
     http = FakeHttp().with_directory()
-    http.on("GET", f"{RENEWAL_INFO}/{ARI_ID}", http.reply(200, content=b"<html>busy</html>", content_type="text/html"),
-            http.reply(200, load_fixture("renewal_info_window.json")))
+    http.on(
+        "GET",
+        f"{RENEWAL_INFO}/{ARI_ID}",
+        http.reply(200, content=b"<html>busy</html>", content_type="text/html"),
+        http.reply(200, load_fixture("renewal_info_window.json")),
+    )
     session = session_for(http)
     assert fetch_renewal_info(session, ARI_ID).window_end == datetime.datetime(2026, 12, 3, tzinfo=UTC)
     assert len(http.requests_to("GET", f"{RENEWAL_INFO}/{ARI_ID}")) == 2

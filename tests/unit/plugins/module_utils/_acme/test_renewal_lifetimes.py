@@ -26,15 +26,32 @@ SERIALS = [f"{number:032x}" for number in range(1, 41)]
 
 def info(*, days: float, serial: str = "0a1b2c3d") -> CertificateInfo:
     return CertificateInfo(
-        dns_names=["www.example.com"], ip_addresses=[], not_before=ISSUED, not_after=ISSUED + datetime.timedelta(days=days),
-        serial_hex=serial, subject="", issuer="", issuer_common_name=None, authority_key_identifier=None,
-        subject_key_identifier=None, ari_id=None,
+        dns_names=["www.example.com"],
+        ip_addresses=[],
+        not_before=ISSUED,
+        not_after=ISSUED + datetime.timedelta(days=days),
+        serial_hex=serial,
+        subject="",
+        issuer="",
+        issuer_common_name=None,
+        authority_key_identifier=None,
+        subject_key_identifier=None,
+        ari_id=None,
     )
 
 
 def decision_at(certificate: CertificateInfo, now: datetime.datetime, *, renew_before_days: int | None = None):
-    return decide(info=certificate, problem=None, wanted=WANTED, wanted_key_type="ec256", current_key_type="ec256", key_matches=True,
-                  now=now, renew_before_days=renew_before_days, force=False)
+    return decide(
+        info=certificate,
+        problem=None,
+        wanted=WANTED,
+        wanted_key_type="ec256",
+        current_key_type="ec256",
+        key_matches=True,
+        now=now,
+        renew_before_days=renew_before_days,
+        force=False,
+    )
 
 
 @pytest.mark.parametrize("days", [6, 45, 90])

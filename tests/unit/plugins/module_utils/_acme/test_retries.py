@@ -66,14 +66,18 @@ def pem_only(response):
 
 # -- reads are sent again -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fault, kind", [
-    (connection_reset, "connection"),
-    (read_timeout, "connection"),
-    (lambda: connection_refused(ORDER), "connection"),
-    (body_cut_short, "incomplete_answer"),
-    (lambda: IncompleteRead(10, 90), "incomplete_answer"),
-    (lambda: Urllib3ProtocolError("Connection broken: IncompleteRead", IncompleteRead(10, 90)), "incomplete_answer"),
-])
+
+@pytest.mark.parametrize(
+    "fault, kind",
+    [
+        (connection_reset, "connection"),
+        (read_timeout, "connection"),
+        (lambda: connection_refused(ORDER), "connection"),
+        (body_cut_short, "incomplete_answer"),
+        (lambda: IncompleteRead(10, 90), "incomplete_answer"),
+        (lambda: Urllib3ProtocolError("Connection broken: IncompleteRead", IncompleteRead(10, 90)), "incomplete_answer"),
+    ],
+)
 def test_a_read_whose_answer_was_lost_is_sent_again_with_a_new_nonce_and_signature(http, session, clock, account_key, fault, kind):
     http.on("POST", ORDER, fault(), ok(http))
     assert read(session, account_key)["status"] == "pending"
@@ -85,22 +89,33 @@ def test_a_read_whose_answer_was_lost_is_sent_again_with_a_new_nonce_and_signatu
     assert session.retries.counts() == {**dict.fromkeys(RETRY_KINDS, 0), kind: 1}
 
 
-@pytest.mark.parametrize("answer", [
-    pytest.param({"content": b'{"status": "pen', "headers": {"Content-Length": "60"}}, id="shorter than Content-Length"),
-    pytest.param({"content": b'{"status": "pen', "headers": {"Content-Length": "15"}}, id="JSON cut short, consistent length"),
-    pytest.param({"content": b"<html>proxy error</html>", "content_type": "text/html"}, id="not JSON"),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param({"content": b'{"status": "pen', "headers": {"Content-Length": "60"}}, id="shorter than Content-Length"),
+        pytest.param({"content": b'{"status": "pen', "headers": {"Content-Length": "15"}}, id="JSON cut short, consistent length"),
+        pytest.param({"content": b"<html>proxy error</html>", "content_type": "text/html"}, id="not JSON"),
+    ],
+)
 def test_a_read_whose_answer_does_not_parse_is_sent_again(http, session, account_key, answer):
-    http.on("POST", ORDER, http.reply(200, content_type=answer.get("content_type", "application/json"), content=answer["content"],
-                                      headers=answer.get("headers")), ok(http))
+    http.on(
+        "POST",
+        ORDER,
+        http.reply(200, content_type=answer.get("content_type", "application/json"), content=answer["content"], headers=answer.get("headers")),
+        ok(http),
+    )
     assert read(session, account_key)["status"] == "pending"
     assert len(http.requests_to("POST", ORDER)) == 2
     assert session.retries.counts()["incomplete_answer"] == 1
 
 
 def test_a_certificate_download_that_is_not_whole_pem_is_sent_again(http, session, account_key):
-    http.on("POST", CERT, http.reply(200, content=PEM[:40], content_type="application/pem-certificate-chain"),
-            http.reply(200, content=PEM, content_type="application/pem-certificate-chain"))
+    http.on(
+        "POST",
+        CERT,
+        http.reply(200, content=PEM[:40], content_type="application/pem-certificate-chain"),
+        http.reply(200, content=PEM, content_type="application/pem-certificate-chain"),
+    )
     assert read(session, account_key, url=CERT, parse=pem_only) == PEM
     assert session.retries.counts()["incomplete_answer"] == 1
 
@@ -161,11 +176,14 @@ def test_reads_are_bounded_by_retry_timeout(http, make_session, clock, account_k
     assert clock.sleeps == [0.1, 0.2, 0.4, 0.8]  # the next, 1.6 s, would end past retry_timeout
 
 
-@pytest.mark.parametrize("retry_timeout, waits", [
-    (60, [0.5, 1.0, 2.0, 4.0, 8.0]),  # the default: a CA that restarts within about 15 s is ridden out
-    (31, [0.5, 1.0, 2.0, 4.0, 8.0]),
-    (12, [12 / 62, 24 / 62, 48 / 62, 96 / 62, 192 / 62]),  # a short retry_timeout: waiting takes half of it, all tries fit
-])
+@pytest.mark.parametrize(
+    "retry_timeout, waits",
+    [
+        (60, [0.5, 1.0, 2.0, 4.0, 8.0]),  # the default: a CA that restarts within about 15 s is ridden out
+        (31, [0.5, 1.0, 2.0, 4.0, 8.0]),
+        (12, [12 / 62, 24 / 62, 48 / 62, 96 / 62, 192 / 62]),  # a short retry_timeout: waiting takes half of it, all tries fit
+    ],
+)
 def test_the_backoff_starts_lower_when_retry_timeout_is_too_short_for_all_tries(http, make_session, clock, account_key, retry_timeout, waits):
     session = make_session(retry_timeout=retry_timeout)
     http.on("POST", ORDER, connection_reset())
@@ -192,22 +210,29 @@ def test_the_final_problem_of_a_read_keeps_its_type_and_names_url_and_tries(http
 
 # -- state-changing POSTs are sent again only when the CA cannot have acted ------------------------------
 
-@pytest.mark.parametrize("first", [
-    pytest.param(lambda http: connection_refused(FINALIZE), id="refused"),
-    pytest.param(lambda http: http.reply(429, load_fixture("problem_rate_limited.json"), headers={"Retry-After": "3"}), id="429"),
-    pytest.param(lambda http: http.reply(503, content=b"busy", content_type="text/plain", headers={"Retry-After": "3"}), id="503"),
-])
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        pytest.param(lambda http: connection_refused(FINALIZE), id="refused"),
+        pytest.param(lambda http: http.reply(429, load_fixture("problem_rate_limited.json"), headers={"Retry-After": "3"}), id="429"),
+        pytest.param(lambda http: http.reply(503, content=b"busy", content_type="text/plain", headers={"Retry-After": "3"}), id="503"),
+    ],
+)
 def test_a_post_the_ca_did_not_act_on_is_sent_again(http, session, account_key, first):
     http.on("POST", FINALIZE, first(http), ok(http))
     assert finalize(session, account_key).status == 200
     assert len(http.requests_to("POST", FINALIZE)) == 2
 
 
-@pytest.mark.parametrize("fault, happened", [
-    pytest.param(connection_reset, "the connection to {url} was lost", id="reset after sending"),
-    pytest.param(read_timeout, "no answer from {url} within request_timeout 10 s", id="read timeout"),
-    pytest.param(body_cut_short, "the answer from {url} was cut short", id="truncated"),
-])
+@pytest.mark.parametrize(
+    "fault, happened",
+    [
+        pytest.param(connection_reset, "the connection to {url} was lost", id="reset after sending"),
+        pytest.param(read_timeout, "no answer from {url} within request_timeout 10 s", id="read timeout"),
+        pytest.param(body_cut_short, "the answer from {url} was cut short", id="truncated"),
+    ],
+)
 def test_a_post_whose_answer_was_lost_raises_outcome_unknown(http, session, clock, account_key, fault, happened):
     http.on("POST", FINALIZE, fault(), ok(http))
     with pytest.raises(OutcomeUnknown) as caught:
@@ -219,25 +244,34 @@ def test_a_post_whose_answer_was_lost_raises_outcome_unknown(http, session, cloc
     assert len(http.requests_to("POST", FINALIZE)) == 1 and clock.sleeps == []
 
 
-@pytest.mark.parametrize("answer", [
-    pytest.param({"status": 500, "body": load_fixture("problem_server_internal.json")}, id="500 problem"),
-    pytest.param({"status": 502, "content": b"<html>Bad Gateway</html>", "content_type": "text/html"}, id="502"),
-    pytest.param({"status": 504, "content": b"", "content_type": "text/plain"}, id="504"),
-    pytest.param({"status": 200, "content": b'{"status": "proc', "content_type": "application/json",
-                  "headers": {"Content-Length": "99"}}, id="shorter than Content-Length"),
-    pytest.param({"status": 200, "content": b'{"status": "proc', "content_type": "application/json"}, id="JSON cut short"),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param({"status": 500, "body": load_fixture("problem_server_internal.json")}, id="500 problem"),
+        pytest.param({"status": 502, "content": b"<html>Bad Gateway</html>", "content_type": "text/html"}, id="502"),
+        pytest.param({"status": 504, "content": b"", "content_type": "text/plain"}, id="504"),
+        pytest.param(
+            {"status": 200, "content": b'{"status": "proc', "content_type": "application/json", "headers": {"Content-Length": "99"}},
+            id="shorter than Content-Length",
+        ),
+        pytest.param({"status": 200, "content": b'{"status": "proc', "content_type": "application/json"}, id="JSON cut short"),
+    ],
+)
 def test_a_post_answered_with_a_server_error_or_a_damaged_answer_raises_outcome_unknown(http, session, account_key, answer):
-    http.on("POST", FINALIZE, http.reply(answer["status"], answer.get("body"), content=answer.get("content"),
-                                         content_type=answer.get("content_type"), headers=answer.get("headers")))
+    http.on(
+        "POST",
+        FINALIZE,
+        http.reply(answer["status"], answer.get("body"), content=answer.get("content"), content_type=answer.get("content_type"), headers=answer.get("headers")),
+    )
     with pytest.raises(OutcomeUnknown, match=f"^finalizing the order: .*{FINALIZE}.*; the CA may have processed the request"):
         finalize(session, account_key)
     assert len(http.requests_to("POST", FINALIZE)) == 1
 
 
 def test_an_answer_cut_short_keeps_its_location_and_says_what_happened_and_what_to_do(http, session, account_key):
-    http.on("POST", NEW_ORDER, http.reply(201, content=b'{"status": "pend', content_type="application/json",
-                                          headers={"Location": ORDER, "Content-Length": "400"}))
+    http.on(
+        "POST", NEW_ORDER, http.reply(201, content=b'{"status": "pend', content_type="application/json", headers={"Location": ORDER, "Content-Length": "400"})
+    )
     with pytest.raises(OutcomeUnknown) as caught:
         session.post(NEW_ORDER, key=account_key, kid=ACCOUNT, payload={"identifiers": []}, context="creating the order")
     lost = caught.value
@@ -264,8 +298,14 @@ def test_an_idempotent_post_whose_answer_parse_refuses_is_sent_again(http, sessi
 
 
 def test_nonces_refused_on_the_way_are_named_apart_from_the_tries(http, session, account_key):
-    http.on("POST", ORDER, bad_nonce(http), http.reply(502, content=b"", content_type="text/plain"),
-            bad_nonce(http), http.reply(502, content=b"", content_type="text/plain"))
+    http.on(
+        "POST",
+        ORDER,
+        bad_nonce(http),
+        http.reply(502, content=b"", content_type="text/plain"),
+        bad_nonce(http),
+        http.reply(502, content=b"", content_type="text/plain"),
+    )
     with pytest.raises(ProtocolError) as caught:
         read(session, account_key)
     assert len(http.requests_to("POST", ORDER)) == FAULT_TRIES + 2
@@ -280,6 +320,7 @@ def test_an_idempotent_post_is_retried_like_a_read(http, session, account_key):
 
 
 # -- badNonce ---------------------------------------------------------------------------------------------
+
 
 def test_bad_nonce_is_sent_again_at_once_with_the_nonce_of_the_problem(http, session, clock, account_key):
     http.on("POST", FINALIZE, bad_nonce(http, nonce="carried"), ok(http))
@@ -320,11 +361,17 @@ def test_a_ca_rejecting_every_nonce_is_given_up_on_with_a_count(http, session, a
 
 # -- the directory, newNonce and unauthenticated GETs -------------------------------------------------------
 
+
 def test_the_directory_is_fetched_again_after_a_fault(http, session):
     directory = load_fixture("directory_letsencrypt_staging.json")
-    http.on("GET", DIRECTORY_URL, connection_reset(), http.reply(503, content=b"", content_type="text/plain"),
-            http.reply(200, content=b'{"newNonce": "https://acme', content_type="application/json"),
-            http.reply(200, directory, nonce=False))
+    http.on(
+        "GET",
+        DIRECTORY_URL,
+        connection_reset(),
+        http.reply(503, content=b"", content_type="text/plain"),
+        http.reply(200, content=b'{"newNonce": "https://acme', content_type="application/json"),
+        http.reply(200, directory, nonce=False),
+    )
     assert session.directory.require("newOrder") == NEW_ORDER
     assert session.retries.counts() == {**dict.fromkeys(RETRY_KINDS, 0), "connection": 1, "server_error": 1, "incomplete_answer": 1}
 
@@ -371,6 +418,7 @@ def test_renewal_info_get_is_sent_again_after_a_server_error(http, session):
 
 
 # -- retries are counted and told ----------------------------------------------------------------------------
+
 
 def test_retries_are_counted_by_kind_and_summarised_in_one_line(http, session, account_key):
     http.on("POST", FINALIZE, bad_nonce(http), bad_nonce(http), http.reply(503, content=b"", content_type="text/plain"), ok(http))

@@ -45,8 +45,9 @@ def test_a_nonce_goes_to_one_next_step_only(http, make_session, account_key):
 def test_a_handoff_of_another_ca_is_ignored(http, make_session, account_key):
     http.on("POST", NEW_ORDER, http.reply(201, {"status": "pending"}))
     session = make_session()
-    session.adopt({"directory_url": "https://other-ca.example/directory", "directory": {"newNonce": "x", "newAccount": "y", "newOrder": "z"},
-                   "nonce": "foreign"})
+    session.adopt(
+        {"directory_url": "https://other-ca.example/directory", "directory": {"newNonce": "x", "newAccount": "y", "newOrder": "z"}, "nonce": "foreign"}
+    )
     post(session, account_key)
     assert len(http.requests_to("GET", DIRECTORY_URL)) == 1
     assert len(http.requests_to("HEAD", NEW_NONCE)) == 1
@@ -57,8 +58,13 @@ def test_a_session_that_read_nothing_hands_nothing_over(make_session):
 
 
 ORDER_SUMMARY = {
-    "uri": ORDER, "status": "ready", "expires": None, "identifiers": [{"type": "dns", "value": "www.example.com"}],
-    "authorizations": [f"{BASE}/acme/authz/1"], "finalize": f"{ORDER}/finalize", "certificate": None,
+    "uri": ORDER,
+    "status": "ready",
+    "expires": None,
+    "identifiers": [{"type": "dns", "value": "www.example.com"}],
+    "authorizations": [f"{BASE}/acme/authz/1"],
+    "finalize": f"{ORDER}/finalize",
+    "certificate": None,
 }
 
 

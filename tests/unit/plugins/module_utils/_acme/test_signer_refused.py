@@ -26,14 +26,16 @@ def problem(http, kind, status):
     return http.reply(status, {"type": f"urn:ietf:params:acme:error:{kind}", "detail": f"signature refused ({kind})", "status": status})
 
 
-@pytest.mark.parametrize("kind, status", [
-    ("malformed", 400),  # pebble and Boulder: "JWS verification error"
-    ("unauthorized", 403),
-    ("accountDoesNotExist", 400),
-    ("badSignature", 400),
-])
-def test_a_rollover_rerun_with_the_old_key_and_account_uri_finds_the_account_under_the_new_key(
-        http, session, account_key, private_keys, kind, status):
+@pytest.mark.parametrize(
+    "kind, status",
+    [
+        ("malformed", 400),  # pebble and Boulder: "JWS verification error"
+        ("unauthorized", 403),
+        ("accountDoesNotExist", 400),
+        ("badSignature", 400),
+    ],
+)
+def test_a_rollover_rerun_with_the_old_key_and_account_uri_finds_the_account_under_the_new_key(http, session, account_key, private_keys, kind, status):
     http.on("POST", ACCOUNT, problem(http, kind, status))
     http.on("POST", NEW_ACCOUNT, http.reply(200, load_fixture("account_valid.json"), headers={"Location": ACCOUNT}))
     new_key = SigningKey(private_keys["ec384"])

@@ -38,9 +38,11 @@ def ok(http, status=201, body=None, **options):
 
 
 def problem(http, status, fixture_or_type, **options):
-    body = load_fixture(fixture_or_type) if fixture_or_type.endswith(".json") else {
-        "type": f"urn:ietf:params:acme:error:{fixture_or_type}", "detail": "detail", "status": status
-    }
+    body = (
+        load_fixture(fixture_or_type)
+        if fixture_or_type.endswith(".json")
+        else {"type": f"urn:ietf:params:acme:error:{fixture_or_type}", "detail": "detail", "status": status}
+    )
     return http.reply(status, body, **options)
 
 
@@ -53,6 +55,7 @@ def nonces_of(calls):
 
 
 # -- directory -------------------------------------------------------------------------------------
+
 
 def test_directory_is_fetched_once_across_many_posts(http, session, account_key):
     http.on("POST", NEW_ORDER, ok(http))
@@ -139,6 +142,7 @@ def test_directory_tls_failure_is_prefixed_with_acme_directory(http, session):
 
 # -- nonces ----------------------------------------------------------------------------------------------
 
+
 def test_replay_nonce_of_each_response_signs_the_next_post(http, session, account_key):
     http.on("POST", NEW_ORDER, ok(http, nonce="from-post-1"), ok(http, nonce="from-post-2"), ok(http, nonce="from-post-3"))
     for _attempt in range(3):
@@ -206,6 +210,7 @@ def test_other_problems_are_raised_at_once_with_context(http, session, account_k
 
 
 # -- rate limits and server errors ---------------------------------------------------------------------------
+
 
 def test_429_honours_retry_after_seconds(http, session, clock, account_key):
     http.on("POST", NEW_ORDER, problem(http, 429, "problem_rate_limited.json", headers={"Retry-After": "7"}), ok(http))
@@ -319,10 +324,13 @@ def certificate_not_trusted():
     return requests.exceptions.SSLError(MaxRetryError(None, "/directory", reason=SSLError(verify_error)))
 
 
-@pytest.mark.parametrize("error, expected", [
-    (name_not_resolved, "Failed to resolve 'acme.example' ([Errno -2] Name or service not known)"),
-    (certificate_not_trusted, "certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)"),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (name_not_resolved, "Failed to resolve 'acme.example' ([Errno -2] Name or service not known)"),
+        (certificate_not_trusted, "certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)"),
+    ],
+)
 def test_urllib3_reasons_are_reported_whole_without_object_reprs(http, session, error, expected):
     http.on("GET", DIRECTORY_URL, error())
     with pytest.raises(TransportError) as caught:
@@ -374,6 +382,7 @@ def test_problem_result_from_a_post_carries_no_request_secrets(http, session, ac
 
 # -- request details --------------------------------------------------------------------------------------
 
+
 def test_post_sends_jose_json_with_user_agent_and_accept(http, session, account_key):
     http.on("POST", ORDER, ok(http, 200))
     session.post(ORDER, key=account_key, payload=None, kid=ACCOUNT, accept="application/pem-certificate-chain")
@@ -390,9 +399,14 @@ def test_post_as_get_is_signed_with_kid_and_empty_payload(http, session, account
     assert jws.protected["kid"] == ACCOUNT and jws.protected["url"] == ORDER and "jwk" not in jws.protected
 
 
-@pytest.mark.parametrize("options, verify", [({"ca_path": "/etc/ssl/private-ca.pem"}, "/etc/ssl/private-ca.pem"),
-                                             ({"validate_certs": False}, False),
-                                             ({"validate_certs": False, "ca_path": "/etc/ssl/private-ca.pem"}, False)])
+@pytest.mark.parametrize(
+    "options, verify",
+    [
+        ({"ca_path": "/etc/ssl/private-ca.pem"}, "/etc/ssl/private-ca.pem"),
+        ({"validate_certs": False}, False),
+        ({"validate_certs": False, "ca_path": "/etc/ssl/private-ca.pem"}, False),
+    ],
+)
 def test_ca_path_and_validate_certs_reach_requests_as_verify(http, make_session, options, verify):
     make_session(**options).directory  # pylint: disable=expression-not-assigned
     assert http.calls[0].verify == verify
@@ -405,6 +419,7 @@ def test_request_count_counts_answered_requests(http, session, account_key):
 
 
 # -- redirects ----------------------------------------------------------------------------------------------
+
 
 def test_https_redirects_are_followed_for_get(http, session):
     moved = f"{BASE}/v2/directory"
@@ -434,6 +449,7 @@ def test_post_does_not_follow_redirects(http, session, account_key):
 
 
 # -- AcmeResponse -------------------------------------------------------------------------------------------
+
 
 def response(headers, url=ORDER, status=200, content=b""):
     return AcmeResponse(url=url, status=status, headers=CaseInsensitiveDict(headers), content=content)
@@ -475,13 +491,16 @@ def test_retry_after_delta_seconds_and_http_date():
     assert response({}).retry_after(now) is None
 
 
-@pytest.mark.parametrize("status, content_type, expected", [
-    (400, "application/problem+json", True),
-    (200, "application/problem+json; charset=utf-8", True),
-    (403, "application/json", True),
-    (200, "application/json", False),
-    (500, "text/html", False),
-])
+@pytest.mark.parametrize(
+    "status, content_type, expected",
+    [
+        (400, "application/problem+json", True),
+        (200, "application/problem+json; charset=utf-8", True),
+        (403, "application/json", True),
+        (200, "application/json", False),
+        (500, "text/html", False),
+    ],
+)
 def test_is_problem(status, content_type, expected):
     assert response({"Content-Type": content_type}, status=status).is_problem() is expected
 

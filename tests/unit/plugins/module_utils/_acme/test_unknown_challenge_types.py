@@ -27,11 +27,18 @@ HTTP01 = {"type": "http-01", "url": f"{BASE}/chall/http", "status": "pending", "
 
 
 def test_unknown_challenge_types_are_kept_whole_next_to_known_ones(http, session, account_key):
-    http.on("POST", AUTHZ, http.reply(200, {
-        "status": "pending",
-        "identifier": {"type": "dns", "value": "example.org"},
-        "challenges": [HTTP01, DNS_PERSIST, *ODD_ONES],
-    }))
+    http.on(
+        "POST",
+        AUTHZ,
+        http.reply(
+            200,
+            {
+                "status": "pending",
+                "identifier": {"type": "dns", "value": "example.org"},
+                "challenges": [HTTP01, DNS_PERSIST, *ODD_ONES],
+            },
+        ),
+    )
 
     authorization = AuthorizationClient(session, account_key, ACCOUNT).get(AUTHZ)
     offered = authorization_data(authorization, account_key.thumbprint)

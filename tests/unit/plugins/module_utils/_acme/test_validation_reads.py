@@ -25,16 +25,18 @@ def order(status):
 
 def authz(name, status):
     challenge_status = "valid" if status == "valid" else "pending"
-    return {"status": status, "identifier": {"type": "dns", "value": name},
-            "challenges": [{"type": "http-01", "url": f"{BASE}/chall/{name}", "status": challenge_status, "token": f"tok-{name[:3]}"}]}
+    return {
+        "status": status,
+        "identifier": {"type": "dns", "value": name},
+        "challenges": [{"type": "http-01", "url": f"{BASE}/chall/{name}", "status": challenge_status, "token": f"tok-{name[:3]}"}],
+    }
 
 
 class FakeModule:
     check_mode = False
 
     def __init__(self, **params):
-        self.params = {"order_uri": ORDER, "challenge": "http-01", "challenge_overrides": {}, "timeout": 120, "authorizations": None,
-                       "order": None, **params}
+        self.params = {"order_uri": ORDER, "challenge": "http-01", "challenge_overrides": {}, "timeout": 120, "authorizations": None, "order": None, **params}
 
     def warn(self, message):
         raise AssertionError(message)
