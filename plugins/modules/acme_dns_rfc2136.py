@@ -300,7 +300,8 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    outcome, checked, aliases = None, [], {}
+    outcome, checked = None, []
+    aliases: dict[t.Any, t.Any] = {}  # dns.name.Name -> dns.name.Name; dnspython is imported where it is used
     # A propagation timeout comes after the update: say that the zone did change.
     with failing_on_host_errors(module, changed=lambda: bool(outcome and outcome.changed)):
         check_options(params)
