@@ -1,6 +1,6 @@
 """The acme_certificate role end to end on every CA of the testbed (pebble, acme2certifier).
 
-One host (the runner's localhost) gets one certificate by http-01 from the CA under test: the first
+One host (``site``: a local host whose Python has only cryptography, as a real host's may) gets one certificate by http-01 from the CA under test: the first
 run issues it, the second changes nothing, a check mode run with one more certificate shows it as
 needed and writes nothing. On a CA with renewal information (ARI, RFC 9773):
 - the role renews a certificate the CA's window says is due although the role's own rule says it is
@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import pathlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +32,7 @@ from testbed.acme2certifier import DEFAULT_PROFILE, DEFAULT_PROFILE_VALIDITY_DAY
 from testbed.acme_ca import AcmeCA
 from testbed.ansible import PlaybookRun, PlaybookRunner
 from testbed.fixtures import Acme2certifierFactory
+from testbed.host_python import host_python
 from testbed.moved_clock import moved_clock_interpreter
 
 PLAYBOOK = pathlib.Path(__file__).resolve().parent / 'playbooks' / 'role_any_ca.yml'
@@ -38,6 +40,7 @@ RESULTS_TASK = 'Show what the role did'
 ARI_TASK = "certforge.acme.acme_certificate : Ask the CA's renewal information (ARI)"
 ARI_REASON = "the CA's renewal information (ARI) asks for renewal now"
 SHORT_LIFETIME_DAYS = 6
+HOST = 'site'
 
 
 @dataclasses.dataclass
@@ -73,8 +76,17 @@ class Site:
         }
 
     def run(self, *, check: bool = False, expect_failure: bool = False, **extra: Any) -> PlaybookRun:
-        """Run the role once."""
-        return self.runner.run(PLAYBOOK, extra_vars={**self.variables(), **extra}, check=check, expect_failure=expect_failure)
+        """Run the role once, on the host HOST."""
+        variables = {**self.variables(), 'acme_test_hosts': HOST, **extra}
+        return self.runner.run(PLAYBOOK, extra_vars=variables, check=check, expect_failure=expect_failure)
+
+    def use_controller_python(self, python: pathlib.Path) -> None:
+        """Run the controller's steps (delegated to localhost) with ``python``; the host keeps its own."""
+        self.runner.inventory_path.write_text(
+            f'localhost ansible_connection=local ansible_python_interpreter={python}\n'
+            f'{HOST} ansible_connection=local ansible_python_interpreter={host_python()}\n',
+            encoding='utf-8',
+        )
 
 
 def results(run: PlaybookRun) -> dict[str, dict[str, Any]]:
@@ -85,9 +97,11 @@ def results(run: PlaybookRun) -> dict[str, dict[str, Any]]:
 def new_site(ca: AcmeCA, root: pathlib.Path, collections_path: pathlib.Path, *, directory_url: str | None = None) -> Site:
     """A site with one certificate (a fresh name, so no authorization is reused)."""
     runner = PlaybookRunner(work_dir=root / 'ansible', collections_path=collections_path)
-    return Site(
+    site = Site(
         ca=ca, directory_url=directory_url or ca.directory_url, runner=runner, root=root, certificates=[{'name': 'www', 'identifiers': [ca.unique_name('www')]}]
     )
+    site.use_controller_python(pathlib.Path(sys.executable))
+    return site
 
 
 @pytest.fixture(scope='module')
@@ -119,16 +133,16 @@ def test_first_run_issues_and_deploys_a_certificate_the_ca_signed(site: Site, ru
 def test_second_run_changes_nothing(site: Site, runs: dict[str, PlaybookRun]) -> None:
     record = results(runs['second'])['www']
     assert (record['action'], record['changed']) == ('none', False), record
-    assert runs['second'].recap['localhost']['changed'] == 0, runs['second'].changed_tasks()
+    assert runs['second'].recap[HOST]['changed'] == 0, runs['second'].changed_tasks()
     assert record['serial'] == results(runs['first'])['www']['serial']
 
 
 def test_check_mode_shows_the_needed_certificate_and_writes_nothing(site: Site, runs: dict[str, PlaybookRun]) -> None:
     records = results(runs['check'])
     assert records['api']['action'] == 'new' and records['www']['action'] == 'none'
-    assert runs['check'].recap['localhost']['changed'] >= 1
+    assert runs['check'].recap[HOST]['changed'] >= 1
     assert not site.cert_dir('api').exists()
-    assert not (site.state_dir / 'orders' / 'localhost-api.uri').exists()
+    assert not (site.state_dir / 'orders' / f'{HOST}-api.uri').exists()
 
 
 # -- renewal information (ARI) --------------------------------------------------------------------------
@@ -158,8 +172,13 @@ def test_the_role_renews_when_the_cas_window_says_so(short_lived_site: Site) -> 
     issued = certificate((site.cert_dir('www') / 'cert.pem').read_bytes())
     # By the role's own rule the certificate is fine for days; the CA's window ends at its expiry.
     at_window_end = moved_clock_interpreter(site.root / 'python-at-window-end', at=issued.not_valid_after_utc, modules=('acme_renewal_info',))
-    # The clock is moved in that interpreter, so the ARI step must run there, as a module process.
-    renewal = site.run(ansible_python_interpreter=str(at_window_end), certforge_acme_in_process=False)
+    # The clock is moved in the controller's interpreter: a Python of its own, so the ARI step runs there as a
+    # module process (plugin_utils/in_process.py), not in the controller's process.
+    site.use_controller_python(at_window_end)
+    try:
+        renewal = site.run()
+    finally:
+        site.use_controller_python(pathlib.Path(sys.executable))
     ari = renewal[ARI_TASK]
     assert ari['supported'] is True and len(ari['due']) == 1, ari
     record = results(renewal)['www']
