@@ -29,6 +29,7 @@ from test_role_support import (
 )
 from testbed.bind9 import Bind9Server
 from testbed.fixtures import ChallengePorts
+from testbed.host_python import host_python
 from testbed.kill_switch import KillablePlaybookRunner, KillPoint, KillSwitch
 from testbed.pebble import PebbleServer
 from testbed.pebble_ledger import Ledger, PebbleLedger
@@ -131,7 +132,7 @@ def crash(
     """A fresh one-host fleet, its run killed at the case's point, then run twice more."""
     case = KILL_CASES[request.param]
     root = tmp_path_factory.mktemp(f'crash-{request.param}')
-    switch = KillSwitch(root / 'kill-switch')
+    switch = KillSwitch(root / 'kill-switch', python=host_python())  # web1's Python has only cryptography, as a host's may
     fleet = one_host_fleet(root, switch, pebble=pebble, bind9=bind9, webroot=webroot, challenge_ports=challenge_ports, collections_path=collections_path)
     ledger = PebbleLedger(pebble)
     killed = switch.arm(case.point(fleet), fleet.step, f'killed {request.param}', expect_failure=True)

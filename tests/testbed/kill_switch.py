@@ -64,14 +64,15 @@ class KillPoint:
 class KillSwitch:
     """The marker file the killer writes and the interpreter wrapper for hosts whose modules may be killed."""
 
-    def __init__(self, work_dir: pathlib.Path) -> None:
+    def __init__(self, work_dir: pathlib.Path, *, python: pathlib.Path | None = None) -> None:
+        """``python`` is the interpreter the wrapper runs: a host's (testbed/host_python.py), by default this one."""
         work_dir.mkdir(parents=True, exist_ok=True)
         self.marker = work_dir / 'kills.jsonl'
         self.interpreter = work_dir / 'python-with-kill-hook'
         self.interpreter.write_text(
             '#!/bin/sh\n'
-            '# The test interpreter with the kill hook on its path (see testbed/kill_switch.py).\n'
-            f'PYTHONPATH="{KILL_INTERPRETER_SITE}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{sys.executable}" "$@"\n',
+            '# A host interpreter with the kill hook on its path (see testbed/kill_switch.py).\n'
+            f'PYTHONPATH="{KILL_INTERPRETER_SITE}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{python or sys.executable}" "$@"\n',
             encoding='utf-8',
         )
         self.interpreter.chmod(self.interpreter.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
