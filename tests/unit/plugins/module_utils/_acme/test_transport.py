@@ -519,3 +519,23 @@ def test_json_of_html_is_a_protocol_error_naming_the_content_type():
 def test_json_that_is_not_an_object_is_a_protocol_error():
     with pytest.raises(ProtocolError, match="expected a JSON object"):
         response({"Content-Type": "application/json"}, content=b"[1, 2]").json()
+
+
+def connection_closed_during_tls():
+    """What requests raises when the other end closes a TLS connection without its close_notify (a proxy or CA restarting)."""
+    eof = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:2427)")
+    return requests.exceptions.SSLError(MaxRetryError(None, "/directory", reason=SSLError(eof)))
+
+
+def test_a_tls_connection_closed_midway_is_a_lost_connection_tried_again(http, session, clock):
+    """Only a certificate that cannot be verified is a configuration error; a connection cut inside TLS is transient."""
+    http.on("GET", DIRECTORY_URL, connection_closed_during_tls(), http.reply(200, {"newNonce": f"{DIRECTORY_URL}/nonce"}))
+    assert session.get(DIRECTORY_URL).status == 200
+    assert len(http.requests_to("GET")) == 2 and clock.sleeps == [0.5]
+
+
+def test_a_certificate_that_cannot_be_verified_is_still_refused_at_once(http, session, clock):
+    http.on("GET", DIRECTORY_URL, certificate_not_trusted())
+    with pytest.raises(TransportError, match="TLS verification of .* failed .*set ca_path"):
+        session.get(DIRECTORY_URL)
+    assert clock.sleeps == []
