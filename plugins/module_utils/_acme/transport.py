@@ -12,6 +12,7 @@ import email.utils
 import http.client
 import json
 import re
+import ssl
 import time
 import typing as t
 from urllib.parse import urljoin, urlparse
@@ -502,7 +503,7 @@ class AcmeSession:
 
     def _fault_of_failure(self, exc: BaseException, url: str) -> Fault:
         """What a failed exchange means; raises at once when sending again cannot help."""
-        if isinstance(exc, requests.exceptions.SSLError):
+        if isinstance(exc, requests.exceptions.SSLError) and _is_verification_failure(exc):
             raise TransportError(
                 f"TLS verification of {url} failed ({_reason(exc)}); if the CA uses a private CA, set ca_path to its certificate bundle",
                 url=url,
@@ -528,6 +529,7 @@ class AcmeSession:
                 FAULT_TRIES,
                 True,
             )
+        # requests.exceptions.SSLError is a ConnectionError: a TLS connection cut midway is a lost connection too.
         if isinstance(exc, requests.exceptions.ConnectionError):
             return Fault(CONNECTION, "lost connection", f"the connection to {url} was lost: {_reason(exc)}", _ADVICE_UNREACHABLE, FAULT_TRIES, True)
         raise TransportError(f"request to {url} failed: {_reason(exc)}", url=url) from None
@@ -630,6 +632,23 @@ def _unless_redirect(parse: t.Callable[[AcmeResponse], T] | None) -> t.Callable[
 
 def _prefix(context: str | None) -> str:
     return f"{context}: " if context else ""
+
+
+def _is_verification_failure(exc: BaseException) -> bool:
+    """Whether a TLS error says the CA's certificate cannot be trusted (what ca_path fixes), not that the connection broke."""
+    pending: list[object] = [exc]
+    looked_at: set[int] = set()
+    while pending:
+        error = pending.pop()
+        if id(error) in looked_at:
+            continue
+        looked_at.add(id(error))
+        if isinstance(error, ssl.SSLCertVerificationError) or "certificate verify failed" in str(error).lower():
+            return True
+        if isinstance(error, BaseException):
+            pending.extend(error.args)
+            pending.append(getattr(error, "reason", None))
+    return False
 
 
 def _urllib3_reason(exc: BaseException) -> object:
