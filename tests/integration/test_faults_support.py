@@ -109,7 +109,8 @@ PERSISTENT_FAULTS = (
     PersistentFault(Fault(RESET_AFTER), 'certificate', r'(?i)reset|closed|aborted|disconnected|no answer|lost'),
     PersistentFault(Fault(SILENT), 'finalize', r'(?i)timed out|time-?out|no answer'),
     PersistentFault(Fault.status(502), 'certificate', r'\b502\b'),
-    PersistentFault(Fault(TRUNCATE), 'certificate', r'(?i)truncat|incomplete|PEM|chain'),
+    # pebble answers 5 % of tries badNonce: the last try may have been a problem document cut short instead.
+    PersistentFault(Fault(TRUNCATE), 'certificate', r'(?i)truncat|incomplete|PEM|chain|cut short'),
     # A badNonce answer is replaced too, so the last try may have seen a problem document that does not parse.
     PersistentFault(Fault(NON_PEM), 'certificate', r'(?i)PEM|does not parse'),
     PersistentFault(Fault(BROKEN_PEM), 'certificate', r'(?i)PEM|cut off'),
