@@ -168,7 +168,7 @@ class ControllerStepAction(ActionBase):
             connection=str(self._connection.transport),
             become=bool(self._play_context.become),
             async_seconds=int(self._task.async_val or 0),
-            interpreter=self._set_interpreter(task_vars),
+            interpreter=self._explicit_interpreter(task_vars),
             libraries=self.libraries,
         )
         if refusal is None:
@@ -181,7 +181,7 @@ class ControllerStepAction(ActionBase):
             self._remove_tmp_path(self._connection._shell.tmpdir)  # pylint: disable=protected-access
         return result
 
-    def _set_interpreter(self, task_vars: dict[str, t.Any]) -> str | None:
+    def _explicit_interpreter(self, task_vars: dict[str, t.Any]) -> str | None:
         """The ansible_python_interpreter of the host the task runs on (the delegated one too), when one is set."""
         host_vars = task_vars
         if self._task.delegate_to:
